@@ -1,0 +1,66 @@
+# shiftc build.  `make` builds build/shiftc; `make unit` builds and runs the
+# cmocka unit tests.  SAN=1 builds everything with ASan+UBSan into build-san/.
+CC      ?= cc
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
+ifeq ($(SAN),1)
+BUILD   ?= build-san
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+OPT      = -O1
+else
+BUILD   ?= build
+SANFLAGS =
+OPT      = -O2
+endif
+
+WARN    = -Wall -Wextra -Werror
+INC     = -Iir -Icompiler -Ibackends -Iruntime -I$(BUILD)/gen -I/usr/include/lua5.4
+CFLAGS  = -std=c11 $(OPT) -g -D_POSIX_C_SOURCE=200809L $(INC) $(SANFLAGS)
+LDLIBS  = -lprotobuf-c -lm -lpthread
+
+SRC      = $(sort $(wildcard ir/*.c ir/passes/*.c backends/*.c backends/*/*.c compiler/*.c))
+LIB_SRC  = $(filter-out compiler/main.c,$(SRC))
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/onnx.pb-c.o $(BUILD)/obj/gen/embedded_files.o
+EMBEDDED = $(sort $(wildcard templates/*)) $(sort $(wildcard runtime/*.h))
+TESTS    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/unit/test_*.c)))
+
+all: $(BUILD)/shiftc
+
+$(BUILD)/gen/onnx.pb-c.c $(BUILD)/gen/onnx.pb-c.h: $(ONNX_PROTO)
+	@mkdir -p $(BUILD)/gen
+	protoc-c --c_out=$(BUILD)/gen -I$(dir $(ONNX_PROTO)) $(ONNX_PROTO)
+
+$(BUILD)/embed: tools/embed.c
+	@mkdir -p $(BUILD)
+	$(CC) -std=c11 -O1 $(WARN) $< -o $@
+
+$(BUILD)/gen/embedded_files.c: $(BUILD)/embed $(EMBEDDED)
+	@mkdir -p $(BUILD)/gen
+	$(BUILD)/embed $@ $(EMBEDDED)
+
+# generated code: warnings on, but not fatal (protoc-c output is not ours)
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c $(BUILD)/gen/onnx.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -w -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/gen/onnx.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
+
+$(BUILD)/libshiftc.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/shiftc: $(BUILD)/obj/compiler/main.o $(BUILD)/libshiftc.a
+	$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libshiftc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $< $(BUILD)/libshiftc.a $(LDLIBS) -lcmocka -o $@
+
+unit: $(TESTS)
+	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all unit clean
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

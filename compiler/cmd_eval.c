@@ -1,0 +1,160 @@
+/* shiftc eval: float accuracy from the reference interpreter and quantized
+ * accuracy from the integer simulator, on labelled data. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "pipeline.h"
+#include "tensorfile.h"
+#include "util.h"
+
+static CliOption eval_options[] = {
+    {"calib", OPT_VALUE, "X.npy", "calibration inputs, float32 (required)", 0, 0, {0}, 0},
+    {"data", OPT_VALUE, "X.npy", "test inputs, float32 (required)", 0, 0, {0}, 0},
+    {"labels", OPT_VALUE, "Y.npy", "test labels, int64, one per input (required)", 0, 0, {0}, 0},
+    {"quant-output", OPT_VALUE, "Q.npy", "write the simulator's raw integer outputs", 0, 0, {0}, 0},
+    {"float-output", OPT_VALUE, "F.npy", "write the float interpreter's outputs", 0, 0, {0}, 0},
+    {"json", OPT_FLAG, NULL, "print one JSON object instead of text", 0, 0, {0}, 0},
+    {NULL, 0, NULL, NULL, 0, 0, {0}, 0},
+};
+
+static CliCommand eval_cmd = {
+    "eval", "MODEL.onnx --calib X.npy --data X.npy --labels Y.npy [options]",
+    "Quantizes the model as 'compile' does and measures top-1 accuracy of the float\n"
+    "model (reference interpreter) and of the quantized one (integer simulator, which\n"
+    "computes exactly what the emitted C computes).",
+    "Accuracies are fractions in [0, 1]; 'agreement' is the fraction of inputs on which\n"
+    "the float and quantized models pick the same class.",
+    1, eval_options,
+};
+
+static int argmax_f(const float *v, int64_t n)
+{
+    int best = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (v[i] > v[best])
+            best = (int)i;
+    return best;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    const char *model;
+    int rc = cli_parse(&eval_cmd, argc, argv, &model);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    const char *calib_path = cli_opt(&eval_cmd, "calib")->value;
+    const char *data_path = cli_opt(&eval_cmd, "data")->value;
+    const char *labels_path = cli_opt(&eval_cmd, "labels")->value;
+    if (!calib_path || !data_path || !labels_path) {
+        fprintf(stderr, "shiftc eval: --calib, --data and --labels are required (see 'shiftc eval --help')\n");
+        return 2;
+    }
+    int json = cli_opt(&eval_cmd, "json")->set;
+
+    LoadOptions lo = {0};
+    Graph *g = pipeline_load(model, &lo);
+    if (!g)
+        return 1;
+    int status = 1;
+    float *calib = NULL, *data = NULL, *fout = NULL;
+    int64_t *labels = NULL;
+    void *qout = NULL;
+    QSim *sim = NULL;
+    float **vals = NULL;
+    TensorFile ltf = {0};
+    char err[1024];
+
+    int ncalib = pipeline_read_samples(calib_path, g, &calib);
+    if (ncalib < 0 || pipeline_quantize(g, model, calib, ncalib) != 0)
+        goto done;
+    int n = pipeline_read_samples(data_path, g, &data);
+    if (n < 0)
+        goto done;
+    if (tf_read(labels_path, &ltf, err, sizeof err) != 0) {
+        fprintf(stderr, "shiftc: %s\n", err);
+        goto done;
+    }
+    if (ltf.count != n || (ltf.type != TF_I64 && ltf.type != TF_I32)) {
+        fprintf(stderr, "shiftc: %s: expected %d int64 labels (one per input of %s), found %lld of dtype %s\n",
+                labels_path, n, data_path, (long long)ltf.count, tf_type_name(ltf.type));
+        goto done;
+    }
+    labels = tf_to_int64(&ltf);
+
+    Tensor *in = &g->tensors[g->inputs[0]];
+    Tensor *out = &g->tensors[g->outputs[0]];
+    int64_t in_n = ir_numel(in), out_n = ir_numel(out);
+    vals = ir_interp_alloc(g);
+    sim = ir_qsim_new(g);
+    fout = xmalloc((size_t)(n * out_n) * sizeof *fout);
+    qout = xmalloc((size_t)(n * out_n));
+    unsigned char *qin = xmalloc((size_t)in_n);
+    float *deq = xmalloc((size_t)out_n * sizeof *deq);
+    int float_ok = 0, quant_ok = 0, agree = 0;
+    int tty = isatty(2) && !json;
+    for (int s = 0; s < n; s++) {
+        const float *x = data + (int64_t)s * in_n;
+        memcpy(vals[g->inputs[0]], x, (size_t)in_n * sizeof *x);
+        if (ir_interp_run(g, vals) != 0) {
+            fprintf(stderr, "shiftc: %s: %s\n", model, g->err);
+            free(qin), free(deq);
+            goto done;
+        }
+        memcpy(fout + (int64_t)s * out_n, vals[g->outputs[0]], (size_t)out_n * sizeof *fout);
+        ir_quantize_input(in, x, qin);
+        const void *ins[1] = {qin};
+        void *outs[1] = {(unsigned char *)qout + (int64_t)s * out_n};
+        if (ir_qsim_run(sim, ins, outs) != 0) {
+            fprintf(stderr, "shiftc: %s: %s\n", model, g->err);
+            free(qin), free(deq);
+            goto done;
+        }
+        ir_dequantize_output(out, outs[0], deq);
+        int fc = argmax_f(fout + (int64_t)s * out_n, out_n), qc = argmax_f(deq, out_n);
+        float_ok += fc == labels[s];
+        quant_ok += qc == labels[s];
+        agree += fc == qc;
+        if (tty && (s % 100 == 99 || s == n - 1))
+            fprintf(stderr, "\reval: %d/%d", s + 1, n);
+    }
+    if (tty)
+        fprintf(stderr, "\n");
+    free(qin);
+    free(deq);
+
+    int64_t odims[IR_MAX_RANK + 1];
+    int orank = sample_dims(out->dims, out->rank, n, odims);
+    const char *qpath = cli_opt(&eval_cmd, "quant-output")->value;
+    const char *fpath = cli_opt(&eval_cmd, "float-output")->value;
+    if (qpath && tf_write_npy(qpath, out->q.type == QT_U8 ? TF_U8 : TF_I8, orank, odims, qout, err, sizeof err) != 0) {
+        fprintf(stderr, "shiftc: %s\n", err);
+        goto done;
+    }
+    if (fpath && tf_write_npy(fpath, TF_F32, orank, odims, fout, err, sizeof err) != 0) {
+        fprintf(stderr, "shiftc: %s\n", err);
+        goto done;
+    }
+    double fa = (double)float_ok / n, qa = (double)quant_ok / n, ag = (double)agree / n;
+    if (json) {
+        printf("{\"model\": ");
+        json_string(stdout, model);
+        printf(", \"samples\": %d, \"float_accuracy\": %.6f, \"quant_accuracy\": %.6f, \"agreement\": %.6f}\n",
+               n, fa, qa, ag);
+    } else {
+        printf("%s: %d samples\n  float accuracy  %.2f%%\n  quant accuracy  %.2f%% (int8, integer simulator)\n"
+               "  agreement       %.2f%%\n", model, n, 100 * fa, 100 * qa, 100 * ag);
+    }
+    status = 0;
+done:
+    free(calib), free(data), free(fout), free(qout), free(labels);
+    tf_free(&ltf);
+    if (vals)
+        ir_interp_free(g, vals);
+    ir_qsim_free(sim);
+    ir_graph_free(g);
+    return status;
+}

@@ -1,0 +1,26 @@
+/*
+ * ONNX frontend: reads a .onnx model (protobuf-c) into an IR Graph in the
+ * layout ir.h describes.  Activation shapes are left to ir_infer_shapes()
+ * (rank 0 after import); constants and graph inputs carry their dims.
+ */
+#ifndef SHIFTC_ONNX_H
+#define SHIFTC_ONNX_H
+
+#include <stddef.h>
+
+#include "ir.h"
+
+/* Freezes the graph input called name to a constant read from path
+ * (.npy, or a serialized TensorProto when the name ends in ".pb"). */
+typedef struct OnnxBinding {
+    const char *name;
+    const char *path;
+} OnnxBinding;
+
+/* The model at path as a Graph, or NULL with err set to a message that names
+ * the file and, where there is one, the node:
+ *   model.onnx: node 5 (Gather "x"): unsupported op 'Gather'
+ * bind may be NULL when nbind is 0. */
+Graph *onnx_load(const char *path, const OnnxBinding *bind, int nbind, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * The compiler pipeline as the driver sees it: load a model, run the pass
+ * list, calibrate and quantize.  Each step prints its own error, prefixed
+ * with the model file, and returns NULL / -1 so commands can exit non-zero.
+ */
+#ifndef SHIFTC_PIPELINE_H
+#define SHIFTC_PIPELINE_H
+
+#include "ir.h"
+#include "onnx.h"
+
+typedef struct LoadOptions {
+    const OnnxBinding *bind; /* graph inputs frozen to constants */
+    int nbind;
+    const char *name;        /* overrides the model name used in C identifiers */
+    int dump_ir;             /* print the IR after every pass */
+} LoadOptions;
+
+/* Reads the model and runs the graph passes (shape inference, folding,
+ * fusion, dead-node removal). */
+Graph *pipeline_load(const char *path, const LoadOptions *opt);
+
+/* Samples for graph input 0 from a .npy file: float32 (N, input dims) or,
+ * when the input has batch 1, (N, input dims without the batch).  Returns
+ * the sample count and a malloc'ed array of N * numel(input) floats. */
+int pipeline_read_samples(const char *path, const Graph *g, float **samples);
+
+/* Calibrates on the samples, then quantizes every tensor and node. */
+int pipeline_quantize(Graph *g, const char *model_path, const float *calib, int ncalib);
+
+#endif

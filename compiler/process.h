@@ -1,0 +1,16 @@
+/* Running the tools a compiled model is built and run with (make, the
+ * runner, size): fork/exec with an argument vector, never a shell. */
+#ifndef SHIFTC_PROCESS_H
+#define SHIFTC_PROCESS_H
+
+#include <stddef.h>
+
+/* Runs argv[0] with argv, stdout sent to stderr so that shiftc's own stdout
+ * stays clean for --json.  Returns the exit status, or -1 (message printed)
+ * when it could not be started or was killed by a signal. */
+int process_run(char *const argv[]);
+
+/* Like process_run, but captures up to len-1 bytes of stdout into buf. */
+int process_capture(char *const argv[], char *buf, size_t len);
+
+#endif

@@ -1,0 +1,224 @@
+/*
+ * shiftc IR: tensors, nodes and the graph, plus the entry points of every
+ * numeric pass that lives in ir/.
+ *
+ * The graph is a pair of flat arrays (tensors, nodes) referring to each other
+ * by index; nodes are kept in topological order by every pass.  Nothing in
+ * ir/ knows about files, Lua, targets or C text: passes report errors through
+ * ir_fail(), which stores a message naming the node, and the driver prefixes
+ * the model file name when it prints it.
+ *
+ * Layout conventions (the frontend normalises ONNX into these):
+ *   - Activations are NCHW.  1-D convolutions and pools are 2-D ones with
+ *     H = 1: Attrs.kernel[0] = strides[0] = dilations[0] = 1, pads for H = 0,
+ *     and the tensor keeps rank 3 ([N, C, L]); kernels read H as 1.
+ *   - Conv weights are [OC, IC/group, KH, KW] (KH = 1 for 1-D).
+ *   - Dense weights are [N, K] (output-major) and Dense maps the last
+ *     dimension: x[..., K] -> y[..., N].  Bias is always a [N] tensor or -1.
+ *   - Pads are {h_begin, w_begin, h_end, w_end}; auto_pad is resolved into
+ *     pads by shape inference.
+ */
+#ifndef SHIFTC_IR_H
+#define SHIFTC_IR_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ops.h"
+
+#define IR_MAX_RANK 6
+#define IR_MAX_IO 8 /* inputs or outputs of one node */
+
+/* ---- ir/graph.c: tensors ---- */
+
+typedef enum {
+    TK_ACT,   /* computed by a node */
+    TK_INPUT, /* graph input, fed at run time */
+    TK_CONST  /* initializer or folded constant */
+} TensorKind;
+
+/* How an activation tensor is stored once quantized.  Zero points are 0 in
+ * the baseline scheme (symmetric int8; uint8 for tensors known to be >= 0),
+ * but the field exists so asymmetric schemes need no new plumbing. */
+typedef enum { QT_NONE, QT_I8, QT_U8 } QType;
+
+typedef struct QParams {
+    QType type;  /* QT_NONE until ir_quantize() ran */
+    float scale; /* real = scale * (q - zero) */
+    int32_t zero;
+} QParams;
+
+typedef struct Tensor {
+    char *name;
+    TensorKind kind;
+    int rank;
+    int64_t dims[IR_MAX_RANK];
+    float *data;    /* TK_CONST: rank-major float values (owned) */
+    int64_t *idata; /* TK_CONST of an integer ONNX type: exact values (owned),
+                       data holds the same values as floats */
+    int producer;   /* node index, -1 for inputs and constants */
+    /* filled by ir_calibrate(): range seen over the calibration set */
+    float cal_min, cal_max;
+    int nonneg; /* structurally >= 0 (after ReLU, sigmoid, softmax...) */
+    QParams q;  /* filled by ir_quantize() */
+    int32_t *qdata; /* TK_CONST used as a data operand (Add, Concat):
+                       its codes under q (owned), filled by ir_quantize() */
+} Tensor;
+
+/* ---- attributes, the union of what every op needs ---- */
+
+typedef enum { PAD_NOTSET, PAD_VALID, PAD_SAME_UPPER, PAD_SAME_LOWER } AutoPad;
+
+typedef enum { ACT_NONE, ACT_RELU, ACT_CLIP } FusedAct;
+
+typedef struct Attrs {
+    /* Conv, MaxPool, AveragePool */
+    int64_t kernel[2], strides[2], dilations[2], pads[4];
+    AutoPad auto_pad;
+    int64_t group;
+    int ceil_mode, count_include_pad;
+    /* LeakyRelu */
+    float alpha;
+    /* Clip, and a Relu/Clip fused into Conv/Dense (fused_act) */
+    float clip_min, clip_max;
+    FusedAct fused_act;
+    /* BatchNormalization */
+    float epsilon;
+    /* Concat, Softmax (negative axes are normalised by shape inference) */
+    int64_t axis;
+    int softmax_flatten; /* opset < 13: softmax over dims [axis, rank) */
+    /* Transpose */
+    int perm[IR_MAX_RANK], nperm;
+    /* Reshape: target shape as given (0 and -1 resolved by shape inference);
+       Flatten is a Reshape with flatten_axis >= 0 and nshape = 0 */
+    int64_t shape[IR_MAX_RANK];
+    int nshape;
+    int flatten_axis;
+} Attrs;
+
+/* ---- per-node precision: what the precision search will choose ---- */
+
+typedef enum { WF_FLOAT, WF_INT8 } WeightFormat;
+typedef enum { KS_UNROLLED, KS_TABLE } KernelStyle;
+
+typedef struct Precision {
+    WeightFormat weights; /* format of the weight codes */
+    int act_bits;         /* bits of this node's output activation */
+    int acc_bits;         /* accumulator width (32 in the baseline) */
+    KernelStyle kernel;   /* how the backend emits the weighted op */
+} Precision;
+
+/* Integer constants of one node, computed by ir_quantize() and consumed,
+ * unchanged, by both the integer simulator and the emitter. */
+typedef struct QLayer {
+    /* Conv, Dense */
+    int nchan;        /* output channels */
+    int32_t *wq;      /* weight codes, same layout as the float weights */
+    float *wscale;    /* per channel: w ~= wscale[c] * wq */
+    int32_t *bias;    /* per channel, accumulator units */
+    int32_t *mult;    /* per channel requantization multiplier (Q31) */
+    int32_t *shift;   /* per channel exponent: > 0 left, < 0 right */
+    /* all ops producing a quantized output: clamp in output codes,
+       the output type's range narrowed by a fused activation */
+    int32_t lo, hi;
+    /* elementwise ops done by table (Relu, Clip, LeakyRelu, Sigmoid, Tanh
+       when not fused): 256 entries indexed by (input code - type minimum) */
+    int32_t *lut;
+    /* Add, Concat: each input rescaled to a common scale */
+    int32_t in_mult[IR_MAX_IO], in_shift[IR_MAX_IO];
+    int32_t out_mult, out_shift;
+    int left_shift;
+    /* Softmax: exp table over (max - code), Q16 */
+    int32_t *exp_lut;
+} QLayer;
+
+typedef struct Node {
+    Op op;
+    char *name;      /* ONNX node name, or a made-up one ("Conv_3") */
+    int src_index;   /* index of the ONNX node it came from, for errors */
+    int nin, nout;
+    int in[IR_MAX_IO];  /* tensor indices, -1 for an absent optional input */
+    int out[IR_MAX_IO];
+    Attrs a;
+    Precision prec;
+    QLayer *q; /* NULL until ir_quantize() */
+} Node;
+
+typedef struct Graph {
+    char *name; /* model name, a C identifier */
+    Tensor *tensors;
+    int ntensors, cap_tensors;
+    Node *nodes;
+    int nnodes, cap_nodes;
+    int inputs[IR_MAX_IO], ninputs;
+    int outputs[IR_MAX_IO], noutputs;
+    char err[1024]; /* last error set by ir_fail() */
+} Graph;
+
+/* graph.c */
+Graph *ir_graph_new(const char *name);
+void ir_graph_free(Graph *g);
+int ir_add_tensor(Graph *g, const char *name, TensorKind kind); /* returns index */
+int ir_find_tensor(const Graph *g, const char *name);          /* -1 if none */
+int ir_add_node(Graph *g, Op op, const char *name, int src_index);
+int64_t ir_numel(const Tensor *t);
+int ir_consumers(const Graph *g, int tensor, int *nodes, int max); /* count */
+void ir_remove_nodes(Graph *g, const int *dead); /* dead[i] != 0: drop node i */
+int ir_toposort(Graph *g);
+void ir_default_attrs(Attrs *a);
+void ir_free_qlayer(QLayer *q);
+/* Sets g->err to "node N (Op "name"): <message>" (or just the message when
+ * n is NULL) and returns -1, so callers can write `return ir_fail(...)`. */
+int ir_fail(Graph *g, const Node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void ir_dump(const Graph *g, void (*print)(void *ctx, const char *line), void *ctx);
+
+/* ---- passes (ir/passes/), each returns 0 or -1 with g->err set ---- */
+int ir_infer_shapes(Graph *g);       /* shape.c: dims of every tensor */
+int ir_fold_batchnorm(Graph *g);     /* into Conv/Dense; a lone BN becomes a depthwise Conv */
+int ir_fuse_bias_add(Graph *g);      /* Dense followed by Add of a constant [N] */
+int ir_fuse_activations(Graph *g);   /* Relu/Clip after Conv/Dense into fused_act */
+int ir_remove_dead(Graph *g);        /* nodes whose outputs nobody reads */
+
+/* ---- interp.c: float reference ---- */
+/* vals has g->ntensors entries; the caller fills graph inputs, the
+ * interpreter points constants at their data and allocates the rest. */
+float **ir_interp_alloc(const Graph *g);
+void ir_interp_free(const Graph *g, float **vals);
+int ir_interp_run(Graph *g, float **vals);
+
+/* ---- quant.c ---- */
+/* samples: n samples of the (single or first) graph input, each
+ * ir_numel(input) floats. Records cal_min/cal_max for every tensor. */
+int ir_calibrate(Graph *g, const float *samples, int n);
+/* Chooses QParams of every tensor and builds each node's QLayer. */
+int ir_quantize(Graph *g);
+
+/* ---- qsim.c: the integer simulator ---- */
+/* Runs the quantized graph on integer inputs (codes of each graph input,
+ * stored as int8_t or uint8_t per its QParams) and writes integer outputs.
+ * This is the definition of what emitted code computes. */
+typedef struct QSim QSim;
+QSim *ir_qsim_new(const Graph *g);
+void ir_qsim_free(QSim *s);
+int ir_qsim_run(QSim *s, const void *const *inputs, void *const *outputs);
+/* Float <-> code conversions shared with emitted wrappers (runtime helpers). */
+void ir_quantize_input(const Tensor *t, const float *x, void *codes);
+void ir_dequantize_output(const Tensor *t, const void *codes, float *y);
+
+/* ---- memplan.c: static arena ---- */
+typedef struct MemPlan {
+    int64_t *offset;      /* per tensor, -1 when not in the arena */
+    int64_t *scratch_off; /* per node, -1 when the node needs no scratch */
+    int64_t arena_bytes;
+} MemPlan;
+/* bytes[t]: storage of tensor t (0: not planned, e.g. constants);
+ * scratch[n]: temporary bytes node n needs while it runs (may be NULL).
+ * Views (Reshape, Flatten, layout no-op Transpose) share their input's
+ * storage. Deterministic. */
+int ir_memplan(const Graph *g, const int64_t *bytes, const int64_t *scratch, MemPlan *p);
+void ir_memplan_free(MemPlan *p);
+int ir_is_view(const Graph *g, const Node *n);
+
+#endif

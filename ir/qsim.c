@@ -1,0 +1,223 @@
+/*
+ * The integer simulator: the definition of what emitted code computes.
+ *
+ * It runs a quantized graph node by node with nothing but the kernels of
+ * runtime/shiftc_rt.h, their arguments computed by kernel_args.c -- the
+ * same header and the same argument code the emitter uses -- so every
+ * output of a generated program can be compared with it bit for bit.
+ *
+ * Storage: one byte buffer per non-constant tensor (8-bit codes, int8_t or
+ * uint8_t per its QParams), plus one per constant data operand of Add and
+ * Concat holding its codes (t->qdata) narrowed to bytes.  Reshape copies.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir.h"
+#include "kernel_args.h"
+#include "shiftc_rt.h"
+#include "util.h"
+
+struct QSim {
+    const Graph *g;
+    uint8_t **buf; /* per tensor: codes, NULL for unused constants */
+};
+
+/* Errors are reported in the graph's err field: the caller owns a mutable
+ * Graph, the simulator only promises not to change anything else. */
+static int qsim_fail(const QSim *s, const Node *n, const char *msg)
+{
+    return ir_fail((Graph *)s->g, n, "integer simulator: %s", msg);
+}
+
+static int is_quantized(const Tensor *t) { return t->q.type == QT_I8 || t->q.type == QT_U8; }
+
+/* Checks everything a run relies on, so that ir_qsim_run cannot fail on a
+ * graph that passed here. */
+static int qsim_check(const QSim *s)
+{
+    const Graph *g = s->g;
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = &g->nodes[i];
+        if (!n->q)
+            return qsim_fail(s, n, "node is not quantized");
+        if (n->nout != 1 || n->out[0] < 0 || !is_quantized(&g->tensors[n->out[0]]))
+            return qsim_fail(s, n, "output is not quantized");
+        int ndata = n->op == OP_ADD || n->op == OP_CONCAT ? n->nin : 1;
+        for (int j = 0; j < ndata; j++) {
+            if (j >= n->nin || n->in[j] < 0)
+                return qsim_fail(s, n, "data input missing");
+            const Tensor *t = &g->tensors[n->in[j]];
+            if (!is_quantized(t) || (t->kind == TK_CONST && !t->qdata))
+                return qsim_fail(s, n, "data input is not quantized");
+        }
+        const Tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
+        switch (n->op) {
+        case OP_CONV:
+        case OP_DENSE:
+            if (!n->q->wq || !n->q->bias || !n->q->mult || !n->q->shift)
+                return qsim_fail(s, n, "missing weight constants");
+            break;
+        case OP_RELU:
+        case OP_CLIP:
+        case OP_LEAKYRELU:
+        case OP_SIGMOID:
+        case OP_TANH:
+            if (!n->q->lut)
+                return qsim_fail(s, n, "missing lookup table");
+            break;
+        case OP_SOFTMAX:
+            if (!n->q->exp_lut || y->q.type != QT_U8)
+                return qsim_fail(s, n, "missing exp table or output not uint8");
+            break;
+        case OP_MAXPOOL:
+        case OP_AVGPOOL:
+        case OP_GLOBALAVGPOOL:
+        case OP_RESHAPE:
+        case OP_TRANSPOSE:
+            if (x->q.type != y->q.type)
+                return qsim_fail(s, n, "input and output storage types differ");
+            break;
+        case OP_ADD:
+            if (n->nin != 2)
+                return qsim_fail(s, n, "Add needs 2 inputs");
+            break;
+        case OP_CONCAT:
+            break;
+        default:
+            return ir_fail((Graph *)g, n, "integer simulator: no integer kernel for op %s",
+                           ir_op_name(n->op));
+        }
+    }
+    return 0;
+}
+
+QSim *ir_qsim_new(const Graph *g)
+{
+    QSim *s = xcalloc(1, sizeof *s);
+    s->g = g;
+    s->buf = xcalloc((size_t)g->ntensors, sizeof *s->buf);
+    if (qsim_check(s)) {
+        ir_qsim_free(s);
+        return NULL;
+    }
+    for (int t = 0; t < g->ntensors; t++) {
+        const Tensor *tt = &g->tensors[t];
+        int32_t count = ka_numel(tt);
+        if (tt->kind != TK_CONST) {
+            s->buf[t] = xcalloc((size_t)count, 1);
+        } else if (tt->qdata && is_quantized(tt)) {
+            /* constant data operand: its codes as the kernels read them */
+            s->buf[t] = xmalloc((size_t)count);
+            for (int32_t i = 0; i < count; i++)
+                shiftc_st(s->buf[t], i, ka_type(tt), tt->qdata[i]);
+        }
+    }
+    return s;
+}
+
+void ir_qsim_free(QSim *s)
+{
+    if (!s)
+        return;
+    for (int t = 0; t < s->g->ntensors; t++)
+        free(s->buf[t]);
+    free(s->buf);
+    free(s);
+}
+
+static void run_node(QSim *s, const Node *n)
+{
+    const Graph *g = s->g;
+    const QLayer *q = n->q;
+    const Tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
+    const uint8_t *xb = s->buf[n->in[0]];
+    uint8_t *yb = s->buf[n->out[0]];
+    int xt = ka_type(x), yt = ka_type(y);
+    shiftc_geom geom;
+    switch (n->op) {
+    case OP_CONV:
+        ka_geom(g, n, &geom);
+        shiftc_conv_q(xb, xt, q->wq, q->bias, q->mult, q->shift, y->q.zero, q->lo, q->hi, yb, yt,
+                      &geom);
+        break;
+    case OP_DENSE: {
+        int32_t m, k, nout;
+        ka_dense_dims(g, n, &m, &k, &nout);
+        shiftc_dense_q(xb, xt, q->wq, q->bias, q->mult, q->shift, y->q.zero, q->lo, q->hi, yb, yt,
+                       m, k, nout);
+        break;
+    }
+    case OP_MAXPOOL:
+        ka_geom(g, n, &geom);
+        shiftc_maxpool_q(xb, yb, xt, &geom);
+        break;
+    case OP_AVGPOOL:
+        ka_geom(g, n, &geom);
+        shiftc_avgpool_q(xb, yb, xt, &geom);
+        break;
+    case OP_GLOBALAVGPOOL: {
+        int32_t nc, hw;
+        ka_global_pool(g, n, &nc, &hw);
+        shiftc_global_avgpool_q(xb, yb, xt, nc, hw);
+        break;
+    }
+    case OP_ADD: {
+        shiftc_qadd qa;
+        shiftc_bcast bc;
+        ka_qadd(g, n, &qa);
+        ka_bcast(g, n, &bc);
+        const Tensor *b = &g->tensors[n->in[1]];
+        shiftc_add_q(xb, xt, s->buf[n->in[1]], ka_type(b), yb, yt, &qa, &bc);
+        break;
+    }
+    case OP_CONCAT:
+        for (int i = 0; i < n->nin; i++) {
+            int32_t outer, inner, row, offset;
+            ka_concat(g, n, i, &outer, &inner, &row, &offset);
+            shiftc_concat_q(s->buf[n->in[i]], ka_type(&g->tensors[n->in[i]]), yb, yt, outer, inner,
+                            row, offset, q->in_mult[i], q->in_shift[i], y->q.zero, q->lo, q->hi);
+        }
+        break;
+    case OP_RELU:
+    case OP_CLIP:
+    case OP_LEAKYRELU:
+    case OP_SIGMOID:
+    case OP_TANH:
+        shiftc_lut_q(xb, xt, yb, yt, ka_numel(x), q->lut);
+        break;
+    case OP_SOFTMAX: {
+        int32_t outer, len, inner;
+        ka_softmax(g, n, &outer, &len, &inner);
+        shiftc_softmax_q(xb, xt, yb, outer, len, inner, q->exp_lut);
+        break;
+    }
+    case OP_RESHAPE:
+        memcpy(yb, xb, (size_t)ka_numel(x));
+        break;
+    case OP_TRANSPOSE: {
+        int32_t rank, odims[6], xs[6];
+        ka_transpose(g, n, &rank, odims, xs);
+        shiftc_transpose_q(xb, yb, rank, odims, xs);
+        break;
+    }
+    default:
+        unreachable(); /* qsim_check rejected it */
+    }
+}
+
+int ir_qsim_run(QSim *s, const void *const *inputs, void *const *outputs)
+{
+    const Graph *g = s->g;
+    for (int i = 0; i < g->ninputs; i++) {
+        int t = g->inputs[i];
+        memcpy(s->buf[t], inputs[i], (size_t)ka_numel(&g->tensors[t]));
+    }
+    for (int i = 0; i < g->nnodes; i++)
+        run_node(s, &g->nodes[i]);
+    for (int i = 0; i < g->noutputs; i++) {
+        int t = g->outputs[i];
+        memcpy(outputs[i], s->buf[t], (size_t)ka_numel(&g->tensors[t]));
+    }
+    return 0;
+}
