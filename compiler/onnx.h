@@ -23,4 +23,9 @@ typedef struct OnnxBinding {
  * bind may be NULL when nbind is 0. */
 Graph *onnx_load(const char *path, const OnnxBinding *bind, int nbind, char *err, size_t errlen);
 
+/* The same from a serialized model in memory; path only names it (error
+ * messages, graph name).  For tests and fuzzing. */
+Graph *onnx_load_buffer(const void *buf, size_t len, const char *path, const OnnxBinding *bind,
+                        int nbind, char *err, size_t errlen);
+
 #endif

@@ -16,8 +16,8 @@ typedef struct Pass {
 
 static const Pass passes[] = {
     {"infer-shapes", ir_infer_shapes},
+    {"fuse-bias-add", ir_fuse_bias_add}, /* first, so Dense+Add+BN folds whole */
     {"fold-batchnorm", ir_fold_batchnorm},
-    {"fuse-bias-add", ir_fuse_bias_add},
     {"fuse-activations", ir_fuse_activations},
     {"remove-dead", ir_remove_dead},
     {"infer-shapes", ir_infer_shapes}, /* shapes of tensors the passes created */

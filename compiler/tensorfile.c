@@ -388,8 +388,8 @@ int tf_from_tensor_proto(const Onnx__TensorProto *tp, TensorFile *t, const char 
     if (tp->has_raw_data) {
         if ((uint64_t)t->count > tp->raw_data.len / esize ||
             tp->raw_data.len != (size_t)t->count * esize)
-            return tf_fail(err, errlen, what, "raw_data has %zu bytes, dims need %lld",
-                           tp->raw_data.len, (long long)t->count * (long long)esize);
+            return tf_fail(err, errlen, what, "raw_data has %zu bytes, dims need %lld values of %zu",
+                           tp->raw_data.len, (long long)t->count, esize);
         t->data = xmalloc((size_t)t->count * esize);
         tf_from_le(t->data, tp->raw_data.data, t->count, esize);
         return 0;
@@ -439,6 +439,17 @@ static int ends_with(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+int tf_read_buffer(const void *buf, size_t len, const char *path, TensorFile *t, char *err,
+                   size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    int rc = ends_with(path, ".pb") ? tf_read_pb(path, buf, len, t, err, errlen)
+                                    : tf_read_npy(path, buf, len, t, err, errlen);
+    if (rc < 0)
+        tf_free(t);
+    return rc;
+}
+
 int tf_read(const char *path, TensorFile *t, char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
@@ -446,11 +457,8 @@ int tf_read(const char *path, TensorFile *t, char *err, size_t errlen)
     size_t len;
     if (tf_read_file(path, &buf, &len, err, errlen) < 0)
         return -1;
-    int rc = ends_with(path, ".pb") ? tf_read_pb(path, buf, len, t, err, errlen)
-                                    : tf_read_npy(path, buf, len, t, err, errlen);
+    int rc = tf_read_buffer(buf, len, path, t, err, errlen);
     free(buf);
-    if (rc < 0)
-        tf_free(t);
     return rc;
 }
 

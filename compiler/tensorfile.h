@@ -32,6 +32,11 @@ typedef struct TensorFile {
  * with err set and t left empty. */
 int tf_read(const char *path, TensorFile *t, char *err, size_t errlen);
 
+/* The same from file contents in memory; path only names it (and picks the
+ * format by its extension).  For tests and fuzzing. */
+int tf_read_buffer(const void *buf, size_t len, const char *path, TensorFile *t, char *err,
+                   size_t errlen);
+
 /* Converts an in-memory TensorProto (FLOAT, DOUBLE, INT64, INT32, INT8,
  * UINT8; BOOL is read as UINT8).  what prefixes error messages, e.g.
  * "model.onnx: initializer 'w'". */

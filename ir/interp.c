@@ -10,7 +10,9 @@
  * caller fills the inputs, either by writing into vals[input] or by
  * pointing vals[input] at its own data; the owned buffers are remembered in
  * a hidden second half of the array, so ir_interp_free releases exactly
- * what ir_interp_alloc allocated whatever the caller repointed.
+ * what ir_interp_alloc allocated whatever the caller repointed.  Buffers
+ * are sized from the dims, so allocate after ir_infer_shapes and after the
+ * last pass that adds tensors.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -240,6 +242,21 @@ static int interp_node(Graph *g, const Node *n, float **vals)
     return ir_fail(g, n, "the float interpreter does not handle this op");
 }
 
+/* Inputs a node must have for the kernels not to read past its arrays. */
+static int interp_arity(Op op)
+{
+    switch (op) {
+    case OP_CONV:
+    case OP_DENSE:
+    case OP_ADD:
+        return 2;
+    case OP_BATCHNORM:
+        return 5;
+    default:
+        return 1;
+    }
+}
+
 int ir_interp_run(Graph *g, float **vals)
 {
     for (int i = 0; i < g->ninputs; i++)
@@ -250,9 +267,14 @@ int ir_interp_run(Graph *g, float **vals)
         const Node *n = &g->nodes[i];
         if (n->nin < 1 || n->nout < 1 || n->in[0] < 0 || n->out[0] < 0)
             return ir_fail(g, n, "node without input or output");
-        for (int j = 0; j < n->nin; j++)
+        if (n->nin < interp_arity(n->op))
+            return ir_fail(g, n, "needs %d inputs, has %d", interp_arity(n->op), n->nin);
+        for (int j = 0; j < n->nin; j++) {
+            if (n->in[j] < 0 && j < interp_arity(n->op))
+                return ir_fail(g, n, "input #%d is missing", j + 1);
             if (n->in[j] >= 0 && !vals[n->in[j]])
                 return ir_fail(g, n, "input \"%s\" has no value", g->tensors[n->in[j]].name);
+        }
         if (interp_node(g, n, vals))
             return -1;
     }

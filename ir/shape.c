@@ -146,19 +146,21 @@ static int shape_spatial(Graph *g, Node *n, int i, int64_t in, int64_t k, int ce
     if (pb < 0 || pe < 0)
         return ir_fail(g, n, "negative pads along %s (%lld, %lld)", axis_name[i], (long long)pb,
                        (long long)pe);
-    if (in + pb + pe < ek)
+    /* span < 0: the kernel is larger than the padded input.  ceil_mode still
+       allows one window when it starts inside (ONNX and PyTorch agree). */
+    int64_t span = in + pb + pe - ek;
+    int64_t o = span >= 0 ? span / s + 1 : 0;
+    if (ceil_mode) {
+        o = (span >= 0 ? (span + s - 1) / s : -(-span / s)) + 1; /* ceil division */
+        if ((o - 1) * s >= in + pb)
+            o--;
+    }
+    if (o < 1)
         return ir_fail(g, n,
                        "kernel %s %lld (dilated %lld) is larger than the padded input (%lld + %lld "
                        "+ %lld)",
                        axis_name[i], (long long)k, (long long)ek, (long long)in, (long long)pb,
                        (long long)pe);
-    int64_t span = in + pb + pe - ek;
-    int64_t o = span / s + 1;
-    if (ceil_mode) {
-        o = (span + s - 1) / s + 1;
-        if ((o - 1) * s >= in + pb)
-            o--;
-    }
     *out = o;
     return 0;
 }
@@ -180,19 +182,23 @@ static int shape_out_spatial(Graph *g, Node *n, const Tensor *x, int64_t c, cons
                              const int64_t k[2], int ceil_mode)
 {
     int64_t o[2], dims[4];
+    /* 1-D: the kernels (and the integer path) read H as 1 with no pads */
+    if (x->rank == 3 && k[0] != 1)
+        return ir_fail(g, n, "1-D input \"%s\" with kernel height %lld (must be 1)", x->name,
+                       (long long)k[0]);
     for (int i = 0; i < 2; i++)
         if (shape_spatial(g, n, i, hw[i], k[i], ceil_mode, &o[i]))
             return -1;
     n->a.auto_pad = PAD_NOTSET; /* pads now hold the resolved values */
+    if (x->rank == 3 && (n->a.pads[0] != 0 || n->a.pads[2] != 0))
+        return ir_fail(g, n, "1-D input \"%s\" with height pads (%lld, %lld)", x->name,
+                       (long long)n->a.pads[0], (long long)n->a.pads[2]);
     dims[0] = x->dims[0];
     dims[1] = c;
     if (x->rank == 4) {
         dims[2] = o[0];
         dims[3] = o[1];
     } else {
-        if (o[0] != 1)
-            return ir_fail(g, n, "1-D input but the height attributes give %lld output rows",
-                           (long long)o[0]);
         dims[2] = o[1];
     }
     return shape_set_output(g, n, x->rank, dims);
@@ -254,8 +260,6 @@ static int shape_pool(Graph *g, Node *n)
     int64_t hw[2];
     if (shape_input(g, n, 0, &x) || shape_hw(g, n, x, hw))
         return -1;
-    if (x->rank == 3 && n->a.kernel[0] != 1)
-        return ir_fail(g, n, "1-D pool with kernel height %lld", (long long)n->a.kernel[0]);
     return shape_out_spatial(g, n, x, x->dims[1], hw, n->a.kernel, n->a.ceil_mode);
 }
 

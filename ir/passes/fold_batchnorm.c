@@ -63,6 +63,28 @@ static int bn_producer(const Graph *g, int t, int before, const int *dead)
     return -1;
 }
 
+/* Whether bn can fold into ln, the live producer of its input. */
+static int bn_foldable(const Graph *g, const Node *ln, const Node *bn, int64_t c)
+{
+    int x = bn->in[0];
+    if (ln->op != OP_CONV && ln->op != OP_DENSE)
+        return 0;
+    /* a Dense maps the last axis; BN normalises axis 1: the same only for [M, N] */
+    if (ln->op == OP_DENSE && g->tensors[x].rank != 2)
+        return 0;
+    /* the pre-BN values must be needed nowhere else, and no activation
+       may sit between the sum and the BN */
+    if (ln->a.fused_act != ACT_NONE || ln->out[0] != x || ir_consumers(g, x, NULL, 0) != 1 ||
+        bn_is_graph_output(g, x))
+        return 0;
+    if (ln->nin < 2 || ln->in[1] < 0)
+        return 0;
+    const Tensor *w = &g->tensors[ln->in[1]];
+    int has_bias = ln->nin > 2 && ln->in[2] >= 0;
+    return w->kind == TK_CONST && w->data && w->dims[0] == c &&
+           (!has_bias || (g->tensors[ln->in[2]].kind == TK_CONST && g->tensors[ln->in[2]].data));
+}
+
 /* Per-channel factor s and offset o: BN(x) = x * s + o. */
 static int bn_coeffs(Graph *g, const Node *bn, int64_t c, double *s, double *o)
 {
@@ -174,12 +196,7 @@ int ir_fold_batchnorm(Graph *g)
         if (rc == 0) {
             int p = bn_producer(g, bn->in[0], i, dead);
             Node *ln = p >= 0 ? &g->nodes[p] : NULL;
-            int foldable = ln && ln->a.fused_act == ACT_NONE && ln->nin >= 2 && ln->in[1] >= 0 &&
-                           (ln->op == OP_CONV || (ln->op == OP_DENSE && x->rank == 2)) &&
-                           ln->out[0] == bn->in[0] && ir_consumers(g, bn->in[0], NULL, 0) == 1 &&
-                           !bn_is_graph_output(g, bn->in[0]) &&
-                           g->tensors[ln->in[1]].kind == TK_CONST &&
-                           g->tensors[ln->in[1]].dims[0] == c;
+            int foldable = ln && bn_foldable(g, ln, bn, c);
             if (foldable) {
                 bn_fold_into(g, ln, bn, s, o);
                 dead[i] = 1;

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Every test, in order: unit, unit under ASan+UBSan, end-to-end, ONNX
+# conformance.  Called by `./build.sh test` after the build.  Prints
+# everything; the last line is "N passed, N failed[, N skipped]" over the
+# end-to-end and conformance checks plus one check per unit section (and per
+# section that could not report counts); exits 1 if anything failed.
+set -u -o pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+. tests/lib.sh
+
+LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/shiftc-run-all-XXXXXX")
+trap 'rm -rf "$LOGDIR"' EXIT
+PASSED=0
+FAILED=0
+SKIPPED=0
+TIMES=()
+FAILED_SECTIONS=()
+T_ALL=$(now)
+
+header() { printf '\n======== %s ========\n' "$1"; }
+
+# A section that has no counts of its own: one check.
+section_result() { # NAME RC SECONDS
+    TIMES+=("$(printf '%-34s %7s s' "$1" "$3")")
+    if [ "$2" -eq 0 ]; then
+        PASSED=$((PASSED + 1))
+        echo "-- $1: ok ($3 s)"
+    else
+        FAILED=$((FAILED + 1))
+        FAILED_SECTIONS+=("$1")
+        echo "-- $1: FAILED (exit $2, $3 s)"
+    fi
+}
+
+# A section that prints "N passed, N failed[, N skipped]" as its summary.
+counted_result() { # NAME RC SECONDS LOG
+    TIMES+=("$(printf '%-34s %7s s' "$1" "$3")")
+    local line p f s
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$4" | tail -n 1)
+    if [ -z "$line" ]; then
+        FAILED=$((FAILED + 1))
+        FAILED_SECTIONS+=("$1 (no summary line, exit $2)")
+        echo "-- $1: FAILED (exit $2, no summary line, $3 s)"
+        return
+    fi
+    p=$(echo "$line" | sed -E 's/^([0-9]+) passed.*/\1/')
+    f=$(echo "$line" | sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/')
+    s=$(echo "$line" | sed -nE 's/.*, ([0-9]+) skipped$/\1/p')
+    PASSED=$((PASSED + p))
+    FAILED=$((FAILED + f))
+    SKIPPED=$((SKIPPED + ${s:-0}))
+    if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
+        # exited non-zero without counting a failure: count one
+        FAILED=$((FAILED + 1))
+        f=1
+    fi
+    [ "$f" -gt 0 ] && FAILED_SECTIONS+=("$1 ($f failed)")
+    echo "-- $1: $line (exit $2, $3 s)"
+}
+
+# ---- 1. unit tests
+header "1. unit tests (make unit)"
+t=$(now)
+make -j2 unit
+section_result "unit" $? "$(elapsed "$t")"
+
+# ---- 2. unit tests under ASan+UBSan, and the sanitizer build of shiftc
+header "2. unit tests under ASan+UBSan (make SAN=1 unit)"
+t=$(now)
+make -j2 SAN=1 unit
+section_result "unit (ASan+UBSan)" $? "$(elapsed "$t")"
+t=$(now)
+echo "-- building build-san/shiftc for the error-handling tests"
+make -j2 SAN=1 build-san/shiftc
+section_result "build-san/shiftc" $? "$(elapsed "$t")"
+
+# ---- 3. end-to-end
+header "3. end-to-end (tests/e2e.sh)"
+t=$(now)
+tests/e2e.sh 2>&1 | tee "$LOGDIR/e2e.log"
+counted_result "end-to-end" "${PIPESTATUS[0]}" "$(elapsed "$t")" "$LOGDIR/e2e.log"
+
+# ---- 4. ONNX conformance
+header "4. ONNX conformance (tests/conformance.py)"
+t=$(now)
+$PY tests/conformance.py 2>&1 | tee "$LOGDIR/conformance.log"
+counted_result "conformance" "${PIPESTATUS[0]}" "$(elapsed "$t")" "$LOGDIR/conformance.log"
+
+# ---- summary
+header "summary"
+printf '%s\n' "${TIMES[@]}"
+printf '%-34s %7s s\n' "total" "$(elapsed "$T_ALL")"
+if [ ${#FAILED_SECTIONS[@]} -gt 0 ]; then
+    echo "sections with failures:"
+    printf '  - %s\n' "${FAILED_SECTIONS[@]}"
+fi
+if [ "$SKIPPED" -gt 0 ]; then
+    echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+else
+    echo "$PASSED passed, $FAILED failed"
+fi
+[ "$FAILED" -eq 0 ]
