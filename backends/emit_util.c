@@ -29,15 +29,20 @@ void eb_puts(EmitBuf *b, const char *s)
 
 void eb_printf(EmitBuf *b, const char *fmt, ...)
 {
+    /* print in place when 256 bytes suffice (nearly always), else again
+     * with room for the whole text */
+    eb_reserve(b, 256);
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
     ensure(n >= 0);
-    eb_reserve(b, (size_t)n);
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+    if ((size_t)n >= b->cap - b->len) {
+        eb_reserve(b, (size_t)n);
+        va_start(ap, fmt);
+        vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+    }
     b->len += (size_t)n;
 }
 

@@ -145,7 +145,10 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
 
-    char *make_argv[] = {"make", "-s", "-C", (char *)dir, "runner", NULL};
+    char jobs[32];
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    snprintf(jobs, sizeof jobs, "-j%ld", cores > 0 ? cores : 1);
+    char *make_argv[] = {"make", "-s", jobs, "-C", (char *)dir, "runner", NULL};
     if (process_run(make_argv) != 0) {
         fprintf(stderr, "shiftc: building %s failed\n", dir);
         goto done;

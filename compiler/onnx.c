@@ -1930,7 +1930,7 @@ static int onnx_graph_inputs(Importer *imp, const OnnxBinding *bind, int nbind)
             return onnx_fail(imp, "graph input '%s' is listed twice", vi->name);
         if (prev >= 0 && !bound)
             continue; /* an initializer: a constant with a default value */
-        int rank, elem;
+        int rank = -1, elem = 0;
         int64_t dims[IR_MAX_RANK];
         if (onnx_declared_shape(imp, vi, &rank, dims, &elem) < 0)
             return -1;

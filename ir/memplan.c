@@ -76,11 +76,11 @@ static int cmp_off(const void *a, const void *b)
 }
 
 /* The tensor whose storage t uses: follows views up to a non-view. */
-static int storage_root(const Graph *g, const char *view_of, int t)
+static int storage_root(const Graph *g, const int *prod, const char *view_of, int t)
 {
     int steps = 0;
     while (view_of[t]) {
-        const Node *n = &g->nodes[g->tensors[t].producer];
+        const Node *n = &g->nodes[prod[t]];
         t = n->in[0];
         ensure(++steps <= g->nnodes);
     }
@@ -98,10 +98,18 @@ int ir_memplan(const Graph *g, const int64_t *bytes, const int64_t *scratch, Mem
     for (int i = 0; i < nn; i++)
         p->scratch_off[i] = -1;
 
-    /* view_of[t]: t is the output of a view node (its storage is its input's) */
+    /* prod[t]: the node computing t (from the node list, not trusting
+     * Tensor.producer); view_of[t]: t is the output of a view node, its
+     * storage is its input's */
+    int *prod = xmalloc(((size_t)nt + 1) * sizeof *prod);
     char *view_of = xcalloc((size_t)nt + 1, 1);
+    for (int t = 0; t < nt; t++)
+        prod[t] = -1;
     for (int i = 0; i < nn; i++) {
         const Node *n = &g->nodes[i];
+        for (int j = 0; j < n->nout; j++)
+            if (n->out[j] >= 0)
+                prod[n->out[j]] = i;
         if (n->nout >= 1 && n->out[0] >= 0 && n->nin >= 1 && n->in[0] >= 0 && ir_is_view(g, n))
             view_of[n->out[0]] = 1;
     }
@@ -110,7 +118,7 @@ int ir_memplan(const Graph *g, const int64_t *bytes, const int64_t *scratch, Mem
     int *end = xmalloc(((size_t)nt + 1) * sizeof *end);
     int64_t *size = xcalloc((size_t)nt + 1, sizeof *size);
     for (int t = 0; t < nt; t++) {
-        start[t] = g->tensors[t].producer >= 0 ? g->tensors[t].producer : 0;
+        start[t] = prod[t] >= 0 ? prod[t] : 0;
         end[t] = start[t];
     }
     for (int i = 0; i < nn; i++) {
@@ -125,7 +133,7 @@ int ir_memplan(const Graph *g, const int64_t *bytes, const int64_t *scratch, Mem
     /* Fold every view into its root: the root must hold the largest of the
      * sizes and live as long as any of its views. */
     for (int t = 0; t < nt; t++) {
-        int r = storage_root(g, view_of, t);
+        int r = storage_root(g, prod, view_of, t);
         int64_t b = bytes[t] > 0 ? bytes[t] : 0;
         if (b > size[r])
             size[r] = b;
@@ -175,7 +183,7 @@ int ir_memplan(const Graph *g, const int64_t *bytes, const int64_t *scratch, Mem
 
     for (int t = 0; t < nt; t++)
         if (view_of[t])
-            p->offset[t] = p->offset[storage_root(g, view_of, t)];
+            p->offset[t] = p->offset[storage_root(g, prod, view_of, t)];
 
     free(placed);
     free(items);
@@ -183,6 +191,7 @@ int ir_memplan(const Graph *g, const int64_t *bytes, const int64_t *scratch, Mem
     free(end);
     free(start);
     free(view_of);
+    free(prod);
     return 0;
 }
 

@@ -296,7 +296,6 @@ static int quant_weighted(Graph *g, Node *n)
     q->bias = xmalloc((size_t)nchan * sizeof *q->bias);
     q->mult = xmalloc((size_t)nchan * sizeof *q->mult);
     q->shift = xmalloc((size_t)nchan * sizeof *q->shift);
-    out_range(n, y, &q->lo, &q->hi);
     /* largest |x - z_x| an input code can have (int8 reaches -128) */
     int64_t xmax = x->q.type == QT_U8 ? 255 - x->q.zero : 128 + x->q.zero;
     double sx = x->q.scale, sy = y->q.scale;
