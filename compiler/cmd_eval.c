@@ -90,6 +90,10 @@ int cmd_eval(int argc, char **argv)
     int64_t in_n = ir_numel(in), out_n = ir_numel(out);
     vals = ir_interp_alloc(g);
     sim = ir_qsim_new(g);
+    if (!sim) {
+        fprintf(stderr, "shiftc: %s: %s\n", model, g->err);
+        goto done;
+    }
     fout = xmalloc((size_t)(n * out_n) * sizeof *fout);
     qout = xmalloc((size_t)(n * out_n));
     unsigned char *qin = xmalloc((size_t)in_n);
