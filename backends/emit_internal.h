@@ -99,9 +99,10 @@ struct shiftc_bcast;
 void emit_geom_const(EmitBuf *b, const char *type, const char *name, const struct shiftc_geom *ge);
 void emit_bcast_const(EmitBuf *b, const char *type, const char *name, const struct shiftc_bcast *bc);
 
-/* emit_int.c, exposed for the unit test: the unrolled sum
- * "BIAS\n + p[OFF] * 8 - p[OFF] ..." of one output over n weights, with
- * ptr the base pointer's name; returns the number of shift-add terms. */
+/* emit_int.c, exposed for the unit test: the unrolled sum of one output
+ * over n weights as statements "a = BIAS;" then "a = a + p[OFF] * 8 -
+ * p[OFF];" per nonzero weight (ptr: the base pointer's name), each line
+ * starting with indent; returns the number of shift-add terms. */
 int64_t emit_unrolled_sum(EmitBuf *b, const char *ptr, int32_t bias, const int32_t *w,
                           const int64_t *off, int64_t n, const char *indent);
 
