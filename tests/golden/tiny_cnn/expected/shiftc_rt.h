@@ -1,0 +1,382 @@
+/*
+ * shiftc runtime: the integer arithmetic of every program shiftc emits.
+ *
+ * This one header is included both by the emitted code and by the
+ * compiler's integer simulator (ir/qsim.c), so the two compute with the very
+ * same definitions and can be compared output for output.  It is plain C99,
+ * header-only, allocation-free, and includes nothing but <stdint.h> and
+ * <stddef.h>, so it builds on bare-metal targets as it does on a PC.
+ *
+ * Storage: activations are 8-bit codes, int8_t (SHIFTC_I8, symmetric) or
+ * uint8_t (SHIFTC_U8, for tensors known to be >= 0), real = scale*(q - zero).
+ * Accumulators are int32_t; the compiler proves per layer that no partial sum
+ * can overflow, so the order of the terms never changes a result.
+ *
+ * Rounding follows gemmlowp (see docs/ in the project for the formulas):
+ * shiftc_srdhm is SaturatingRoundingDoublingHighMul, shiftc_rdpot is
+ * RoundingDivideByPOT, and a requantization multiplier M = m * 2^(shift-31).
+ */
+#ifndef SHIFTC_RT_H
+#define SHIFTC_RT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHIFTC_I8 0
+#define SHIFTC_U8 1
+
+/* ---- scalar arithmetic ---- */
+
+/* x >> s rounding toward minus infinity, defined for negative x too
+ * (C leaves >> of a negative value implementation-defined). */
+static inline int32_t shiftc_asr(int32_t x, int32_t s)
+{
+    return x >= 0 ? (int32_t)(x >> s) : (int32_t) ~((~x) >> s);
+}
+
+/* x * 2^s for s >= 0, saturated to int32 (<< of a negative value is UB). */
+static inline int32_t shiftc_shl_sat(int32_t x, int32_t s)
+{
+    int64_t v = (int64_t)x * ((int64_t)1 << s);
+    return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
+}
+
+/* gemmlowp SaturatingRoundingDoublingHighMul: round(a*b / 2^31). */
+static inline int32_t shiftc_srdhm(int32_t a, int32_t b)
+{
+    if (a == b && a == INT32_MIN)
+        return INT32_MAX;
+    int64_t ab = (int64_t)a * (int64_t)b;
+    int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
+    return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+}
+
+/* gemmlowp RoundingDivideByPOT: x / 2^e, rounding half away from zero. */
+static inline int32_t shiftc_rdpot(int32_t x, int32_t e)
+{
+    int32_t mask = (int32_t)(((uint32_t)1 << e) - 1u);
+    int32_t rem = x & mask;
+    int32_t thr = (mask >> 1) + (x < 0 ? 1 : 0);
+    return shiftc_asr(x, e) + (rem > thr ? 1 : 0);
+}
+
+/* x * M where M = mult * 2^(shift - 31), rounded, no clamp. */
+static inline int32_t shiftc_mul_q(int32_t x, int32_t mult, int32_t shift)
+{
+    int32_t left = shift > 0 ? shift : 0;
+    int32_t right = shift > 0 ? 0 : -shift;
+    return shiftc_rdpot(shiftc_srdhm(shiftc_shl_sat(x, left), mult), right);
+}
+
+static inline int32_t shiftc_clamp(int32_t v, int32_t lo, int32_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Accumulator -> output code: scale, add the output zero point, clamp. */
+static inline int32_t shiftc_requant(int32_t acc, int32_t mult, int32_t shift, int32_t zero,
+                                     int32_t lo, int32_t hi)
+{
+    /* in int64: a saturated product plus a zero point must not overflow */
+    int64_t v = (int64_t)shiftc_mul_q(acc, mult, shift) + zero;
+    return v < lo ? lo : v > hi ? hi : (int32_t)v;
+}
+
+/* a / b rounded half away from zero, b > 0. */
+static inline int32_t shiftc_div_round(int32_t a, int32_t b)
+{
+    /* in int64: a + b/2 and -INT32_MIN overflow int32 */
+    int64_t h = b / 2;
+    return (int32_t)(a >= 0 ? ((int64_t)a + h) / b : -((-(int64_t)a + h) / b));
+}
+
+/* Float -> code, rounding half away from zero; NaN becomes the zero point.
+ * Used by the emitted float wrappers and by the compiler alike. */
+static inline int32_t shiftc_quantize_f32(float x, float scale, int32_t zero, int32_t lo,
+                                          int32_t hi)
+{
+    float v = x / scale;
+    if (v != v)
+        return zero;
+    if (v <= (float)(lo - zero))
+        return lo;
+    if (v >= (float)(hi - zero))
+        return hi;
+    /* Not (int32_t)(v + 0.5f): that sum can round up in float (v =
+     * 0.49999997f gives 1).  v - trunc(v) is exact, so compare it instead. */
+    int32_t i = (int32_t)v;
+    float frac = v - (float)i;
+    i += frac >= 0.5f ? 1 : frac <= -0.5f ? -1 : 0;
+    return shiftc_clamp(i + zero, lo, hi);
+}
+
+static inline float shiftc_dequantize_f32(int32_t q, float scale, int32_t zero)
+{
+    return (float)(q - zero) * scale;
+}
+
+/* ---- element access for kernels that serve both storage types ---- */
+
+static inline int32_t shiftc_ld(const void *p, int32_t i, int t)
+{
+    return t == SHIFTC_U8 ? (int32_t)((const uint8_t *)p)[i] : (int32_t)((const int8_t *)p)[i];
+}
+
+static inline void shiftc_st(void *p, int32_t i, int t, int32_t v)
+{
+    if (t == SHIFTC_U8)
+        ((uint8_t *)p)[i] = (uint8_t)v;
+    else
+        ((int8_t *)p)[i] = (int8_t)v;
+}
+
+/* ---- reference kernels ----
+ * The simulator runs weighted layers through shiftc_conv_q/shiftc_dense_q;
+ * emitted code computes the same sums with the weights unrolled into
+ * shift-add terms and the same shiftc_requant.  The other kernels are
+ * called as they are by both. */
+
+/* Geometry of one 2-D convolution or pool over NCHW data (1-D: h = 1). */
+typedef struct shiftc_geom {
+    int32_t n, c, h, w;      /* input */
+    int32_t oc, oh, ow;      /* output (pools: oc = c) */
+    int32_t kh, kw, sh, sw, dh, dw;
+    int32_t pt, pl, pb, pr;  /* padding: top, left, bottom, right */
+    int32_t group;           /* conv only */
+    int32_t count_include_pad; /* average pool only */
+} shiftc_geom;
+
+/* wq is [oc][c/group][kh][kw]; bias, mult, shift per output channel. */
+static inline void shiftc_conv_q(const void *x, int xt, const int32_t *wq, const int32_t *bias,
+                                 const int32_t *mult, const int32_t *shift, int32_t zero,
+                                 int32_t lo, int32_t hi, void *y, int yt, const shiftc_geom *g)
+{
+    int32_t icg = g->c / g->group, ocg = g->oc / g->group;
+    for (int32_t b = 0; b < g->n; b++)
+        for (int32_t o = 0; o < g->oc; o++) {
+            int32_t ic0 = (o / ocg) * icg;
+            for (int32_t oy = 0; oy < g->oh; oy++)
+                for (int32_t ox = 0; ox < g->ow; ox++) {
+                    int32_t acc = bias[o];
+                    for (int32_t i = 0; i < icg; i++)
+                        for (int32_t ky = 0; ky < g->kh; ky++) {
+                            int32_t iy = oy * g->sh - g->pt + ky * g->dh;
+                            if (iy < 0 || iy >= g->h)
+                                continue;
+                            for (int32_t kx = 0; kx < g->kw; kx++) {
+                                int32_t ix = ox * g->sw - g->pl + kx * g->dw;
+                                if (ix < 0 || ix >= g->w)
+                                    continue;
+                                int32_t xi = ((b * g->c + ic0 + i) * g->h + iy) * g->w + ix;
+                                acc += wq[((o * icg + i) * g->kh + ky) * g->kw + kx] * shiftc_ld(x, xi, xt);
+                            }
+                        }
+                    int32_t yi = ((b * g->oc + o) * g->oh + oy) * g->ow + ox;
+                    shiftc_st(y, yi, yt, shiftc_requant(acc, mult[o], shift[o], zero, lo, hi));
+                }
+        }
+}
+
+/* y[m][n] = requant(bias[n] + sum_k x[m][k] * wq[n][k]). */
+static inline void shiftc_dense_q(const void *x, int xt, const int32_t *wq, const int32_t *bias,
+                                  const int32_t *mult, const int32_t *shift, int32_t zero,
+                                  int32_t lo, int32_t hi, void *y, int yt, int32_t m, int32_t k,
+                                  int32_t n)
+{
+    for (int32_t r = 0; r < m; r++)
+        for (int32_t o = 0; o < n; o++) {
+            int32_t acc = bias[o];
+            for (int32_t i = 0; i < k; i++)
+                acc += wq[o * k + i] * shiftc_ld(x, r * k + i, xt);
+            shiftc_st(y, r * n + o, yt, shiftc_requant(acc, mult[o], shift[o], zero, lo, hi));
+        }
+}
+
+/* Max pool: same type and scale in and out; padding never wins. */
+static inline void shiftc_maxpool_q(const void *x, void *y, int t, const shiftc_geom *g)
+{
+    for (int32_t p = 0; p < g->n * g->c; p++)
+        for (int32_t oy = 0; oy < g->oh; oy++)
+            for (int32_t ox = 0; ox < g->ow; ox++) {
+                int32_t best = t == SHIFTC_U8 ? 0 : -128, seen = 0;
+                for (int32_t ky = 0; ky < g->kh; ky++) {
+                    int32_t iy = oy * g->sh - g->pt + ky * g->dh;
+                    if (iy < 0 || iy >= g->h)
+                        continue;
+                    for (int32_t kx = 0; kx < g->kw; kx++) {
+                        int32_t ix = ox * g->sw - g->pl + kx * g->dw;
+                        if (ix < 0 || ix >= g->w)
+                            continue;
+                        int32_t v = shiftc_ld(x, (p * g->h + iy) * g->w + ix, t);
+                        if (!seen || v > best)
+                            best = v;
+                        seen = 1;
+                    }
+                }
+                shiftc_st(y, (p * g->oh + oy) * g->ow + ox, t, best);
+            }
+}
+
+/* Average pool: same type and scale in and out, the mean rounded half away
+ * from zero.  With count_include_pad the divisor counts padded positions
+ * (but not those past the padding that ceil_mode may add), as ONNX does. */
+static inline void shiftc_avgpool_q(const void *x, void *y, int t, const shiftc_geom *g)
+{
+    for (int32_t p = 0; p < g->n * g->c; p++)
+        for (int32_t oy = 0; oy < g->oh; oy++)
+            for (int32_t ox = 0; ox < g->ow; ox++) {
+                int32_t sum = 0, count = 0, padded = 0;
+                for (int32_t ky = 0; ky < g->kh; ky++) {
+                    int32_t iy = oy * g->sh - g->pt + ky * g->dh;
+                    if (iy < -g->pt || iy >= g->h + g->pb)
+                        continue;
+                    for (int32_t kx = 0; kx < g->kw; kx++) {
+                        int32_t ix = ox * g->sw - g->pl + kx * g->dw;
+                        if (ix < -g->pl || ix >= g->w + g->pr)
+                            continue;
+                        padded++;
+                        if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
+                            continue;
+                        sum += shiftc_ld(x, (p * g->h + iy) * g->w + ix, t);
+                        count++;
+                    }
+                }
+                int32_t div = g->count_include_pad ? padded : count;
+                shiftc_st(y, (p * g->oh + oy) * g->ow + ox, t, div ? shiftc_div_round(sum, div) : 0);
+            }
+}
+
+/* Global average pool over hw positions of each of nc planes. */
+static inline void shiftc_global_avgpool_q(const void *x, void *y, int t, int32_t nc, int32_t hw)
+{
+    for (int32_t p = 0; p < nc; p++) {
+        int32_t sum = 0;
+        for (int32_t i = 0; i < hw; i++)
+            sum += shiftc_ld(x, p * hw + i, t);
+        shiftc_st(y, p, t, shiftc_div_round(sum, hw));
+    }
+}
+
+/* Broadcast iteration: output dims and, per input, element strides
+ * (0 along broadcast dimensions).  rank <= 6. */
+typedef struct shiftc_bcast {
+    int32_t rank;
+    int32_t dims[6];
+    int32_t sa[6], sb[6];
+} shiftc_bcast;
+
+/* Add of two quantized tensors (TFLite's scheme): both inputs are scaled
+ * up by 2^left_shift and to a common scale, summed, then requantized. */
+typedef struct shiftc_qadd {
+    int32_t left_shift;
+    int32_t ma, sa, mb, sb; /* input multipliers and shifts */
+    int32_t mo, so;         /* output multiplier and shift */
+    int32_t zero, lo, hi;
+} shiftc_qadd;
+
+static inline void shiftc_add_q(const void *a, int at, const void *b, int bt, void *y, int yt,
+                                const shiftc_qadd *q, const shiftc_bcast *bc)
+{
+    int32_t idx[6] = {0, 0, 0, 0, 0, 0}, total = 1;
+    for (int32_t d = 0; d < bc->rank; d++)
+        total *= bc->dims[d];
+    for (int32_t i = 0; i < total; i++) {
+        int32_t ia = 0, ib = 0;
+        for (int32_t d = 0; d < bc->rank; d++) {
+            ia += idx[d] * bc->sa[d];
+            ib += idx[d] * bc->sb[d];
+        }
+        int32_t va = shiftc_mul_q(shiftc_shl_sat(shiftc_ld(a, ia, at), q->left_shift), q->ma, q->sa);
+        int32_t vb = shiftc_mul_q(shiftc_shl_sat(shiftc_ld(b, ib, bt), q->left_shift), q->mb, q->sb);
+        shiftc_st(y, i, yt, shiftc_requant(va + vb, q->mo, q->so, q->zero, q->lo, q->hi));
+        for (int32_t d = bc->rank - 1; d >= 0; d--) {
+            if (++idx[d] < bc->dims[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+}
+
+/* One input of a Concat: outer blocks of `inner` codes each, written at
+ * column `offset` of output rows that are `row` codes long, rescaled by
+ * (mult, shift).  Equal scales give mult = 2^30, shift = 1: an exact copy. */
+static inline void shiftc_concat_q(const void *x, int xt, void *y, int yt, int32_t outer,
+                                   int32_t inner, int32_t row, int32_t offset, int32_t mult,
+                                   int32_t shift, int32_t zero, int32_t lo, int32_t hi)
+{
+    for (int32_t o = 0; o < outer; o++)
+        for (int32_t i = 0; i < inner; i++)
+            shiftc_st(y, o * row + offset + i, yt,
+                      shiftc_requant(shiftc_ld(x, o * inner + i, xt), mult, shift, zero, lo, hi));
+}
+
+/* Elementwise op by table: 256 entries indexed by code - type minimum. */
+static inline void shiftc_lut_q(const void *x, int xt, void *y, int yt, int32_t n,
+                                const int32_t *lut)
+{
+    int32_t base = xt == SHIFTC_U8 ? 0 : 128;
+    for (int32_t i = 0; i < n; i++)
+        shiftc_st(y, i, yt, lut[shiftc_ld(x, i, xt) + base]);
+}
+
+/* Softmax along a run of `len` codes with stride `inner`, for outer*inner
+ * runs.  exp_lut[d] = round(2^16 * exp(-scale * d)) for d = max - code; the
+ * output is uint8 with scale 1/256. */
+static inline void shiftc_softmax_q(const void *x, int xt, uint8_t *y, int32_t outer, int32_t len,
+                                    int32_t inner, const int32_t *exp_lut)
+{
+    for (int32_t o = 0; o < outer; o++)
+        for (int32_t in = 0; in < inner; in++) {
+            int32_t base = o * len * inner + in, mx = -128;
+            for (int32_t i = 0; i < len; i++) {
+                int32_t v = shiftc_ld(x, base + i * inner, xt);
+                mx = v > mx ? v : mx;
+            }
+            int64_t sum = 0;
+            for (int32_t i = 0; i < len; i++)
+                sum += exp_lut[mx - shiftc_ld(x, base + i * inner, xt)];
+            for (int32_t i = 0; i < len; i++) {
+                int64_t e = exp_lut[mx - shiftc_ld(x, base + i * inner, xt)];
+                int64_t v = (e * 256 + sum / 2) / sum;
+                y[base + i * inner] = (uint8_t)(v > 255 ? 255 : v);
+            }
+        }
+}
+
+/* General transpose of 1-byte codes, rank <= 6: y[i] = x[sum idx[d]*xs[d]]
+ * with idx running over the output dims. */
+static inline void shiftc_transpose_q(const uint8_t *x, uint8_t *y, int32_t rank,
+                                      const int32_t *odims, const int32_t *xs)
+{
+    int32_t idx[6] = {0, 0, 0, 0, 0, 0}, total = 1;
+    for (int32_t d = 0; d < rank; d++)
+        total *= odims[d];
+    for (int32_t i = 0; i < total; i++) {
+        int32_t src = 0;
+        for (int32_t d = 0; d < rank; d++)
+            src += idx[d] * xs[d];
+        y[i] = x[src];
+        for (int32_t d = rank - 1; d >= 0; d--) {
+            if (++idx[d] < odims[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+}
+
+/* Copy planes of h*w codes into a zero-filled buffer with padding around
+ * them, so that unrolled convolutions read without bounds checks.  Zero
+ * points are 0, so code 0 is real 0 for both storage types. */
+static inline void shiftc_pad_q(const uint8_t *x, uint8_t *y, int32_t planes, int32_t h, int32_t w,
+                                int32_t pt, int32_t pl, int32_t pb, int32_t pr)
+{
+    int32_t ph = h + pt + pb, pw = w + pl + pr;
+    for (int32_t i = 0; i < planes * ph * pw; i++)
+        y[i] = 0;
+    for (int32_t p = 0; p < planes; p++)
+        for (int32_t r = 0; r < h; r++)
+            for (int32_t c = 0; c < w; c++)
+                y[(p * ph + r + pt) * pw + c + pl] = x[(p * h + r) * w + c];
+}
+
+#endif
