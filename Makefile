@@ -60,7 +60,17 @@ unit: $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 .PHONY: all unit clean
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# libFuzzer harnesses for the parsers (clang): make fuzz, then e.g.
+#   build-fuzz/fuzz_onnx -max_total_time=60 tests/fixtures
+FUZZ_FLAGS = -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -Iir -Icompiler -Ibackends -Iruntime -Ibuild/gen \
+             -fsanitize=fuzzer,address,undefined
+fuzz: build/gen/onnx.pb-c.h build/gen/embedded_files.c
+	@mkdir -p build-fuzz
+	for h in onnx tf; do clang $(FUZZ_FLAGS) tests/fuzz/fuzz_$$h.c $(LIB_SRC) build/gen/onnx.pb-c.c \
+	    build/gen/embedded_files.c -lprotobuf-c -lm -lpthread -o build-fuzz/fuzz_$$h || exit 1; done
+.PHONY: fuzz

@@ -3,15 +3,17 @@
  *
  * The import walks the ONNX nodes in topological order and keeps, for every
  * ONNX value name, what it stands for (a Value):
- *   - a graph tensor: an activation, a run-time graph input, or a constant
- *     that a node reads;
+ *   - a graph tensor: an activation or a run-time graph input;
  *   - a constant known here: an initializer, a Constant node, or exporter glue
  *     folded at import (Shape, Gather, Unsqueeze, Squeeze, Concat, Cast,
- *     Reshape and arithmetic on constants);
- *   - another value: Identity, Dropout and float-to-float Casts are rewired.
- * Constants become graph tensors only when a node reads them, so the
- * initializers that only feed folded glue, or that this file rewrites (a Gemm
- * B is transposed and scaled into a new tensor), never reach the IR.
+ *     Slice, ConstantOfShape, Reshape, Transpose and arithmetic on constants);
+ *   - another value: Identity, Dropout and float-to-float Casts are rewired;
+ *   - zero padding (torch's Pad + AveragePool) that the Conv or AveragePool
+ *     reading it takes into its own pads.
+ * Constants become graph tensors only when a node reads them, one copy per
+ * reader, so the initializers that only feed folded glue, or that this file
+ * rewrites (a Gemm B is transposed and scaled into a new tensor), never reach
+ * the IR, and passes may rewrite a constant in place.
  *
  * Shapes of computed tensors are not known here (ir_infer_shapes finds them
  * later), with one exception torch needs for x.view(x.size(0), -1) when the
@@ -20,7 +22,6 @@
  * at position d gets 0 there ("keep the input dimension"); any other use of
  * a symbol is an error.
  */
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,12 @@
 
 #define ONNX_MIN_OPSET 11
 #define ONNX_MAX_OPSET 17
-#define ONNX_FOLD_LIMIT ((int64_t)1 << 26) /* elements of one folded constant */
+/* Values of constants made here (folded, or copied for a reader) must stay
+ * in proportion to the file, whatever the file asks for: at most
+ * ONNX_FOLD_LIMIT in one constant, and in all of them ONNX_FOLD_BUDGET plus
+ * two copies of every float32 the file could hold. */
+#define ONNX_FOLD_LIMIT ((int64_t)1 << 24)
+#define ONNX_FOLD_BUDGET ((int64_t)1 << 24)
 
 /* ---- string -> int hash map (keys owned) ---- */
 
@@ -117,18 +123,22 @@ typedef struct Const {
 typedef enum {
     V_TENSOR,   /* graph tensor: activation or run-time input */
     V_INIT,     /* initializer, converted to V_CONST when first read */
-    V_CONST,    /* constant in c (tensor >= 0 once a node reads it) */
+    V_CONST,    /* constant in c; each node reading it gets a copy */
     V_SHAPE_OF, /* Shape of an activation whose rank is unknown here */
+    V_PADDED,   /* tensor padded with zeros, for the Conv or AveragePool that
+                   reads it to take into its own pads */
     V_ALIAS     /* same as values[alias] */
 } ValueKind;
 
 typedef struct Value {
     char *name;
     ValueKind kind;
-    int tensor;                    /* graph tensor, -1 if none */
+    int tensor;                    /* V_TENSOR, V_SHAPE_OF, V_PADDED: the graph tensor */
     const Onnx__TensorProto *init; /* V_INIT */
     Const c;                       /* V_CONST */
     int shape_start;               /* V_SHAPE_OF: first dimension reported */
+    int64_t pads[4];               /* V_PADDED: in the IR's order */
+    int pad_rank;                  /* V_PADDED: rank of the tensor */
     int alias;                     /* V_ALIAS */
     int index;                     /* in Importer.values */
 } Value;
@@ -146,6 +156,7 @@ typedef struct Importer {
     NameMap names;     /* taken names: 1 = a graph tensor, 2 = an ONNX name */
     NameMap used;      /* ONNX names read by a node or a graph output */
     NameMap outputs;   /* graph output names */
+    int64_t budget; /* constant values that may still be made */
     /* the node being imported, for error messages */
     const Onnx__NodeProto *node;
     int node_index;
@@ -166,6 +177,9 @@ static int onnx_fail(Importer *imp, const char *fmt, ...)
                  imp->node_index, imp->node->op_type ? imp->node->op_type : "", imp->node_name, msg);
     else
         snprintf(imp->err, sizeof imp->err, "%s: %s", imp->path, msg);
+    for (char *c = imp->err; *c; c++) /* names come from the file: keep it printable */
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
     return -1;
 }
 
@@ -181,6 +195,15 @@ static void const_free(Const *c)
     memset(c, 0, sizeof *c);
 }
 
+static int onnx_spend(Importer *imp, int64_t count)
+{
+    if (count > imp->budget)
+        return onnx_fail(imp, "constants folded or copied at import grow too large for the "
+                              "size of the file");
+    imp->budget -= count;
+    return 0;
+}
+
 /* Allocates a folded constant of the given shape. */
 static int onnx_const_alloc(Importer *imp, Const *c, int rank, const int64_t *dims, int with_int,
                             int with_sym)
@@ -191,11 +214,15 @@ static int onnx_const_alloc(Importer *imp, Const *c, int rank, const int64_t *di
                          IR_MAX_RANK);
     int64_t count = 1;
     for (int i = 0; i < rank; i++) {
-        if (dims[i] < 0 || (dims[i] && count > ONNX_FOLD_LIMIT / dims[i]))
+        if (dims[i] < 0)
+            return onnx_fail(imp, "folded constant has a negative dimension");
+        if (dims[i] && count > ONNX_FOLD_LIMIT / dims[i])
             return onnx_fail(imp, "folded constant is too large");
         count *= dims[i];
         c->dims[i] = dims[i];
     }
+    if (onnx_spend(imp, count) < 0)
+        return -1;
     c->rank = rank;
     c->count = count;
     c->data = xcalloc((size_t)count, sizeof *c->data);
@@ -209,12 +236,25 @@ static int onnx_const_alloc(Importer *imp, Const *c, int rank, const int64_t *di
     return 0;
 }
 
+/* Truncation toward zero that saturates (and maps NaN to 0), where a plain
+ * cast would be undefined. */
+static int64_t float_to_int64(float v)
+{
+    if (!(v == v))
+        return 0;
+    if (v >= 9.2233720e18f)
+        return INT64_MAX;
+    if (v <= -9.2233720e18f)
+        return INT64_MIN;
+    return (int64_t)v;
+}
+
 /* dst[di] = src[si], with integer and symbol data where dst has them. */
 static void const_copy(Const *dst, int64_t di, const Const *src, int64_t si)
 {
     dst->data[di] = src->data[si];
     if (dst->idata)
-        dst->idata[di] = src->idata ? src->idata[si] : (int64_t)src->data[si];
+        dst->idata[di] = src->idata ? src->idata[si] : float_to_int64(src->data[si]);
     if (dst->sym)
         dst->sym[di] = src->sym ? src->sym[si] : -1;
 }
@@ -239,17 +279,20 @@ static void shape_text(char *buf, size_t len, int rank, const int64_t *dims)
 
 /* ---- names and values ---- */
 
-/* A graph-tensor name: base (an ONNX name, of the value itself or of the
- * one a new constant is made from) unless a graph tensor has it already,
- * else base_1, base_2, ... avoiding every ONNX name too. */
+/* A graph-tensor name: base (the ONNX name of the value, or of the one a new
+ * constant is made from) unless a graph tensor has it already, else the
+ * first of base_1, base_2, ... that no graph tensor and no ONNX value uses. */
 static char *onnx_take_name(Importer *imp, const char *base)
 {
     size_t len = strlen(base) + 24;
     char *name = xmalloc(len);
     snprintf(name, len, "%s", base);
-    for (int k = 1; nm_get(&imp->names, name, 0) == 1 || (k > 1 && nm_get(&imp->names, name, 0));
-         k++)
-        snprintf(name, len, "%s_%d", base, k);
+    if (nm_get(&imp->names, name, 0) == 1) {
+        int k = 1;
+        do /* a made-up name must not be an ONNX name either */
+            snprintf(name, len, "%s_%d", base, k++);
+        while (nm_get(&imp->names, name, 0));
+    }
     nm_set(&imp->names, name, 1);
     return name;
 }
@@ -428,27 +471,26 @@ static void const_clone(Const *dst, const Const *src)
     dst->sym = NULL;
 }
 
-/* The graph tensor of a value that a node reads as data.  Constants are
- * shared between readers; fresh != 0 gives the reader its own copy (weights
- * that later passes rewrite in place, e.g. when folding BatchNormalization). */
-static int onnx_tensor(Importer *imp, Value *v, int fresh)
+/* The graph tensor of a value that a node reads as data.  Each reader of a
+ * constant gets its own copy, so that passes may rewrite constants in place
+ * (BatchNormalization folding, bias fusion) without touching other nodes. */
+static int onnx_tensor(Importer *imp, Value *v)
 {
     if (v->kind == V_SHAPE_OF)
         return onnx_fail(imp, "'%s' (Shape of a computed tensor) can only feed Gather", v->name);
+    if (v->kind == V_PADDED)
+        return onnx_fail(imp, "'%s' (output of Pad) can only feed Conv or AveragePool", v->name);
     if (v->kind == V_TENSOR)
         return v->tensor;
     if (const_has_sym(&v->c))
         return onnx_fail(imp, "'%s' depends on the run-time shape of a computed tensor; it can "
                               "only be used as a Reshape target",
                          v->name);
-    if (v->tensor >= 0 && !fresh)
-        return v->tensor;
     Const copy;
+    if (onnx_spend(imp, v->c.count) < 0)
+        return -1;
     const_clone(&copy, &v->c);
-    int t = onnx_const_tensor(imp, v->name, &copy);
-    if (v->tensor < 0)
-        v->tensor = t;
-    return t;
+    return onnx_const_tensor(imp, v->name, &copy);
 }
 
 static int onnx_in_tensor(Importer *imp, int i, int *t)
@@ -456,8 +498,27 @@ static int onnx_in_tensor(Importer *imp, int i, int *t)
     Value *v;
     if (onnx_in_required(imp, i, &v) < 0)
         return -1;
-    *t = onnx_tensor(imp, v, 0);
+    *t = onnx_tensor(imp, v);
     return *t < 0 ? -1 : 0;
+}
+
+/* Input 0 of a Conv or pool.  A zero Pad in front of it comes back in pads
+ * (IR order) and pad_rank (0 when there is none) for the node to absorb. */
+static int onnx_in_padded(Importer *imp, int *x, int64_t *pads, int *pad_rank)
+{
+    Value *v;
+    memset(pads, 0, 4 * sizeof *pads);
+    *pad_rank = 0;
+    if (onnx_in_required(imp, 0, &v) < 0)
+        return -1;
+    if (v->kind == V_PADDED) {
+        memcpy(pads, v->pads, sizeof v->pads);
+        *pad_rank = v->pad_rank;
+        *x = v->tensor;
+        return 0;
+    }
+    *x = onnx_tensor(imp, v);
+    return *x < 0 ? -1 : 0;
 }
 
 /* Rank and dims when known at import (constants, graph inputs). */
@@ -747,23 +808,42 @@ static int onnx_spatial_attrs(Importer *imp, int nsp, const int64_t *wkernel, in
     return 0;
 }
 
+/* Adds the zero padding of a Pad in front into a Conv's or AveragePool's
+ * pads (for AveragePool the caller makes the padding count). */
+static int onnx_absorb_pad(Importer *imp, int nsp, const int64_t *pads, int pad_rank, Attrs *a)
+{
+    if (pad_rank != nsp + 2)
+        return onnx_fail(imp, "the Pad in front has rank %d, this node expects %d", pad_rank,
+                         nsp + 2);
+    if (a->auto_pad != PAD_NOTSET)
+        return onnx_fail(imp, "a Pad in front of auto_pad is not supported");
+    for (int i = 0; i < 4; i++) {
+        if (a->pads[i] > INT32_MAX || pads[i] > INT32_MAX)
+            return onnx_fail(imp, "pads are too large");
+        a->pads[i] += pads[i];
+    }
+    return 0;
+}
+
 /* ---- op importers ---- */
 
 typedef struct OnnxOp OnnxOp;
 struct OnnxOp {
     const char *name;
     int (*import)(Importer *imp, const OnnxOp *op);
-    Op ir_op;          /* for the importers shared by several ops */
-    int min_in, max_in; /* max_in < 0: any number */
+    Op ir_op;             /* for importers shared by several ops; OP_COUNT:
+                             folded or rewired at import */
+    int min_in, max_in;   /* max_in < 0: any number */
     const char *attrs[8]; /* accepted attributes */
 };
 
 static int onnx_op_conv(Importer *imp, const OnnxOp *op)
 {
     (void)op;
-    int x;
+    int x, pad_rank;
+    int64_t pads[4];
     const Const *w, *b;
-    if (onnx_in_tensor(imp, 0, &x) < 0 || onnx_in_const(imp, 1, 1, &w) < 0 ||
+    if (onnx_in_padded(imp, &x, pads, &pad_rank) < 0 || onnx_in_const(imp, 1, 1, &w) < 0 ||
         onnx_in_const(imp, 2, 0, &b) < 0)
         return -1;
     if (w->rank == 5)
@@ -771,12 +851,16 @@ static int onnx_op_conv(Importer *imp, const OnnxOp *op)
     if (w->rank != 3 && w->rank != 4)
         return onnx_fail(imp, "weight '%s' has rank %d, expected 3 or 4", imp->node->input[1],
                          w->rank);
+    if (w->count == 0)
+        return onnx_fail(imp, "weight '%s' is empty", imp->node->input[1]);
     int nsp = w->rank - 2;
     int64_t oc = w->dims[0];
     Attrs a;
     ir_default_attrs(&a);
     if (onnx_spatial_attrs(imp, nsp, w->dims + 2, 1, &a) < 0 ||
         onnx_attr_int(imp, "group", 1, &a.group) < 0)
+        return -1;
+    if (pad_rank && onnx_absorb_pad(imp, nsp, pads, pad_rank, &a) < 0)
         return -1;
     if (a.group < 1 || oc < 1 || oc % a.group != 0)
         return onnx_fail(imp, "unsupported attribute group=%lld for %lld output channels",
@@ -786,6 +870,8 @@ static int onnx_op_conv(Importer *imp, const OnnxOp *op)
                          (long long)b->count, (long long)oc);
 
     /* own copies: BN folding rewrites conv weights and bias in place */
+    if (onnx_spend(imp, w->count + (b ? b->count : 0)) < 0)
+        return -1;
     Const wc;
     const_clone(&wc, w);
     if (nsp == 1) { /* [OC, IC/g, K] -> [OC, IC/g, 1, K] */
@@ -848,6 +934,8 @@ static int onnx_op_gemm(Importer *imp, const OnnxOp *op)
         return onnx_fail(imp, "Gemm with a constant A is not supported");
     if (b->rank != 2)
         return onnx_fail(imp, "B ('%s') has rank %d, expected 2", imp->node->input[1], b->rank);
+    if (b->count == 0)
+        return onnx_fail(imp, "B ('%s') is empty", imp->node->input[1]);
     int64_t n = trans_b ? b->dims[0] : b->dims[1];
     int64_t k = trans_b ? b->dims[1] : b->dims[0];
 
@@ -880,7 +968,7 @@ static int onnx_op_gemm(Importer *imp, const OnnxOp *op)
             bias.data[i] = beta * c->data[c->count == 1 ? 0 : i];
         biasp = &bias;
     }
-    int x = onnx_tensor(imp, av, 0);
+    int x = onnx_tensor(imp, av);
     return onnx_dense(imp, x, imp->node->input[1], &w, c ? imp->node->input[2] : NULL, biasp);
 }
 
@@ -902,6 +990,8 @@ static int onnx_op_matmul(Importer *imp, const OnnxOp *op)
     if (b->rank != 2)
         return onnx_fail(imp, "MatMul with a rank-%d constant B is not supported (expected [K,N])",
                          b->rank);
+    if (b->count == 0)
+        return onnx_fail(imp, "B ('%s') is empty", bv->name);
     int64_t k = b->dims[0], n = b->dims[1];
     Const w;
     int64_t wdims[2] = {n, k};
@@ -910,7 +1000,7 @@ static int onnx_op_matmul(Importer *imp, const OnnxOp *op)
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = 0; j < k; j++)
             w.data[i * k + j] = b->data[j * n + i];
-    int x = onnx_tensor(imp, av, 0);
+    int x = onnx_tensor(imp, av);
     return onnx_dense(imp, x, bv->name, &w, NULL, NULL);
 }
 
@@ -941,7 +1031,7 @@ static int onnx_op_batchnorm(Importer *imp, const OnnxOp *op)
         Value *v;
         if (onnx_in_required(imp, i, &v) < 0)
             return -1;
-        in[i] = onnx_tensor(imp, v, 0);
+        in[i] = onnx_tensor(imp, v);
     }
     int n = onnx_new_node(imp, OP_BATCHNORM);
     Node *node = &imp->g->nodes[n];
@@ -1018,9 +1108,12 @@ static int onnx_op_clip(Importer *imp, const OnnxOp *op)
 
 static int onnx_op_pool(Importer *imp, const OnnxOp *op)
 {
-    int x;
-    if (onnx_in_tensor(imp, 0, &x) < 0)
+    int x, pad_rank;
+    int64_t pads[4];
+    if (onnx_in_padded(imp, &x, pads, &pad_rank) < 0)
         return -1;
+    if (pad_rank && op->ir_op != OP_AVGPOOL)
+        return onnx_fail(imp, "a Pad in front of %s is not supported", op->name);
     Attrs a;
     ir_default_attrs(&a);
     if (op->ir_op != OP_GLOBALAVGPOOL) {
@@ -1048,6 +1141,17 @@ static int onnx_op_pool(Importer *imp, const OnnxOp *op)
             return onnx_fail(imp, "unsupported attribute storage_order=%lld", (long long)order);
         a.ceil_mode = (int)ceil_mode;
         a.count_include_pad = (int)count_pad;
+        if (pad_rank) {
+            /* explicit zeros are averaged in: only expressible when the
+               node's own padding counts too, and exact without ceil_mode */
+            int own = a.pads[0] || a.pads[1] || a.pads[2] || a.pads[3];
+            if (ceil_mode || (own && !count_pad))
+                return onnx_fail(imp, "a Pad in front of AveragePool with ceil_mode=1 or "
+                                      "count_include_pad=0 is not supported");
+            if (onnx_absorb_pad(imp, nk, pads, pad_rank, &a) < 0)
+                return -1;
+            a.count_include_pad = 1;
+        }
     }
     int n = onnx_new_node(imp, op->ir_op);
     Node *node = &imp->g->nodes[n];
@@ -1288,8 +1392,10 @@ static int onnx_op_gather(Importer *imp, const OnnxOp *op)
         if (onnx_const_alloc(imp, &out, idx->rank, idx->dims, 1, 1) < 0)
             return -1;
         for (int64_t i = 0; i < idx->count; i++) {
-            int64_t d = data->shape_start + idx->idata[i];
-            if (idx->idata[i] < 0 || d >= IR_MAX_RANK) {
+            int64_t d = idx->idata[i] < 0 || idx->idata[i] >= IR_MAX_RANK
+                            ? IR_MAX_RANK
+                            : data->shape_start + idx->idata[i];
+            if (d >= IR_MAX_RANK) {
                 const_free(&out);
                 return onnx_fail(imp, "index %lld into the shape of computed tensor '%s' is not "
                                       "supported (its rank is not known at import)",
@@ -1457,8 +1563,9 @@ static int onnx_op_cast(Importer *imp, const OnnxOp *op)
     if (x->kind != V_CONST)
         return onnx_fail(imp, "Cast of '%s' is not supported", x->name);
     const Const *c = &x->c;
-    if (to_float && const_has_sym(c))
-        return onnx_fail(imp, "Cast of run-time dimensions to float is not supported");
+    if ((to_float || to == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL) && const_has_sym(c))
+        return onnx_fail(imp, "Cast of run-time dimensions to type %lld is not supported",
+                         (long long)to);
     Const out;
     if (onnx_const_alloc(imp, &out, c->rank, c->dims, !to_float, !to_float && c->sym) < 0)
         return -1;
@@ -1509,8 +1616,8 @@ static int onnx_op_add(Importer *imp, const OnnxOp *op)
     if (op->ir_op != OP_ADD)
         return onnx_fail(imp, "%s of a run-time tensor is not supported (only constants are folded)",
                          op->name);
-    int ta = onnx_tensor(imp, a, 0);
-    int tb = ta < 0 ? -1 : onnx_tensor(imp, b, 0);
+    int ta = onnx_tensor(imp, a);
+    int tb = ta < 0 ? -1 : onnx_tensor(imp, b);
     if (tb < 0)
         return -1;
     int n = onnx_new_node(imp, OP_ADD);
@@ -1586,7 +1693,7 @@ static int onnx_op_concat(Importer *imp, const OnnxOp *op)
         if (nin > IR_MAX_IO)
             rc = onnx_fail(imp, "%d inputs (at most %d supported)", nin, IR_MAX_IO);
         for (int i = 0; i < nin && rc == 0; i++)
-            if ((t[i] = onnx_tensor(imp, in[i], 0)) < 0)
+            if ((t[i] = onnx_tensor(imp, in[i])) < 0)
                 rc = -1;
         if (rc == 0) {
             int n = onnx_new_node(imp, OP_CONCAT);
@@ -1629,7 +1736,7 @@ static int onnx_op_flatten(Importer *imp, const OnnxOp *op)
     }
     if (axis > IR_MAX_RANK)
         return onnx_fail(imp, "unsupported attribute axis=%lld", (long long)axis);
-    int t = onnx_tensor(imp, x, 0);
+    int t = onnx_tensor(imp, x);
     if (t < 0)
         return -1;
     int n = onnx_new_node(imp, OP_RESHAPE);
@@ -1667,7 +1774,7 @@ static int onnx_op_reshape(Importer *imp, const OnnxOp *op)
             return -1;
         return onnx_out_const(imp, &out);
     }
-    int t = onnx_tensor(imp, x, 0);
+    int t = onnx_tensor(imp, x);
     if (t < 0)
         return -1;
     int64_t target[IR_MAX_RANK];
@@ -1707,7 +1814,7 @@ static int onnx_op_transpose(Importer *imp, const OnnxOp *op)
     int rank;
     int64_t dims[IR_MAX_RANK];
     int known = onnx_known_shape(imp, x, &rank, dims);
-    if (nperm < 0) { /* default: reverse the dimensions */
+    if (nperm <= 0) { /* default: reverse the dimensions (empty is only valid for rank 0) */
         if (!known)
             return onnx_fail(imp, "Transpose without perm on a tensor of unknown rank is not "
                                   "supported");
@@ -1730,7 +1837,7 @@ static int onnx_op_transpose(Importer *imp, const OnnxOp *op)
             return -1;
         return onnx_out_const(imp, &out);
     }
-    int t = onnx_tensor(imp, x, 0);
+    int t = onnx_tensor(imp, x);
     if (t < 0)
         return -1;
     int n = onnx_new_node(imp, OP_TRANSPOSE);
@@ -1740,6 +1847,152 @@ static int onnx_op_transpose(Importer *imp, const OnnxOp *op)
     node->nin = 1;
     node->in[0] = t;
     return onnx_out_act(imp, n, 0);
+}
+
+static int onnx_op_constant_of_shape(Importer *imp, const OnnxOp *op)
+{
+    (void)op;
+    const Const *shape;
+    const Onnx__AttributeProto *a;
+    if (onnx_in_ints(imp, 0, &shape) < 0 ||
+        onnx_attr_typed(imp, "value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR, &a) < 0)
+        return -1;
+    if (shape->rank != 1 || shape->count > IR_MAX_RANK || const_has_sym(shape))
+        return onnx_fail(imp, "invalid shape input");
+    Const value, out;
+    memset(&value, 0, sizeof value);
+    if (a && a->t && onnx_const_from_proto(imp, a->t, "attribute 'value'", &value) < 0)
+        return -1;
+    if (a && value.count != 1) {
+        const_free(&value);
+        return onnx_fail(imp, "attribute 'value' must hold one value");
+    }
+    int rc = onnx_const_alloc(imp, &out, (int)shape->count, shape->idata, value.idata != NULL, 0);
+    for (int64_t i = 0; rc == 0 && i < out.count; i++) {
+        out.data[i] = value.count ? value.data[0] : 0.0f;
+        if (out.idata)
+            out.idata[i] = value.idata[0];
+    }
+    const_free(&value);
+    return rc < 0 ? -1 : onnx_out_const(imp, &out);
+}
+
+/* Slice of a constant (opset 10 on: starts, ends, axes, steps are inputs). */
+static int onnx_op_slice(Importer *imp, const OnnxOp *op)
+{
+    (void)op;
+    Value *xv;
+    const Const *starts, *ends, *axes = NULL, *steps = NULL;
+    if (onnx_in_required(imp, 0, &xv) < 0 || onnx_const_data_input(imp, xv) < 0 ||
+        onnx_in_ints(imp, 1, &starts) < 0 || onnx_in_ints(imp, 2, &ends) < 0 ||
+        (onnx_input_name(imp, 3) && onnx_in_ints(imp, 3, &axes) < 0) ||
+        (onnx_input_name(imp, 4) && onnx_in_ints(imp, 4, &steps) < 0))
+        return -1;
+    const Const *x = &xv->c;
+    int64_t n = starts->count;
+    if (ends->count != n || (axes && axes->count != n) || (steps && steps->count != n) ||
+        n > x->rank || const_has_sym(starts) || const_has_sym(ends) ||
+        (axes && const_has_sym(axes)) || (steps && const_has_sym(steps)))
+        return onnx_fail(imp, "invalid starts/ends/axes/steps inputs");
+    int64_t first[IR_MAX_RANK], step[IR_MAX_RANK], dims[IR_MAX_RANK];
+    int seen[IR_MAX_RANK] = {0};
+    for (int d = 0; d < x->rank; d++) {
+        first[d] = 0;
+        step[d] = 1;
+        dims[d] = x->dims[d];
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int64_t ax = axes ? axes->idata[i] : i;
+        if (ax < -x->rank || ax >= x->rank)
+            return onnx_fail(imp, "axis %lld is out of range", (long long)ax);
+        if (ax < 0)
+            ax += x->rank;
+        if (seen[ax]++)
+            return onnx_fail(imp, "axis %lld is repeated", (long long)ax);
+        int64_t dim = x->dims[ax], st = steps ? steps->idata[i] : 1;
+        int64_t b = starts->idata[i], e = ends->idata[i];
+        if (st == 0 || st == INT64_MIN)
+            return onnx_fail(imp, "invalid step %lld", (long long)st);
+        if (b < 0)
+            b = b < -dim ? 0 : b + dim;
+        if (e < 0)
+            e = e < -dim - 1 ? -1 : e + dim;
+        if (st > 0) {
+            b = b > dim ? dim : b;
+            e = e < 0 ? 0 : e > dim ? dim : e;
+            dims[ax] = e > b ? 1 + (e - b - 1) / st : 0;
+        } else {
+            b = b > dim - 1 ? dim - 1 : b;
+            e = e > dim - 1 ? dim - 1 : e;
+            dims[ax] = b > e ? 1 + (b - e - 1) / -st : 0;
+        }
+        first[ax] = b;
+        step[ax] = st;
+    }
+    Const out;
+    if (onnx_const_alloc(imp, &out, x->rank, dims, x->idata != NULL, x->sym != NULL) < 0)
+        return -1;
+    for (int64_t o = 0; o < out.count; o++) {
+        int64_t rest = o, src = 0, stride = 1;
+        for (int d = x->rank - 1; d >= 0; d--) {
+            src += (first[d] + (rest % dims[d]) * step[d]) * stride;
+            rest /= dims[d];
+            stride *= x->dims[d];
+        }
+        const_copy(&out, o, x, src);
+    }
+    return onnx_out_const(imp, &out);
+}
+
+/* torch writes AvgPool (count_include_pad) as Pad + AveragePool: zero pads
+ * vanish, zero padding of H and W is left for the Conv or AveragePool that
+ * reads it (V_PADDED). */
+static int onnx_op_pad(Importer *imp, const OnnxOp *op)
+{
+    (void)op;
+    Value *x;
+    const Const *p, *value;
+    char mode[32];
+    if (onnx_in_required(imp, 0, &x) < 0 || onnx_in_ints(imp, 1, &p) < 0 ||
+        onnx_in_const(imp, 2, 0, &value) < 0 ||
+        onnx_attr_string(imp, "mode", "constant", mode, sizeof mode) < 0)
+        return -1;
+    if (strcmp(mode, "constant") != 0)
+        return onnx_fail(imp, "unsupported attribute mode=%s", mode);
+    if (value && (value->count != 1 || value->data[0] != 0.0f))
+        return onnx_fail(imp, "padding with a value other than 0 is not supported");
+    if (p->rank != 1 || p->count % 2 != 0 || p->count > 2 * IR_MAX_RANK || const_has_sym(p))
+        return onnx_fail(imp, "invalid pads input");
+    int r = (int)(p->count / 2), any = 0;
+    for (int i = 0; i < 2 * r; i++) {
+        if (p->idata[i] < 0)
+            return onnx_fail(imp, "negative pads (cropping) are not supported");
+        any |= p->idata[i] != 0;
+    }
+    if (!any)
+        return onnx_out_forward(imp, x);
+    if (x->kind != V_TENSOR)
+        return onnx_fail(imp, "Pad of '%s' is not supported", x->name);
+    if (r != 3 && r != 4)
+        return onnx_fail(imp, "Pad of a rank-%d tensor is not supported", r);
+    if (p->idata[0] || p->idata[1] || p->idata[r] || p->idata[r + 1])
+        return onnx_fail(imp, "Pad of the batch or channel dimension is not supported");
+    const char *name = onnx_output_name(imp, 0);
+    if (!name)
+        return 0;
+    Value *v = onnx_new_value(imp, name, V_PADDED);
+    v->tensor = x->tensor;
+    v->pad_rank = r;
+    if (r == 4) { /* [N, C, H, W] begins, then ends */
+        v->pads[0] = p->idata[2];
+        v->pads[1] = p->idata[3];
+        v->pads[2] = p->idata[6];
+        v->pads[3] = p->idata[7];
+    } else { /* 1-D: only W */
+        v->pads[1] = p->idata[2];
+        v->pads[3] = p->idata[5];
+    }
+    return 0;
 }
 
 static const OnnxOp onnx_ops[] = {
@@ -1777,6 +2030,9 @@ static const OnnxOp onnx_ops[] = {
     {"Unsqueeze", onnx_op_unsqueeze, OP_COUNT, 1, 2, {"axes"}},
     {"Squeeze", onnx_op_squeeze, OP_COUNT, 1, 2, {"axes"}},
     {"Cast", onnx_op_cast, OP_COUNT, 1, 1, {"to"}},
+    {"Pad", onnx_op_pad, OP_COUNT, 2, 3, {"mode"}},
+    {"ConstantOfShape", onnx_op_constant_of_shape, OP_COUNT, 1, 1, {"value"}},
+    {"Slice", onnx_op_slice, OP_COUNT, 3, 5, {0}},
 };
 
 /* ---- one node ---- */
@@ -1816,7 +2072,7 @@ static int onnx_import_node(Importer *imp, int index)
     for (size_t i = 0; i < nd->n_attribute; i++) {
         const char *an = nd->attribute[i] ? str_or_empty(nd->attribute[i]->name) : "";
         int known = 0;
-        for (int k = 0; k < 8 && op->attrs[k]; k++)
+        for (size_t k = 0; k < sizeof op->attrs / sizeof op->attrs[0] && op->attrs[k]; k++)
             known |= strcmp(op->attrs[k], an) == 0;
         if (!known)
             return onnx_fail(imp, "unsupported attribute '%s'", an);
@@ -2081,7 +2337,8 @@ static int onnx_graph_outputs(Importer *imp)
         if (!v)
             return onnx_fail(imp, "graph output '%s' is not produced by any node", name);
         if (v->kind != V_TENSOR)
-            return onnx_fail(imp, "graph output '%s' is a constant, which is not supported", name);
+            return onnx_fail(imp, "graph output '%s' is %s, which is not supported", name,
+                             v->kind == V_CONST ? "a constant" : "not computed by any node");
         const Tensor *t = &g->tensors[v->tensor];
         if (t->kind == TK_INPUT)
             return onnx_fail(imp, "graph output '%s' is the graph input '%s', which is not "
@@ -2183,6 +2440,7 @@ Graph *onnx_load_buffer(const void *buf, size_t len, const char *path, const Onn
 {
     Importer *imp = xcalloc(1, sizeof *imp);
     imp->path = path;
+    imp->budget = ONNX_FOLD_BUDGET + (int64_t)(len / 2);
     int rc = onnx_import(imp, buf, len, bind, nbind);
     Graph *g = imp->g;
     if (rc < 0) {

@@ -836,6 +836,61 @@ static void test_shape_glue(void **state)
     tb_free(&b);
 }
 
+/* torch writes AvgPool2d(3, padding=1) as Pad + AveragePool */
+static void test_pad_into_pool(void **state)
+{
+    (void)state;
+    TB b;
+    tb_init(&b, 13);
+    int64_t xd[4] = {1, 2, 6, 6}, pd[1] = {8};
+    const int64_t pads[8] = {0, 0, 1, 2, 0, 0, 3, 4};
+    tb_input(&b, "x", 4, xd);
+    Onnx__NodeProto *k = tb_node(&b, "Constant", "k", NULL, "pads");
+    Onnx__AttributeProto *v = tb_attr(&b, k, "value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR);
+    v->t = tb_tensor(&b, "", 1, pd);
+    v->t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    v->t->n_int64_data = 8;
+    v->t->int64_data = tb_alloc(&b, sizeof pads);
+    memcpy(v->t->int64_data, pads, sizeof pads);
+    Onnx__NodeProto *pad = tb_node(&b, "Pad", "pad", "x,pads", "p");
+    tb_string(&b, pad, "mode", "constant");
+    Onnx__NodeProto *pool = tb_node(&b, "AveragePool", "pool", "p", "y");
+    const int64_t kernel[2] = {3, 3};
+    tb_ints(&b, pool, "kernel_shape", 2, kernel);
+    tb_output(&b, "y");
+    char err[1024];
+    Graph *g = tb_load(&b, err, sizeof err);
+    if (!g)
+        fail_msg("%s", err);
+    const Op ops[] = {OP_AVGPOOL};
+    expect_ops(g, 1, ops);
+    assert_int_equal(g->nodes[0].in[0], g->inputs[0]);
+    const int64_t want[4] = {1, 2, 3, 4}; /* {h_begin, w_begin, h_end, w_end} */
+    assert_memory_equal(g->nodes[0].a.pads, want, sizeof want);
+    assert_int_equal(g->nodes[0].a.count_include_pad, 1);
+    ir_graph_free(g);
+
+    /* zero pads vanish (torch's AvgPool without padding) */
+    memset(v->t->int64_data, 0, sizeof pads);
+    g = tb_load(&b, err, sizeof err);
+    if (!g)
+        fail_msg("%s", err);
+    assert_int_equal(g->nodes[0].a.pads[0], 0);
+    assert_int_equal(g->nodes[0].a.count_include_pad, 0);
+    ir_graph_free(g);
+
+    /* zero padding is not -inf padding */
+    memcpy(v->t->int64_data, pads, sizeof pads);
+    pool->op_type = "MaxPool";
+    expect_error(&b, "test.onnx: node 2 (MaxPool \"pool\"): a Pad in front of MaxPool is not "
+                     "supported");
+    pool->op_type = "Relu";
+    pool->n_attribute = 0;
+    expect_error(&b, "test.onnx: node 2 (Relu \"pool\"): 'p' (output of Pad) can only feed Conv "
+                     "or AveragePool");
+    tb_free(&b);
+}
+
 /* ---- graph inputs: bindings, types, unsorted nodes ---- */
 
 static void test_bindings(void **state)
@@ -937,6 +992,7 @@ int main(void)
         cmocka_unit_test(test_softmax_by_opset),
         cmocka_unit_test(test_conv1d_and_pool1d),
         cmocka_unit_test(test_shape_glue),
+        cmocka_unit_test(test_pad_into_pool),
         cmocka_unit_test(test_bindings),
         cmocka_unit_test(test_unsorted_and_names),
     };

@@ -1,0 +1,11 @@
+/* libFuzzer harness: "make fuzz" builds it (see the Makefile). */
+#include <stdint.h>
+#include <stddef.h>
+#include "onnx.h"
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char err[1024];
+    Graph *g = onnx_load_buffer(data, size, "fuzz.onnx", NULL, 0, err, sizeof err);
+    ir_graph_free(g);
+    return 0;
+}
