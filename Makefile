@@ -12,10 +12,18 @@ SANFLAGS =
 OPT      = -O2
 endif
 
+# libclang (LLVM 14, Debian libclang-dev) parses every emitted file for its
+# target (backends/verify.c); its resource directory (stddef.h, stdint.h...)
+# is passed explicitly because libclang does not find it for bare-metal
+# triples.  libclang-14.so.13 lives in /usr/lib/x86_64-linux-gnu, so no rpath.
+LLVM_DIR ?= /usr/lib/llvm-14
+CLANG_RESOURCE_DIR ?= $(lastword $(sort $(wildcard $(LLVM_DIR)/lib/clang/*)))
+
 WARN    = -Wall -Wextra -Werror
-INC     = -Iir -Icompiler -Ibackends -Iruntime -I$(BUILD)/gen -I/usr/include/lua5.4
-CFLAGS  = -std=c11 $(OPT) -g -D_POSIX_C_SOURCE=200809L $(INC) $(SANFLAGS)
-LDLIBS  = -lprotobuf-c -lm -lpthread
+INC     = -Iir -Icompiler -Ibackends -Iruntime -I$(BUILD)/gen -I/usr/include/lua5.4 -I$(LLVM_DIR)/include
+CFLAGS  = -std=c11 $(OPT) -g -D_POSIX_C_SOURCE=200809L $(INC) $(SANFLAGS) \
+          -DSHIFTC_CLANG_RESOURCE_DIR='"$(CLANG_RESOURCE_DIR)"'
+LDLIBS  = -L$(LLVM_DIR)/lib -lclang -lprotobuf-c -lm -lpthread
 
 SRC      = $(sort $(wildcard ir/*.c ir/passes/*.c backends/*.c backends/*/*.c compiler/*.c))
 LIB_SRC  = $(filter-out compiler/main.c,$(SRC))
@@ -68,9 +76,10 @@ clean:
 # libFuzzer harnesses for the parsers (clang): make fuzz, then e.g.
 #   build-fuzz/fuzz_onnx -max_total_time=60 tests/fixtures
 FUZZ_FLAGS = -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -Iir -Icompiler -Ibackends -Iruntime -Ibuild/gen \
+             -I$(LLVM_DIR)/include -DSHIFTC_CLANG_RESOURCE_DIR='"$(CLANG_RESOURCE_DIR)"' \
              -fsanitize=fuzzer,address,undefined
 fuzz: build/gen/onnx.pb-c.h build/gen/embedded_files.c
 	@mkdir -p build-fuzz
 	for h in onnx tf; do clang $(FUZZ_FLAGS) tests/fuzz/fuzz_$$h.c $(LIB_SRC) build/gen/onnx.pb-c.c \
-	    build/gen/embedded_files.c -lprotobuf-c -lm -lpthread -o build-fuzz/fuzz_$$h || exit 1; done
+	    build/gen/embedded_files.c -L$(LLVM_DIR)/lib -lclang -lprotobuf-c -lm -lpthread -o build-fuzz/fuzz_$$h || exit 1; done
 .PHONY: fuzz

@@ -2,14 +2,21 @@
 # shiftc build script.
 #   ./build.sh          install missing Debian packages, build build/shiftc
 #   ./build.sh test     ... and run every test (unit, sanitizers, end-to-end, ONNX conformance)
-#   ./build.sh demo     ... and compile the bundled CNN, run it, report accuracy and size
+#   ./build.sh demo     ... and compile the bundled CNN for Cortex-M4, run it on the emulated
+#                       board, report accuracy, flash, RAM and instructions per inference
 #   ./build.sh clean
 set -euo pipefail
 cd "$(dirname "$0")"
 
 # What each package is for: see README.md, "Dependencies".
-BUILD_PKGS=(gcc make binutils protobuf-c-compiler libprotobuf-c-dev libonnx-dev libcmocka-dev)
-TEST_PKGS=(clang python3-numpy python3-onnx python3-torch dataset-fashion-mnist)
+BUILD_PKGS=(gcc make binutils protobuf-c-compiler libprotobuf-c-dev libonnx-dev libcmocka-dev libclang-dev)
+# the targets (tests/targets.sh): cross toolchains, picolibc, QEMU, callgrind
+TARGET_PKGS=(gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu qemu-user
+             gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm
+             gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc valgrind)
+TEST_PKGS=(clang python3-numpy python3-onnx python3-torch dataset-fashion-mnist "${TARGET_PKGS[@]}")
+# the demo: the CNN on the emulated Cortex-M4 board, accuracy computed with numpy
+DEMO_PKGS=(gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm python3-numpy)
 
 need_packages() {
     local missing=()
@@ -39,6 +46,7 @@ test)
     exec tests/run_all.sh
     ;;
 demo)
+    need_packages "${BUILD_PKGS[@]}" "${DEMO_PKGS[@]}"
     build
     exec tests/demo.sh
     ;;

@@ -22,6 +22,7 @@
 #include "emit_internal.h"
 #include "kernel_args.h"
 #include "quant.h"
+#include "target.h"
 #include "util.h"
 
 /* ---- shared helpers (emit_internal.h) ---- */
@@ -308,6 +309,33 @@ static void emit_main_source(EmitCtx *c)
     eb_free(&qz), eb_free(&dq);
 }
 
+static const Target *emit_target(const EmitCtx *c)
+{
+    return c->opt->target ? c->opt->target : target_host();
+}
+
+/* " ARG" for each word of argv, for the how-to-run comments */
+static void argv_text(EmitBuf *b, const char *const *argv)
+{
+    for (int i = 0; argv && argv[i]; i++)
+        eb_printf(b, " %s", argv[i]);
+}
+
+/* How the runner is started by hand on target t, each line after "prefix". */
+static void run_doc(EmitBuf *b, const Target *t, const char *prefix)
+{
+    if (t->run == RUN_QEMU_USER) {
+        eb_printf(b, "\n%son other machines than %s: %s ./runner IN.bin OUT.bin N", prefix, t->linux_arch,
+                  t->emulator[0]);
+    } else if (t->run == RUN_QEMU_SYSTEM) {
+        eb_printf(b, "\n%sunder QEMU, files through semihosting (one command line):\n%s ", prefix, prefix);
+        argv_text(b, t->emulator);
+        eb_printf(b, " -display none -serial none -monitor none\n%s   -chardev stdio,id=con -kernel runner"
+                     " -semihosting-config\n%s   enable=on,target=native,chardev=con,arg=IN.bin,arg=OUT.bin,arg=N",
+                  prefix, prefix);
+    }
+}
+
 static void emit_meta(EmitCtx *c)
 {
     const Graph *g = c->g;
@@ -330,6 +358,7 @@ static void emit_meta(EmitCtx *c)
         }
     }
     eb_printf(b, "arena %lld\n", (long long)c->plan.arena_bytes);
+    eb_printf(b, "target %s\n", emit_target(c)->name);
 }
 
 static void emit_runner_and_makefile(EmitCtx *c)
@@ -347,9 +376,22 @@ static void emit_runner_and_makefile(EmitCtx *c)
     }
     eb_puts(&itot, ")");
     eb_puts(&otot, ")");
-    Subst rs[] = {{"NAME", N}, {"IN_SIZES", ins.s}, {"OUT_SIZES", outs.s}, {"IN_TOTAL", itot.s},
-                  {"OUT_TOTAL", otot.s}};
-    fill_template(emit_new_file(c, "runner.c"), "runner.c.in", rs, 5);
+    const Target *t = emit_target(c);
+    EmitBuf board = {0}, rdoc = {0}, mdoc = {0}, ccdoc = {0};
+    if (t->bare_metal)
+        eb_puts(&board, "#define SHIFTC_BOARD_BARE_METAL 1\n");
+    if (t->count == COUNT_MINSTRET)
+        eb_puts(&board, "#define SHIFTC_BOARD_COUNTER SHIFTC_COUNTER_MINSTRET\n");
+    else if (t->count == COUNT_SYSTICK)
+        eb_printf(&board, "#define SHIFTC_BOARD_COUNTER SHIFTC_COUNTER_SYSTICK\n"
+                          "#define SHIFTC_BOARD_SYSTICK_SCALE %d\n",
+                  t->count_scale);
+    run_doc(&rdoc, t, " *   ");
+    run_doc(&mdoc, t, "#               ");
+    Subst rs[] = {{"NAME", N},           {"IN_SIZES", ins.s},  {"OUT_SIZES", outs.s},
+                  {"IN_TOTAL", itot.s},  {"OUT_TOTAL", otot.s}, {"TARGET", t->name},
+                  {"RUN_DOC", rdoc.s ? rdoc.s : ""}, {"BOARD", board.s ? board.s : ""}};
+    fill_template(emit_new_file(c, "runner.c"), "runner.c.in", rs, (int)(sizeof rs / sizeof rs[0]));
 
     /* every .c file but the runner, in the order they were made */
     int col = 7;
@@ -365,10 +407,30 @@ static void emit_runner_and_makefile(EmitCtx *c)
         eb_printf(&srcs, "%s%s", col > 7 ? " " : "", f);
         col += (int)len + 1;
     }
-    eb_printf(&hdrs, "%s.h %s_layers.h shiftc_rt.h%s", N, N, c->opt->float_mode ? " shiftc_f32.h" : "");
-    Subst ms[] = {{"NAME", N}, {"SRCS", srcs.s}, {"HDRS", hdrs.s}};
-    fill_template(emit_new_file(c, "Makefile"), "Makefile.in", ms, 3);
+    eb_printf(&hdrs, "%s.h %s_layers.h shiftc_rt.h%s shiftc_board.h", N, N,
+              c->opt->float_mode ? " shiftc_f32.h" : "");
+    if (t->host_tools)
+        eb_puts(&ccdoc, "The machine's own C compiler: CC, CFLAGS and AR from the environment win.");
+    else
+        eb_printf(&ccdoc, "The %s toolchain (Debian: %s); 'make CC=... CFLAGS=...' overrides.", t->name,
+                  t->packages);
+    EmitBuf tcf = {0}, tlf = {0};
+    eb_printf(&tcf, "%s%s", *t->cflags ? " " : "", t->cflags);
+    eb_printf(&tlf, "%s%s", *t->ldflags ? " " : "", t->ldflags);
+    Subst ms[] = {{"NAME", N},
+                  {"SRCS", srcs.s},
+                  {"HDRS", hdrs.s},
+                  {"TARGET", t->name},
+                  {"RUN_DOC", mdoc.s ? mdoc.s : ""},
+                  {"CC_DOC", ccdoc.s},
+                  {"SET", t->host_tools ? "?=" : "="},
+                  {"CC", t->cc},
+                  {"AR", t->ar},
+                  {"TARGET_CFLAGS", tcf.s},
+                  {"TARGET_LDFLAGS", tlf.s}};
+    fill_template(emit_new_file(c, "Makefile"), "Makefile.in", ms, (int)(sizeof ms / sizeof ms[0]));
     eb_free(&ins), eb_free(&outs), eb_free(&itot), eb_free(&otot), eb_free(&srcs), eb_free(&hdrs);
+    eb_free(&board), eb_free(&rdoc), eb_free(&mdoc), eb_free(&ccdoc), eb_free(&tcf), eb_free(&tlf);
 }
 
 /* ---- writing ---- */
@@ -560,6 +622,7 @@ int emit_c(const Graph *g, const EmitOptions *opt, EmitStats *stats, char *err, 
         eb_free(&protos);
         emit_main_source(&c);
         copy_embedded(&c, "shiftc_rt.h");
+        copy_embedded(&c, "shiftc_board.h");
         if (opt->float_mode)
             copy_embedded(&c, "shiftc_f32.h");
         emit_runner_and_makefile(&c);
@@ -592,6 +655,7 @@ int emit_c(const Graph *g, const EmitOptions *opt, EmitStats *stats, char *err, 
 void emit_free_meta(EmitMeta *m)
 {
     free(m->name);
+    free(m->target);
     for (int i = 0; i < m->ninputs; i++)
         free(m->inputs[i].name);
     for (int i = 0; i < m->noutputs; i++)
@@ -683,6 +747,9 @@ int emit_read_meta(const char *dir, EmitMeta *m, char *err, size_t errlen)
         } else if (!strcmp(w[0], "name") && nw == 2) {
             free(m->name);
             m->name = xstrdup(w[1]);
+        } else if (!strcmp(w[0], "target") && nw == 2) {
+            free(m->target);
+            m->target = xstrdup(w[1]);
         } else if (!strcmp(w[0], "mode") && nw == 2) {
             bad = strcmp(w[1], "int") && strcmp(w[1], "float");
             m->float_mode = !strcmp(w[1], "float");
@@ -713,5 +780,7 @@ int emit_read_meta(const char *dir, EmitMeta *m, char *err, size_t errlen)
         return -1;
     }
     free(path);
+    if (!m->target)
+        m->target = xstrdup("host");
     return 0;
 }

@@ -23,6 +23,8 @@ typedef struct EmitOptions {
                            layer is split into output blocks (0: 2048) */
     int max_file_terms; /* terms per layer source file before a layer is split
                            into several files NAME_lK_J.c (0: 32768) */
+    const struct Target *target; /* toolchain, flags and board of the Makefile
+                                    and runner (target.h); NULL: the host */
 } EmitOptions;
 
 typedef struct EmitStats {
@@ -44,6 +46,7 @@ int emit_c(const Graph *g, const EmitOptions *opt, EmitStats *stats, char *err, 
  *   mode int|float
  *   input I TNAME DTYPE SCALE ZERO RANK D0 D1 ...
  *   output I TNAME DTYPE SCALE ZERO RANK D0 D1 ...
+ *   target T            (the --target it was compiled for; absent: host)
  * DTYPE is i8, u8 or f32 (float mode: scale 1, zero 0); SCALE is printed
  * with %.9g, so strtof gives the exact float back; TNAME is the tensor name
  * with whitespace and control characters replaced by '_'.  Lines with other
@@ -62,6 +65,7 @@ typedef struct EmitIO {
 
 typedef struct EmitMeta {
     char *name;     /* model name: the C prefix, NAME.h */
+    char *target;   /* target name, "host" when the file names none */
     int float_mode;
     int ninputs, noutputs;
     EmitIO inputs[IR_MAX_IO], outputs[IR_MAX_IO];

@@ -20,6 +20,12 @@
  * of at most max_fn_terms terms, one function each, and blocks into
  * files of at most max_file_terms terms (NAME_lK.c, NAME_lK_1.c, ...), one
  * exported part function per file.
+ *
+ * No-mul mode (g->no_mul).  Requantization calls shiftc_requant_nomul with
+ * the two-term multiplier as literals, Add and Concat call their
+ * multiplierless kernels: a layer file then holds no multiplication a C
+ * compiler for a core without `mul` would turn into a library call.
+ * AveragePool and Softmax keep their divisions (library calls on RV32I).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,7 +109,7 @@ int emit_int_check(EmitCtx *c)
         case OP_DENSE:
             if (n->prec.kernel != KS_UNROLLED)
                 return emit_fail(c, n, "only the unrolled shift-add kernel style is implemented");
-            if (!n->q->wq || !n->q->bias || !n->q->mult || !n->q->shift)
+            if (!n->q->wq || !n->q->bias || !n->q->mult || !n->q->shift || (g->no_mul && !n->q->nm))
                 return emit_fail(c, n, "missing weight constants");
             if (n->nin < 2 || n->in[1] < 0)
                 return emit_fail(c, n, "missing weights");
@@ -204,10 +210,17 @@ static void output_offsets(const Layer *L, int o, int64_t *off)
         off[i] = base + L->local[i];
 }
 
-static void emit_requant(const Layer *L, EmitBuf *b, int o, const char *dst, int64_t idx,
-                         const char *indent)
+static void emit_requant(const EmitCtx *c, const Layer *L, EmitBuf *b, int o, const char *dst,
+                         int64_t idx, const char *indent)
 {
     const QLayer *q = L->n->q;
+    if (c->g->no_mul) { /* multiplierless: a = a * (2^-e1 + s2 * 2^-e2) by shifts and adds */
+        const int32_t *m = q->nm + 3 * o;
+        eb_printf(b, "%s%s[%lld] = (%s)shiftc_requant_nomul(a, %ld, %ld, %ld, %ld, %ld, %ld);\n",
+                  indent, dst, (long long)idx, ctype(L->y), (long)m[0], (long)m[1], (long)m[2],
+                  (long)L->y->q.zero, (long)q->lo, (long)q->hi);
+        return;
+    }
     eb_printf(b, "%s%s[%lld] = (%s)shiftc_requant(a, ", indent, dst, (long long)idx, ctype(L->y));
     eb_i32(b, q->mult[o]);
     eb_puts(b, ", ");
@@ -243,7 +256,7 @@ static void emit_block(EmitCtx *c, const Layer *L, EmitBuf *b, int blk, int o0, 
             output_offsets(L, o, off);
             terms += emit_unrolled_sum(b, "p", q->bias[o], q->wq + (int64_t)o * L->nw, off, L->nw,
                                        "            ");
-            emit_requant(L, b, o, "q", o * ohw, "            ");
+            emit_requant(c, L, b, o, "q", o * ohw, "            ");
         }
         if (terms == 0)
             eb_puts(b, "            (void)p;\n");
@@ -257,7 +270,7 @@ static void emit_block(EmitCtx *c, const Layer *L, EmitBuf *b, int blk, int o0, 
         for (int o = o0; o < o1; o++) {
             c->terms += emit_unrolled_sum(b, "x", q->bias[o], q->wq + (int64_t)o * L->nw, off, L->nw,
                                           "        ");
-            emit_requant(L, b, o, "y", o, "        ");
+            emit_requant(c, L, b, o, "y", o, "        ");
         }
         eb_puts(b, "    }\n}\n\n");
     }
@@ -298,7 +311,8 @@ static void file_head(EmitCtx *c, const Layer *L, EmitBuf *b, int part, int npar
         eb_printf(b, ", part %d of %d", part + 1, nparts);
     eb_printf(b, ": output channels %d..%d, %lld shift-add terms.\n", o0, o1 - 1, (long long)terms);
     eb_puts(b, " * Weights are baked in as canonical signed digits: each term is one\n"
-               " * input code times a power of two; each output is requantized to 8 bits. */\n");
+               " * input code times a power of two; each output is requantized to 8 bits");
+    eb_puts(b, c->g->no_mul ? "\n * by shifts and adds only (no-mul mode). */\n" : ". */\n");
     eb_printf(b, "#include \"shiftc_rt.h\"\n#include \"%s_layers.h\"\n\n", c->name);
 }
 
@@ -484,8 +498,21 @@ int emit_int_node(EmitCtx *c, int k)
     case OP_ADD: {
         shiftc_qadd qa;
         shiftc_bcast bc;
-        ka_qadd(g, n, &qa);
         ka_bcast(g, n, &bc);
+        snprintf(cname, sizeof cname, "bcast_%d", k);
+        if (g->no_mul) {
+            shiftc_qadd_nm qn;
+            ka_qadd_nm(g, n, &qn);
+            eb_printf(&c->consts,
+                      "static const shiftc_qadd_nm qadd_%d = {\n    .left_shift = %d,\n"
+                      "    .a = {%d, %d, %d}, .b = {%d, %d, %d}, .o = {%d, %d, %d},\n"
+                      "    .zero = %d, .lo = %d, .hi = %d};\n",
+                      k, qn.left_shift, qn.a.e1, qn.a.s2, qn.a.e2, qn.b.e1, qn.b.s2, qn.b.e2, qn.o.e1,
+                      qn.o.s2, qn.o.e2, qn.zero, qn.lo, qn.hi);
+            emit_bcast_const(&c->consts, "shiftc_bcast", cname, &bc);
+            break;
+        }
+        ka_qadd(g, n, &qa);
         eb_printf(&c->consts, "static const shiftc_qadd qadd_%d = {\n    .left_shift = %d,\n", k,
                   qa.left_shift);
         const char *names[] = {"ma", "sa", "mb", "sb", "mo", "so", "zero", "lo", "hi"};
@@ -495,7 +522,6 @@ int emit_int_node(EmitCtx *c, int k)
             eb_i32(&c->consts, v[i]);
             eb_puts(&c->consts, i < 8 ? ",\n" : "};\n");
         }
-        snprintf(cname, sizeof cname, "bcast_%d", k);
         emit_bcast_const(&c->consts, "shiftc_bcast", cname, &bc);
         break;
     }
@@ -551,7 +577,7 @@ int emit_int_node(EmitCtx *c, int k)
         break;
     }
     case OP_ADD:
-        eb_puts(b, "    shiftc_add_q(");
+        eb_puts(b, g->no_mul ? "    shiftc_add_nomul_q(" : "    shiftc_add_q(");
         emit_tensor_ref(c, b, n->in[0]);
         eb_printf(b, ", %s, ", ttag(x));
         emit_tensor_ref(c, b, n->in[1]);
@@ -563,14 +589,19 @@ int emit_int_node(EmitCtx *c, int k)
         for (int i = 0; i < n->nin; i++) {
             int32_t outer, inner, row, offset;
             ka_concat(g, n, i, &outer, &inner, &row, &offset);
-            eb_puts(b, "    shiftc_concat_q(");
+            eb_puts(b, g->no_mul ? "    shiftc_concat_nomul_q(" : "    shiftc_concat_q(");
             emit_tensor_ref(c, b, n->in[i]);
             eb_printf(b, ", %s, ", ttag(&g->tensors[n->in[i]]));
             emit_tensor_ref(c, b, n->out[0]);
             eb_printf(b, ", %s, %d, %d, %d, %d, ", ttag(y), outer, inner, row, offset);
-            eb_i32(b, q->in_mult[i]);
-            eb_puts(b, ", ");
-            eb_i32(b, q->in_shift[i]);
+            if (g->no_mul) {
+                eb_printf(b, "%ld, %ld, %ld", (long)q->in_nm[i][0], (long)q->in_nm[i][1],
+                          (long)q->in_nm[i][2]);
+            } else {
+                eb_i32(b, q->in_mult[i]);
+                eb_puts(b, ", ");
+                eb_i32(b, q->in_shift[i]);
+            }
             eb_printf(b, ", %ld, %ld, %ld);\n", (long)y->q.zero, (long)q->lo, (long)q->hi);
         }
         break;

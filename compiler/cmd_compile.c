@@ -7,7 +7,10 @@
 #include "commands.h"
 #include "emit_c.h"
 #include "pipeline.h"
+#include "target.h"
+#include "toolchain.h"
 #include "util.h"
+#include "verify.h"
 
 static CliOption compile_options[] = {
     {"o", OPT_VALUE, "DIR", "output directory (required)", 0, 0, {0}, 0},
@@ -15,19 +18,40 @@ static CliOption compile_options[] = {
     {"float", OPT_FLAG, NULL, "emit the float network (reference path, no quantization)", 0, 0, {0}, 0},
     {"name", OPT_VALUE, "NAME", "C identifier prefix of the API (default: from the file name)", 0, 0, {0}, 0},
     {"bind", OPT_REPEAT, "NAME=FILE", "freeze graph input NAME to the tensor in FILE (.npy or .pb)", 0, 0, {0}, 0},
+    {"target", OPT_VALUE, "T", "the machine the code is for (default host; list below)", 0, 0, {0}, 0},
+    {"size", OPT_FLAG, NULL, "measure flash and RAM (make lib + size); implied by --target", 0, 0, {0}, 0},
+    {"no-size", OPT_FLAG, NULL, "do not build the library to measure flash and RAM", 0, 0, {0}, 0},
     {"dump-ir", OPT_FLAG, NULL, "print the IR after every pass (stderr)", 0, 0, {0}, 0},
     {"json", OPT_FLAG, NULL, "print a JSON summary instead of text", 0, 0, {0}, 0},
+    {"no-mul", OPT_FLAG, NULL, "requantize with shifts and adds only (automatic on cores without a multiplier)", 0, 0, {0}, 0},
+    {"no-verify", OPT_FLAG, NULL, "skip the libclang check that every emitted file parses warning-free", 0, 0, {0}, 0},
     {NULL, 0, NULL, NULL, 0, 0, {0}, 0},
 };
 
 static CliCommand compile_cmd = {
     "compile", "MODEL.onnx --calib X.npy -o DIR [options]",
     "Compiles an ONNX model into DIR: NAME.h (the API), NAME.c and one file per\n"
-    "weighted layer (weights baked into shift-add code), the runtime header, a host\n"
-    "runner and a Makefile ('make -C DIR' builds the runner, 'make -C DIR lib' a library).",
-    "Compiling the same model with the same options gives byte-identical files.",
+    "weighted layer (weights baked into shift-add code), the runtime headers, a\n"
+    "runner and a Makefile for the target ('make -C DIR' builds the runner with the\n"
+    "target's toolchain, 'make -C DIR lib' a library).",
+    NULL, /* compile_help() */
     1, compile_options,
 };
+
+/* The --help text after the options: the targets, flash and RAM. */
+static const char *compile_help(void)
+{
+    static char buf[4096];
+    size_t k = toolchain_target_list(buf, sizeof buf);
+    if (k < sizeof buf)
+        snprintf(buf + k, sizeof buf - k,
+                 "\nWith --target (or --size) the library is built with the target's toolchain and\n"
+                 "measured with its size: flash_bytes = text + data (code, read-only data,\n"
+                 "initialised data) and ram_bytes = data + bss (the arena) of the model's own\n"
+                 "objects; 'shiftc run' adds the stack high-water on bare metal.\n"
+                 "Compiling the same model with the same options gives byte-identical files.");
+    return buf;
+}
 
 static int valid_identifier(const char *s)
 {
@@ -42,6 +66,7 @@ static int valid_identifier(const char *s)
 int cmd_compile(int argc, char **argv)
 {
     const char *model;
+    compile_cmd.details = compile_help();
     int rc = cli_parse(&compile_cmd, argc, argv, &model);
     if (rc)
         return rc > 0 ? 0 : 2;
@@ -61,6 +86,16 @@ int cmd_compile(int argc, char **argv)
     if (name && !valid_identifier(name)) {
         fprintf(stderr, "shiftc compile: --name '%s' is not a C identifier\n", name);
         return 2;
+    }
+    const char *target_name = cli_opt(&compile_cmd, "target")->value;
+    const Target *target = target_name ? toolchain_target("compile", target_name) : target_host();
+    if (!target)
+        return 2;
+    int measure = (target_name || cli_opt(&compile_cmd, "size")->set) && !cli_opt(&compile_cmd, "no-size")->set;
+    char err[1024];
+    if (measure && toolchain_check_build(target, err, sizeof err) != 0) {
+        fprintf(stderr, "shiftc compile: %s (or emit only, with --no-size)\n", err);
+        return 1;
     }
 
     CliOption *bind = cli_opt(&compile_cmd, "bind");
@@ -82,18 +117,25 @@ int cmd_compile(int argc, char **argv)
         return 1;
     int status = 1;
     float *calib = NULL;
+    g->no_mul = cli_opt(&compile_cmd, "no-mul")->set || !target->has_mul;
     if (!float_mode) {
         int n = pipeline_read_samples(calib_path, g, &calib);
         if (n < 0 || pipeline_quantize(g, model, calib, n) != 0)
             goto done;
     }
-    char err[1024];
     EmitOptions eo = {0};
     eo.dir = dir;
     eo.float_mode = float_mode;
+    eo.target = target;
     EmitStats st = {0};
-    if (emit_c(g, &eo, &st, err, sizeof err) != 0) {
+    if (emit_c(g, &eo, &st, err, sizeof err) != 0 ||
+        (!cli_opt(&compile_cmd, "no-verify")->set && verify_dir(dir, target->clang_args, err, sizeof err) != 0)) {
         fprintf(stderr, "shiftc: %s: %s\n", model, err);
+        goto done;
+    }
+    ModelSize sz = {-1, -1, -1, -1, -1};
+    if (measure && toolchain_model_size(dir, g->name, target, &sz, err, sizeof err) != 0) {
+        fprintf(stderr, "shiftc: %s\n", err);
         goto done;
     }
     if (json) {
@@ -101,13 +143,25 @@ int cmd_compile(int argc, char **argv)
         json_string(stdout, g->name);
         printf(", \"dir\": ");
         json_string(stdout, dir);
+        printf(", \"target\": ");
+        json_string(stdout, target->name);
         printf(", \"mode\": \"%s\", \"layers\": %d, \"arena_bytes\": %lld, \"shift_add_terms\": %lld, "
-               "\"files\": %d}\n",
+               "\"files\": %d",
                float_mode ? "float" : "int8", g->nnodes, (long long)st.arena_bytes, (long long)st.terms, st.files);
+        if (measure)
+            printf(", \"flash_bytes\": %lld, \"ram_bytes\": %lld, \"text_bytes\": %lld, \"data_bytes\": %lld, "
+                   "\"bss_bytes\": %lld}\n",
+                   sz.flash, sz.ram, sz.text, sz.data, sz.bss);
+        else
+            printf(", \"flash_bytes\": null, \"ram_bytes\": null}\n");
     } else {
-        printf("shiftc: %s -> %s/%s.{h,c} (%s, %d layers, %d files)\n", model, dir, g->name,
-               float_mode ? "float" : "int8", g->nnodes, st.files);
+        printf("shiftc: %s -> %s/%s.{h,c} (%s, %d layers, %d files, target %s)\n", model, dir, g->name,
+               float_mode ? "float" : "int8", g->nnodes, st.files, target->name);
         printf("  arena %lld bytes, %lld shift-add terms\n", (long long)st.arena_bytes, (long long)st.terms);
+        if (measure)
+            printf("  flash %lld bytes (text+rodata %lld, data %lld), RAM %lld bytes (data+bss; stack not "
+                   "included) on %s\n",
+                   sz.flash, sz.text, sz.data, sz.ram, target->name);
     }
     status = 0;
 done:

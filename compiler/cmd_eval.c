@@ -18,6 +18,7 @@ static CliOption eval_options[] = {
     {"quant-output", OPT_VALUE, "Q.npy", "write the simulator's raw integer outputs", 0, 0, {0}, 0},
     {"float-output", OPT_VALUE, "F.npy", "write the float interpreter's outputs", 0, 0, {0}, 0},
     {"json", OPT_FLAG, NULL, "print one JSON object instead of text", 0, 0, {0}, 0},
+    {"no-mul", OPT_FLAG, NULL, "quantize as 'compile --no-mul' does (shift-add requantization)", 0, 0, {0}, 0},
     {NULL, 0, NULL, NULL, 0, 0, {0}, 0},
 };
 
@@ -68,6 +69,7 @@ int cmd_eval(int argc, char **argv)
     TensorFile ltf = {0};
     char err[1024];
 
+    g->no_mul = cli_opt(&eval_cmd, "no-mul")->set;
     int ncalib = pipeline_read_samples(calib_path, g, &calib);
     if (ncalib < 0 || pipeline_quantize(g, model, calib, ncalib) != 0)
         goto done;
@@ -146,11 +148,11 @@ int cmd_eval(int argc, char **argv)
     if (json) {
         printf("{\"model\": ");
         json_string(stdout, model);
-        printf(", \"samples\": %d, \"float_accuracy\": %.6f, \"quant_accuracy\": %.6f, \"agreement\": %.6f}\n",
-               n, fa, qa, ag);
+        printf(", \"samples\": %d, \"float_accuracy\": %.6f, \"quant_accuracy\": %.6f, \"agreement\": %.6f, "
+               "\"no_mul\": %s}\n", n, fa, qa, ag, g->no_mul ? "true" : "false");
     } else {
-        printf("%s: %d samples\n  float accuracy  %.2f%%\n  quant accuracy  %.2f%% (int8, integer simulator)\n"
-               "  agreement       %.2f%%\n", model, n, 100 * fa, 100 * qa, 100 * ag);
+        printf("%s: %d samples\n  float accuracy  %.2f%%\n  quant accuracy  %.2f%% (int8%s, integer simulator)\n"
+               "  agreement       %.2f%%\n", model, n, 100 * fa, 100 * qa, g->no_mul ? ", no-mul" : "", 100 * ag);
     }
     status = 0;
 done:

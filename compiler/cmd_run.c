@@ -10,22 +10,34 @@
 #include "commands.h"
 #include "emit_c.h"
 #include "process.h"
+#include "target.h"
 #include "tensorfile.h"
+#include "toolchain.h"
 #include "util.h"
 
 static CliOption run_options[] = {
     {"input", OPT_REPEAT, "X.npy", "inputs, float32, one file per model input in order (required)", 0, 0, {0}, 0},
     {"output", OPT_REPEAT, "Y.npy", "where to write each model output (raw integer codes, or float32 for --float builds)", 0, 0, {0}, 0},
-    {"json", OPT_FLAG, NULL, "print a JSON summary (sample count, code and data size)", 0, 0, {0}, 0},
+    {"target", OPT_VALUE, "T", "the target DIR was compiled for (checked against NAME.meta, which names it)", 0, 0, {0}, 0},
+    {"json", OPT_FLAG, NULL, "print a JSON summary: samples, target, instructions per inference, flash, RAM", 0, 0, {0}, 0},
     {NULL, 0, NULL, NULL, 0, 0, {0}, 0},
 };
 
 static CliCommand run_cmd = {
-    "run", "DIR --input X.npy --output Y.npy [--json]",
+    "run", "DIR --input X.npy --output Y.npy [--target T] [--json]",
     "Builds the runner in DIR (made by 'shiftc compile') with make and runs it on every\n"
-    "input.  Integer builds write the raw output codes, the same dtype and layout as\n"
+    "input, on the target DIR was compiled for: natively, under qemu-user (Linux\n"
+    "targets) or under qemu-system with -icount and semihosting (bare metal).  Integer\n"
+    "builds write the raw output codes, the same dtype and layout as\n"
     "'shiftc eval --quant-output', so the two can be compared bit for bit.",
-    "The C compiler is taken from CC (default cc), as make does.",
+    "For the host target the C compiler is taken from CC (default cc), as make does;\n"
+    "other targets use the toolchain written into DIR/Makefile.\n"
+    "With --json: instructions_per_inference counts the instructions executed inside\n"
+    "NAME_run, averaged over the inputs -- exact on RISC-V bare metal (minstret), SysTick\n"
+    "ticks x 40 on Cortex-M4 (QEMU -icount shift=0), callgrind on the host and x86_64;\n"
+    "null under qemu-user.  flash_bytes = text + data and ram_bytes = data + bss of the\n"
+    "model's own objects (as 'shiftc compile' reports them), plus stack_bytes, the\n"
+    "deepest stack NAME_run used, measured on bare metal by painting the stack.",
     1, run_options,
 };
 
@@ -52,23 +64,46 @@ static int64_t io_numel(const EmitIO *io)
     return n;
 }
 
-/* Text, data and bss bytes of the model's library, from `size -t`. */
-static int library_size(const char *dir, const char *name, long long *text, long long *data, long long *bss)
+/* What the runner reported on stdout: "shiftc-count TOTAL N" and
+ * "shiftc-stack BYTES"; every other line is the runner's own (a bare-metal
+ * runner's stderr arrives here too) and goes to stderr. */
+typedef struct RunReport {
+    int counted;
+    unsigned long long count;
+    long count_n;
+    int stacked;
+    unsigned long long stack;
+} RunReport;
+
+static void parse_report(char *out, RunReport *r)
 {
-    char lib[4096], out[16384];
-    char *make_argv[] = {"make", "-s", "-C", (char *)dir, "lib", NULL};
-    if (process_run(make_argv) != 0)
+    char *save = NULL;
+    for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        size_t n = strlen(line);
+        if (n && line[n - 1] == '\r')
+            line[n - 1] = '\0';
+        if (sscanf(line, "shiftc-count %llu %ld", &r->count, &r->count_n) == 2)
+            r->counted = 1;
+        else if (sscanf(line, "shiftc-stack %llu", &r->stack) == 1)
+            r->stacked = 1;
+        else
+            fprintf(stderr, "%s\n", line);
+    }
+}
+
+/* The "summary:" (or "totals:") Ir of a callgrind output file. */
+static int callgrind_total(const char *path, unsigned long long *total)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
         return -1;
-    snprintf(lib, sizeof lib, "%s/lib%s.a", dir, name);
-    char *size_argv[] = {"size", "-t", lib, NULL};
-    if (process_capture(size_argv, out, sizeof out) != 0)
-        return -1;
-    char *totals = strstr(out, "(TOTALS)");
-    if (!totals)
-        return -1;
-    while (totals > out && totals[-1] != '\n')
-        totals--;
-    return sscanf(totals, "%lld %lld %lld", text, data, bss) == 3 ? 0 : -1;
+    char line[512];
+    int found = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "summary: %llu", total) == 1 || (!found && sscanf(line, "totals: %llu", total) == 1))
+            found = 1;
+    fclose(f);
+    return found ? 0 : -1;
 }
 
 int cmd_run(int argc, char **argv)
@@ -91,13 +126,52 @@ int cmd_run(int argc, char **argv)
     }
     if (outputs->nvalues > meta.noutputs) {
         fprintf(stderr, "shiftc run: %s/%s has only %d output(s)\n", dir, meta.name, meta.noutputs);
+        emit_free_meta(&meta);
         return 2;
+    }
+    const Target *target = target_find(meta.target);
+    const char *want = cli_opt(&run_cmd, "target")->value;
+    if (!target) {
+        fprintf(stderr, "shiftc: %s was compiled for the target '%s', which this shiftc does not know\n", dir,
+                meta.target);
+        emit_free_meta(&meta);
+        return 1;
+    }
+    if (want && toolchain_target("run", want) != target) {
+        if (target_find(want))
+            fprintf(stderr,
+                    "shiftc run: %s was compiled for %s, not %s: compile it again with --target %s\n", dir,
+                    target->name, want, want);
+        emit_free_meta(&meta);
+        return 2;
+    }
+    if (toolchain_check_build(target, err, sizeof err) != 0 || toolchain_check_run(target, err, sizeof err) != 0) {
+        fprintf(stderr, "shiftc run: %s\n", err);
+        emit_free_meta(&meta);
+        return 1;
+    }
+    /* callgrind counts only where the runner runs natively, and only for --json */
+    int native = toolchain_native(target);
+    int callgrind = json && target->count == COUNT_CALLGRIND && native;
+    if (callgrind && !process_have("valgrind")) {
+        if (target->host_tools) {
+            fprintf(stderr, "shiftc run: warning: valgrind is not installed (Debian package valgrind): "
+                            "no instruction count\n");
+            callgrind = 0;
+        } else {
+            fprintf(stderr, "shiftc run: target %s counts instructions with valgrind, which is not installed: "
+                            "install the Debian package valgrind\n", target->name);
+            emit_free_meta(&meta);
+            return 1;
+        }
     }
 
     int status = 1, n = -1;
     float *xs[IR_MAX_IO] = {0};
     unsigned char *outbuf = NULL;
-    char tmpdir[4096] = "", in_path[4200] = "", out_path[4200] = "";
+    char tmpdir[4096] = "", in_path[4200] = "", out_path[4200] = "", cg_path[4200] = "";
+    char *console = NULL;
+    RunReport rep = {0};
     for (int i = 0; i < meta.ninputs; i++) {
         TensorFile tf;
         if (tf_read(inputs->values[i], &tf, err, sizeof err) != 0) {
@@ -154,11 +228,63 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     char runner[4200], count[32];
-    snprintf(runner, sizeof runner, "%s/runner", dir);
+    /* absolute: QEMU system runs in the temporary directory */
+    char cwd_buf[4096] = "";
+    if (dir[0] != '/' && !getcwd(cwd_buf, sizeof cwd_buf)) {
+        fprintf(stderr, "shiftc: getcwd: %s\n", strerror(errno));
+        goto done;
+    }
+    snprintf(runner, sizeof runner, "%s%s%s/runner", cwd_buf, *cwd_buf ? "/" : "", dir);
     snprintf(count, sizeof count, "%d", n);
-    char *run_argv[] = {runner, in_path, out_path, count, NULL};
-    if (process_run(run_argv) != 0) {
-        fprintf(stderr, "shiftc: %s failed\n", runner);
+    /* the command line: emulator or counter, runner, arguments */
+    char *run_argv[64];
+    int na = 0;
+    char toggle[300], cg_out[4300], semi[256];
+    const char *cwd = NULL;
+    if (callgrind) {
+        snprintf(cg_path, sizeof cg_path, "%s/callgrind.out", tmpdir);
+        snprintf(toggle, sizeof toggle, "--toggle-collect=%s_run%s", meta.name, meta.float_mode ? "_float" : "");
+        snprintf(cg_out, sizeof cg_out, "--callgrind-out-file=%s", cg_path);
+        run_argv[na++] = "valgrind";
+        run_argv[na++] = "-q";
+        run_argv[na++] = "--tool=callgrind";
+        run_argv[na++] = toggle;
+        run_argv[na++] = cg_out;
+    }
+    if (!native)
+        for (int i = 0; target->emulator[i] && na < 40; i++)
+            run_argv[na++] = (char *)target->emulator[i];
+    if (target->run == RUN_QEMU_SYSTEM) {
+        /* semihosting: the runner's files, relative to the temporary
+         * directory QEMU runs in; its console (stdout and stderr) on
+         * QEMU's stdout */
+        snprintf(semi, sizeof semi, "enable=on,target=native,chardev=con,arg=in.bin,arg=out.bin,arg=%d", n);
+        char *sys[] = {"-display", "none", "-serial", "none", "-monitor", "none", "-chardev", "stdio,id=con",
+                       "-semihosting-config", semi, "-kernel", runner, NULL};
+        for (int i = 0; sys[i]; i++)
+            run_argv[na++] = sys[i];
+        cwd = tmpdir;
+    } else {
+        run_argv[na++] = runner;
+        run_argv[na++] = in_path;
+        run_argv[na++] = out_path;
+        run_argv[na++] = count;
+    }
+    run_argv[na] = NULL;
+    size_t console_len = 1 << 16;
+    console = xmalloc(console_len);
+    int run_rc = process_capture_in(cwd, run_argv, console, console_len);
+    if (callgrind && run_rc != 0) {
+        /* e.g. a runner built with -fsanitize=address, which valgrind cannot run */
+        fprintf(stderr, "shiftc run: warning: the runner failed under valgrind; running it natively, "
+                        "without an instruction count\n");
+        callgrind = 0;
+        run_rc = process_capture_in(cwd, run_argv + 5, console, console_len);
+    }
+    parse_report(console, &rep);
+    if (run_rc != 0) {
+        fprintf(stderr, "shiftc: %s failed on %s%s%s (exit status %d)\n", runner, target->name,
+                native ? "" : " under ", native ? "" : target->emulator[0], run_rc);
         goto done;
     }
 
@@ -194,16 +320,57 @@ int cmd_run(int argc, char **argv)
         }
         off += bytes;
     }
-    long long text = -1, data = -1, bss = -1;
-    if (json && library_size(dir, meta.name, &text, &data, &bss) != 0)
-        fprintf(stderr, "shiftc: warning: could not measure the size of %s/lib%s.a\n", dir, meta.name);
+    /* instructions inside NAME_run over the n inferences */
+    unsigned long long total = 0;
+    int counted = 0;
+    if (callgrind) {
+        if (callgrind_total(cg_path, &total) != 0)
+            fprintf(stderr, "shiftc run: warning: no instruction total in %s\n", cg_path);
+        else
+            counted = 1;
+    } else if (rep.counted) {
+        if (rep.count_n != n)
+            fprintf(stderr, "shiftc run: warning: the runner counted %ld inferences, not %d\n", rep.count_n, n);
+        else
+            counted = 1;
+        total = rep.count;
+    }
+    ModelSize sz = {-1, -1, -1, -1, -1};
+    if (json && toolchain_model_size(dir, meta.name, target, &sz, err, sizeof err) != 0)
+        fprintf(stderr, "shiftc: warning: %s\n", err);
     if (json) {
         printf("{\"dir\": ");
         json_string(stdout, dir);
-        printf(", \"samples\": %d, \"target\": \"host\", \"text_bytes\": %lld, \"data_bytes\": %lld, \"bss_bytes\": %lld}\n",
-               n, text, data, bss);
+        printf(", \"samples\": %d, \"target\": ", n);
+        json_string(stdout, target->name);
+        if (counted)
+            printf(", \"instructions_per_inference\": %.1f, \"instructions_total\": %llu",
+                   n ? (double)total / n : 0.0, total);
+        else
+            printf(", \"instructions_per_inference\": null, \"instructions_total\": null");
+        printf(", \"counter\": ");
+        static const char *const counters[] = {"none", "callgrind", "minstret", "systick"};
+        if (counted)
+            json_string(stdout, counters[target->count]);
+        else
+            printf("null");
+        if (sz.flash >= 0)
+            printf(", \"flash_bytes\": %lld, \"ram_bytes\": %lld", sz.flash,
+                   sz.ram + (rep.stacked ? (long long)rep.stack : 0));
+        else
+            printf(", \"flash_bytes\": null, \"ram_bytes\": null");
+        if (rep.stacked)
+            printf(", \"stack_bytes\": %llu", rep.stack);
+        else
+            printf(", \"stack_bytes\": null");
+        printf(", \"text_bytes\": %lld, \"data_bytes\": %lld, \"bss_bytes\": %lld}\n", sz.text, sz.data, sz.bss);
     } else {
-        printf("shiftc: ran %s on %d sample(s)\n", meta.name, n);
+        printf("shiftc: ran %s on %d sample(s) (target %s)\n", meta.name, n, target->name);
+        if (counted)
+            printf("  %.1f instructions per inference (%s)\n", n ? (double)total / n : 0.0,
+                   target->count == COUNT_SYSTICK ? "SysTick x 40" : "exact");
+        if (rep.stacked)
+            printf("  stack high-water of %s_run: %llu bytes\n", meta.name, rep.stack);
     }
     status = 0;
 done:
@@ -214,6 +381,9 @@ done:
         unlink(in_path);
     if (*out_path)
         unlink(out_path);
+    if (*cg_path)
+        unlink(cg_path);
+    free(console);
     if (*tmpdir)
         rmdir(tmpdir);
     emit_free_meta(&meta);

@@ -1,6 +1,9 @@
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +24,23 @@ static int wait_child(pid_t pid, const char *what)
     return WEXITSTATUS(st);
 }
 
+/* In the child: cwd, stdin from /dev/null when asked, stdout to out_fd. */
+static void child_setup(const char *cwd, int null_stdin, int out_fd)
+{
+    if (cwd && chdir(cwd) != 0) {
+        fprintf(stderr, "shiftc: cannot enter %s: %s\n", cwd, strerror(errno));
+        _exit(127);
+    }
+    if (null_stdin) {
+        int fd = open("/dev/null", O_RDONLY);
+        if (fd >= 0 && fd != 0) {
+            dup2(fd, 0);
+            close(fd);
+        }
+    }
+    dup2(out_fd, 1);
+}
+
 static int spawn(char *const argv[], int out_fd)
 {
     fflush(stdout);
@@ -31,7 +51,7 @@ static int spawn(char *const argv[], int out_fd)
         return -1;
     }
     if (pid == 0) {
-        dup2(out_fd, 1);
+        child_setup(NULL, 0, out_fd);
         execvp(argv[0], argv);
         fprintf(stderr, "shiftc: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
@@ -45,6 +65,11 @@ int process_run(char *const argv[])
 }
 
 int process_capture(char *const argv[], char *buf, size_t len)
+{
+    return process_capture_in(NULL, argv, buf, len);
+}
+
+int process_capture_in(const char *cwd, char *const argv[], char *buf, size_t len)
 {
     int fds[2];
     if (pipe(fds) != 0) {
@@ -60,7 +85,7 @@ int process_capture(char *const argv[], char *buf, size_t len)
     }
     if (pid == 0) {
         close(fds[0]);
-        dup2(fds[1], 1);
+        child_setup(cwd, 1, fds[1]);
         execvp(argv[0], argv);
         fprintf(stderr, "shiftc: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
@@ -83,4 +108,26 @@ int process_capture(char *const argv[], char *buf, size_t len)
     if (len)
         buf[used] = '\0';
     return wait_child(pid, argv[0]);
+}
+
+int process_have(const char *prog)
+{
+    struct stat st;
+    if (strchr(prog, '/'))
+        return stat(prog, &st) == 0 && S_ISREG(st.st_mode) && access(prog, X_OK) == 0;
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/bin:/bin";
+    while (*path) {
+        const char *colon = strchr(path, ':');
+        size_t n = colon ? (size_t)(colon - path) : strlen(path);
+        char full[4096];
+        if (snprintf(full, sizeof full, "%.*s/%s", (int)n, n ? path : ".", prog) < (int)sizeof full &&
+            stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0)
+            return 1;
+        path += n + (colon != NULL);
+        if (!colon)
+            break;
+    }
+    return 0;
 }

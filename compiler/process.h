@@ -1,5 +1,6 @@
 /* Running the tools a compiled model is built and run with (make, the
- * runner, size): fork/exec with an argument vector, never a shell. */
+ * runner, an emulator, size): fork/exec with an argument vector, never a
+ * shell. */
 #ifndef SHIFTC_PROCESS_H
 #define SHIFTC_PROCESS_H
 
@@ -10,7 +11,14 @@
  * when it could not be started or was killed by a signal. */
 int process_run(char *const argv[]);
 
-/* Like process_run, but captures up to len-1 bytes of stdout into buf. */
+/* Like process_run, but captures up to len-1 bytes of stdout into buf, and
+ * stdin is /dev/null (an emulator must not take the terminal). */
 int process_capture(char *const argv[], char *buf, size_t len);
+
+/* process_capture in directory cwd (NULL: the current one). */
+int process_capture_in(const char *cwd, char *const argv[], char *buf, size_t len);
+
+/* Is prog (a name looked up in PATH, or a path) an executable file? */
+int process_have(const char *prog);
 
 #endif

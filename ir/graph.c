@@ -39,6 +39,7 @@ void ir_free_qlayer(QLayer *q)
     free(q->shift);
     free(q->lut);
     free(q->exp_lut);
+    free(q->nm);
     free(q);
 }
 

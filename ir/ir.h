@@ -131,6 +131,12 @@ typedef struct QLayer {
     int left_shift;
     /* Softmax: exp table over (max - code), Q16 */
     int32_t *exp_lut;
+    /* no-mul mode (Graph.no_mul): the multipliers above, restricted to
+       2^-e1 + s2 * 2^-e2 and stored as {e1, s2, e2} (shiftc_mul_nomul);
+       mult/shift and in_mult/... then hold the same values in Q31 form */
+    int32_t *nm;                   /* Conv, Dense: 3 per channel */
+    int32_t in_nm[IR_MAX_IO][3];   /* Add, Concat: per input */
+    int32_t out_nm[3];             /* Add: output */
 } QLayer;
 
 typedef struct Node {
@@ -153,6 +159,9 @@ typedef struct Graph {
     int nnodes, cap_nodes;
     int inputs[IR_MAX_IO], ninputs;
     int outputs[IR_MAX_IO], noutputs;
+    int no_mul;     /* multiplierless requantization (--no-mul, or a target
+                       without a multiplier): read by ir_quantize, the
+                       simulator and the emitter */
     char err[1024]; /* last error set by ir_fail() */
 } Graph;
 

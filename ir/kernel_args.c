@@ -142,6 +142,21 @@ void ka_qadd(const Graph *g, const Node *n, shiftc_qadd *q)
     q->hi = ql->hi;
 }
 
+static shiftc_nm nm_of(const int32_t v[3]) { return (shiftc_nm){v[0], v[1], v[2]}; }
+
+void ka_qadd_nm(const Graph *g, const Node *n, shiftc_qadd_nm *q)
+{
+    const QLayer *ql = n->q;
+    ensure(ql);
+    q->left_shift = ql->left_shift;
+    q->a = nm_of(ql->in_nm[0]);
+    q->b = nm_of(ql->in_nm[1]);
+    q->o = nm_of(ql->out_nm);
+    q->zero = out_tensor(g, n)->q.zero;
+    q->lo = ql->lo;
+    q->hi = ql->hi;
+}
+
 void ka_concat(const Graph *g, const Node *n, int input, int32_t *outer, int32_t *inner,
                int32_t *row, int32_t *offset)
 {

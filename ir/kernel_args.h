@@ -38,6 +38,9 @@ void ka_bcast(const Graph *g, const Node *n, shiftc_bcast *bc);
  * the clamp range. */
 void ka_qadd(const Graph *g, const Node *n, shiftc_qadd *q);
 
+/* Add in no-mul mode: the two-term multipliers (n->q->in_nm, out_nm). */
+void ka_qadd_nm(const Graph *g, const Node *n, shiftc_qadd_nm *q);
+
 /* Concat input `input`: outer blocks of inner codes each, written at column
  * offset of output rows row codes long (see shiftc_concat_q). */
 void ka_concat(const Graph *g, const Node *n, int input, int32_t *outer, int32_t *inner,

@@ -6,6 +6,9 @@
  * same header and the same argument code the emitter uses -- so every
  * output of a generated program can be compared with it bit for bit.
  *
+ * In no-mul mode (g->no_mul) the requantizing kernels are the
+ * multiplierless ones (shiftc_*_nomul_q, QLayer.nm), as in emitted code.
+ *
  * Storage: one byte buffer per non-constant tensor (8-bit codes, int8_t or
  * uint8_t per its QParams), plus one per constant data operand of Add and
  * Concat holding its codes (t->qdata) narrowed to bytes.  Reshape copies.
@@ -55,7 +58,7 @@ static int qsim_check(const QSim *s)
         switch (n->op) {
         case OP_CONV:
         case OP_DENSE:
-            if (!n->q->wq || !n->q->bias || !n->q->mult || !n->q->shift)
+            if (!n->q->wq || !n->q->bias || !n->q->mult || !n->q->shift || (g->no_mul && !n->q->nm))
                 return qsim_fail(s, n, "missing weight constants");
             break;
         case OP_RELU:
@@ -138,14 +141,21 @@ static void run_node(QSim *s, const Node *n)
     switch (n->op) {
     case OP_CONV:
         ka_geom(g, n, &geom);
-        shiftc_conv_q(xb, xt, q->wq, q->bias, q->mult, q->shift, y->q.zero, q->lo, q->hi, yb, yt,
-                      &geom);
+        if (g->no_mul)
+            shiftc_conv_nomul_q(xb, xt, q->wq, q->bias, q->nm, y->q.zero, q->lo, q->hi, yb, yt, &geom);
+        else
+            shiftc_conv_q(xb, xt, q->wq, q->bias, q->mult, q->shift, y->q.zero, q->lo, q->hi, yb,
+                          yt, &geom);
         break;
     case OP_DENSE: {
         int32_t m, k, nout;
         ka_dense_dims(g, n, &m, &k, &nout);
-        shiftc_dense_q(xb, xt, q->wq, q->bias, q->mult, q->shift, y->q.zero, q->lo, q->hi, yb, yt,
-                       m, k, nout);
+        if (g->no_mul)
+            shiftc_dense_nomul_q(xb, xt, q->wq, q->bias, q->nm, y->q.zero, q->lo, q->hi, yb, yt, m,
+                                 k, nout);
+        else
+            shiftc_dense_q(xb, xt, q->wq, q->bias, q->mult, q->shift, y->q.zero, q->lo, q->hi, yb,
+                           yt, m, k, nout);
         break;
     }
     case OP_MAXPOOL:
@@ -163,20 +173,33 @@ static void run_node(QSim *s, const Node *n)
         break;
     }
     case OP_ADD: {
-        shiftc_qadd qa;
         shiftc_bcast bc;
-        ka_qadd(g, n, &qa);
         ka_bcast(g, n, &bc);
         const Tensor *b = &g->tensors[n->in[1]];
-        shiftc_add_q(xb, xt, s->buf[n->in[1]], ka_type(b), yb, yt, &qa, &bc);
+        if (g->no_mul) {
+            shiftc_qadd_nm qa;
+            ka_qadd_nm(g, n, &qa);
+            shiftc_add_nomul_q(xb, xt, s->buf[n->in[1]], ka_type(b), yb, yt, &qa, &bc);
+        } else {
+            shiftc_qadd qa;
+            ka_qadd(g, n, &qa);
+            shiftc_add_q(xb, xt, s->buf[n->in[1]], ka_type(b), yb, yt, &qa, &bc);
+        }
         break;
     }
     case OP_CONCAT:
         for (int i = 0; i < n->nin; i++) {
             int32_t outer, inner, row, offset;
+            const int32_t *m = q->in_nm[i];
             ka_concat(g, n, i, &outer, &inner, &row, &offset);
-            shiftc_concat_q(s->buf[n->in[i]], ka_type(&g->tensors[n->in[i]]), yb, yt, outer, inner,
-                            row, offset, q->in_mult[i], q->in_shift[i], y->q.zero, q->lo, q->hi);
+            if (g->no_mul)
+                shiftc_concat_nomul_q(s->buf[n->in[i]], ka_type(&g->tensors[n->in[i]]), yb, yt,
+                                      outer, inner, row, offset, m[0], m[1], m[2], y->q.zero, q->lo,
+                                      q->hi);
+            else
+                shiftc_concat_q(s->buf[n->in[i]], ka_type(&g->tensors[n->in[i]]), yb, yt, outer,
+                                inner, row, offset, q->in_mult[i], q->in_shift[i], y->q.zero, q->lo,
+                                q->hi);
         }
         break;
     case OP_RELU:

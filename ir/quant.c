@@ -13,6 +13,14 @@
  * proven overflow-free per layer; requantization uses gemmlowp multipliers.
  * Everything is computed in double from the float scales stored in QParams,
  * in a fixed order, so the same graph always gives the same integers.
+ *
+ * Multiplierless mode (g->no_mul, algorithms.md section 3): every
+ * requantization multiplier is a power of two or a sum or difference of two
+ * (QLayer.nm, shiftc_mul_nomul).  Conv and Dense keep the exact multiplier
+ * by choosing each channel's weight scale to fit it (quant_nm_weight_channel:
+ * the approximation moves into the weight grid, where a least-squares
+ * search over the nearby two-term values places it); Add and Concat, whose
+ * scales are fixed by their inputs, use the nearest two-term multiplier.
  */
 #include <float.h>
 #include <math.h>
@@ -296,19 +304,30 @@ static int quant_weighted(Graph *g, Node *n)
     q->bias = xmalloc((size_t)nchan * sizeof *q->bias);
     q->mult = xmalloc((size_t)nchan * sizeof *q->mult);
     q->shift = xmalloc((size_t)nchan * sizeof *q->shift);
+    if (g->no_mul)
+        q->nm = xmalloc((size_t)nchan * 3 * sizeof *q->nm);
     /* largest |x - z_x| an input code can have (int8 reaches -128) */
     int64_t xmax = x->q.type == QT_U8 ? 255 - x->q.zero : 128 + x->q.zero;
     double sx = x->q.scale, sy = y->q.scale;
     for (int64_t c = 0; c < nchan; c++) {
         int32_t *codes = q->wq + c * per;
-        quant_weight_channel(w->data + c * per, per, codes, &q->wscale[c]);
-        double sxw = sx * (double)q->wscale[c];
+        double sxw;
+        if (g->no_mul) {
+            /* the weight scale makes the multiplier a two-term value */
+            double sw;
+            quant_nm_weight_channel(w->data + c * per, per, sx, sy, codes, &sw, q->nm + 3 * c);
+            q->wscale[c] = (float)sw;
+            sxw = sx * sw;
+        } else {
+            quant_weight_channel(w->data + c * per, per, codes, &q->wscale[c]);
+            sxw = sx * (double)q->wscale[c];
+        }
         double bv = b ? round((double)b->data[c] / sxw) : 0;
         if (!(fabs(bv) <= (double)INT32_MAX))
             return ir_fail(g, n, "bias of output channel %lld is %g accumulator units, beyond int32",
                            (long long)c, bv);
         q->bias[c] = (int32_t)bv;
-        quant_multiplier(sxw / sy, &q->mult[c], &q->shift[c]);
+        quant_multiplier(g->no_mul ? quant_nm_value(q->nm + 3 * c) : sxw / sy, &q->mult[c], &q->shift[c]);
         /* algorithms.md section 6: the largest |acc| any input can produce */
         int64_t bound = q->bias[c] < 0 ? -(int64_t)q->bias[c] : q->bias[c];
         for (int64_t i = 0; i < per; i++)
@@ -386,9 +405,27 @@ static int quant_add(Graph *g, Node *n)
      * of headroom, summed, then scaled to the output */
     q->left_shift = 20;
     double twice_max = 2 * fmax(sa, sb);
-    quant_multiplier(sa / twice_max, &q->in_mult[0], &q->in_shift[0]);
-    quant_multiplier(sb / twice_max, &q->in_mult[1], &q->in_shift[1]);
-    quant_multiplier(twice_max / ((double)(1 << q->left_shift) * sy), &q->out_mult, &q->out_shift);
+    double ma = sa / twice_max, mb = sb / twice_max;
+    double mo = twice_max / ((double)(1 << q->left_shift) * sy);
+    if (g->no_mul) {
+        /* The common scale is free: quant_nm_pair picks two-term input
+         * multipliers whose ratio is nearest sb/sa (what matters for the
+         * sum), the common scale is sa/ma.  The output multiplier is
+         * rounded down to a two-term value and the output scale raised to
+         * match (by at most 1.2x), so the sum is requantized exactly and
+         * the calibrated range still fits. */
+        Tensor *y = &g->tensors[n->out[0]];
+        quant_nm_pair(sb / sa, q->in_nm[0], q->in_nm[1]);
+        ma = quant_nm_value(q->in_nm[0]);
+        mb = quant_nm_value(q->in_nm[1]);
+        double common = sa / ma;
+        quant_nm_floor(common / ((double)(1 << q->left_shift) * sy), q->out_nm);
+        mo = quant_nm_value(q->out_nm);
+        y->q.scale = (float)(common / ((double)(1 << q->left_shift) * mo));
+    }
+    quant_multiplier(ma, &q->in_mult[0], &q->in_shift[0]);
+    quant_multiplier(mb, &q->in_mult[1], &q->in_shift[1]);
+    quant_multiplier(mo, &q->out_mult, &q->out_shift);
     return 0;
 }
 
@@ -399,8 +436,14 @@ static int quant_concat(Graph *g, Node *n)
     if (quant_operands(g, n))
         return -1;
     double sy = g->tensors[n->out[0]].q.scale;
-    for (int i = 0; i < n->nin; i++)
-        quant_multiplier((double)tin(g, n, i)->q.scale / sy, &n->q->in_mult[i], &n->q->in_shift[i]);
+    for (int i = 0; i < n->nin; i++) {
+        double m = (double)tin(g, n, i)->q.scale / sy;
+        if (g->no_mul) { /* the nearest two-term value: exact for equal scales */
+            quant_nm_nearest(m, n->q->in_nm[i]);
+            m = quant_nm_value(n->q->in_nm[i]);
+        }
+        quant_multiplier(m, &n->q->in_mult[i], &n->q->in_shift[i]);
+    }
     return 0;
 }
 
@@ -516,4 +559,151 @@ void ir_dequantize_output(const Tensor *t, const void *codes, float *y)
     int64_t count = ir_numel(t);
     for (int64_t i = 0; i < count; i++)
         y[i] = shiftc_dequantize_f32(shiftc_ld(codes, (int32_t)i, xt), t->q.scale, t->q.zero);
+}
+
+/* ---- multiplierless mode (quant.h) ---- */
+
+int quant_nm_valid(const int32_t nm[3])
+{
+    int32_t e1 = nm[0], s2 = nm[1], e2 = nm[2];
+    if (e1 < -29 || e1 > 31 || s2 < -1 || s2 > 1)
+        return 0;
+    if (s2 == 0)
+        return 1;
+    return e2 - e1 >= 1 && e2 - e1 <= QUANT_NM_MAX_GAP && e2 + (e1 < 1 ? 1 - e1 : 0) <= 30;
+}
+
+double quant_nm_value(const int32_t nm[3])
+{
+    return ldexp(1.0, -nm[0]) + (nm[1] ? nm[1] * ldexp(1.0, -nm[2]) : 0.0);
+}
+
+static double nm_clamp(double m)
+{
+    double lo = ldexp(1.0, -31), hi = ldexp(1.0, 29);
+    return !(m > lo) ? lo : m > hi ? hi : m; /* NaN -> lo */
+}
+
+int quant_nm_candidates(double m, int32_t (*out)[3])
+{
+    int x, n = 0;
+    frexp(nm_clamp(m), &x); /* m in [2^(x-1), 2^x) */
+    for (int lead = x - 2; lead <= x + 1; lead++) {
+        int32_t c[3] = {-lead, 0, 0};
+        if (quant_nm_valid(c))
+            memcpy(out[n++], c, sizeof c);
+        for (int s2 = -1; s2 <= 1; s2 += 2)
+            for (int gap = 1; gap <= QUANT_NM_MAX_GAP; gap++) {
+                int32_t t[3] = {-lead, s2, -lead + gap};
+                if (quant_nm_valid(t))
+                    memcpy(out[n++], t, sizeof t);
+            }
+    }
+    ensure(n <= QUANT_NM_MAX_CAND);
+    return n;
+}
+
+void quant_nm_nearest(double m, int32_t nm[3])
+{
+    int32_t cand[QUANT_NM_MAX_CAND][3];
+    m = nm_clamp(m);
+    int n = quant_nm_candidates(m, cand), best = -1;
+    double best_err = INFINITY;
+    for (int i = 0; i < n; i++) {
+        double err = fabs(quant_nm_value(cand[i]) - m);
+        if (err < best_err)
+            best_err = err, best = i;
+    }
+    ensure(best >= 0);
+    memcpy(nm, cand[best], 3 * sizeof *nm);
+}
+
+void quant_nm_floor(double m, int32_t nm[3])
+{
+    int32_t cand[QUANT_NM_MAX_CAND][3];
+    m = nm_clamp(m);
+    int n = quant_nm_candidates(m, cand), best = -1;
+    double best_v = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        double v = quant_nm_value(cand[i]);
+        if (v <= m && v > best_v)
+            best_v = v, best = i;
+    }
+    if (best < 0) { /* m at the bottom of the range */
+        nm[0] = 31, nm[1] = 0, nm[2] = 0;
+        return;
+    }
+    memcpy(nm, cand[best], 3 * sizeof *nm);
+}
+
+void quant_nm_pair(double r, int32_t ma[3], int32_t mb[3])
+{
+    if (r > 1) { /* the larger scale gets the multiplier in [1/4, 1/2] */
+        quant_nm_pair(1 / r, mb, ma);
+        return;
+    }
+    int32_t cand[QUANT_NM_MAX_CAND][3], nb[3];
+    int n = quant_nm_candidates(0.375, cand);
+    double best_err = INFINITY;
+    for (int i = 0; i < n; i++) {
+        double va = quant_nm_value(cand[i]);
+        if (va < 0.25 || va > 0.5)
+            continue;
+        quant_nm_nearest(va * r, nb);
+        double err = fabs(quant_nm_value(nb) / va - r);
+        if (err < best_err) {
+            best_err = err;
+            memcpy(ma, cand[i], 3 * sizeof *ma);
+            memcpy(mb, nb, 3 * sizeof *mb);
+        }
+    }
+    ensure(best_err < INFINITY);
+}
+
+/* Codes of w at scale s, and their squared error. */
+static double nm_codes(const float *w, int64_t count, double s, int32_t *codes)
+{
+    double err = 0;
+    for (int64_t i = 0; i < count; i++) {
+        int32_t q = quant_round_clamp((double)w[i] / s, -127, 127);
+        double d = (double)w[i] - s * q;
+        err += d * d;
+        if (codes)
+            codes[i] = q;
+    }
+    return err;
+}
+
+void quant_nm_weight_channel(const float *w, int64_t count, double sx, double sy, int32_t *codes,
+                             double *sw, int32_t nm[3])
+{
+    double maxabs = 0;
+    for (int64_t i = 0; i < count; i++)
+        maxabs = fmax(maxabs, fabs((double)w[i]));
+    double s0 = maxabs / 127.0;
+    if (!(s0 >= FLT_MIN)) { /* all-zero (or denormal) channel, as quant_weight_channel */
+        quant_nm_nearest(sx / sy, nm);
+        *sw = quant_nm_value(nm) * sy / sx;
+        for (int64_t i = 0; i < count; i++)
+            codes[i] = 0;
+        return;
+    }
+    double m0 = sx * s0 / sy;
+    int32_t cand[QUANT_NM_MAX_CAND][3];
+    int n = quant_nm_candidates(m0, cand), best = -1;
+    double best_err = INFINITY;
+    for (int i = 0; i < n; i++) {
+        double v = quant_nm_value(cand[i]);
+        if (v < m0 / 1.25 || v > m0 * 1.25)
+            continue;
+        double err = nm_codes(w, count, v * sy / sx, NULL);
+        if (err < best_err)
+            best_err = err, best = i;
+    }
+    if (best >= 0)
+        memcpy(nm, cand[best], 3 * sizeof *nm);
+    else /* m0 beyond the valid range: the nearest end */
+        quant_nm_nearest(m0, nm);
+    *sw = quant_nm_value(nm) * sy / sx;
+    nm_codes(w, count, *sw, codes);
 }

@@ -49,4 +49,49 @@ void quant_const_tensor(Tensor *t);
 void quant_build_lut(const QParams *qx, const QParams *qy, double (*f)(double x, const void *ctx),
                      const void *ctx, int32_t lo, int32_t hi, int32_t *lut);
 
+/* ---- multiplierless mode (Graph.no_mul) ----
+ * A two-term multiplier nm = {e1, s2, e2} stands for 2^-e1 + s2 * 2^-e2
+ * (runtime/shiftc_rt.h, shiftc_mul_nomul).  Valid: -29 <= e1 <= 31,
+ * s2 in {-1, 0, 1}, and when s2 != 0: 1 <= e2 - e1 <= QUANT_NM_MAX_GAP and
+ * e2 + max(0, 1 - e1) <= 30. */
+#define QUANT_NM_MAX_GAP 16
+#define QUANT_NM_MAX_CAND (4 * (1 + 2 * QUANT_NM_MAX_GAP))
+
+int quant_nm_valid(const int32_t nm[3]);
+double quant_nm_value(const int32_t nm[3]);
+
+/* The valid two-term multipliers whose leading term is 2^(x-2) .. 2^(x+1),
+ * m (clamped to [2^-31, 2^29]) being in [2^(x-1), 2^x): every one within a
+ * factor 1.5 of m, in a fixed order (leading term ascending, the single
+ * term first).  Returns the count, <= QUANT_NM_MAX_CAND. */
+int quant_nm_candidates(double m, int32_t (*out)[3]);
+
+/* The valid two-term multiplier nearest to m (single terms win ties).
+ * For m in [2^-26, 2^29): |m - M'| <= m/11, the worst case being
+ * m = 1.375 * 2^k, between 1.25 * 2^k and 1.5 * 2^k.  m <= 0 or NaN gives
+ * the smallest valid multiplier 2^-31, +inf the largest. */
+void quant_nm_nearest(double m, int32_t nm[3]);
+
+/* The largest valid two-term multiplier <= m (2^-31 when there is none):
+ * m/1.2 <= M' <= m for m in [2^-26, 2^29). */
+void quant_nm_floor(double m, int32_t nm[3]);
+
+/* Add in no-mul mode: two-term input multipliers ma, mb whose ratio mb/ma
+ * is nearest r = sb/sa (r > 0); the one of the larger scale is in
+ * [1/4, 1/2].  Never worse than ma = 1/2, mb = nearest(r/2) (within 1/11);
+ * in practice within 1% of r, 0.2% on average (ratios of two-term values
+ * are dense; tests/unit/test_nomul.c measures it). */
+void quant_nm_pair(double r, int32_t ma[3], int32_t mb[3]);
+
+/* One weight channel in no-mul mode: the requantization multiplier is
+ * M = sx * sw / sy, so instead of approximating M the weight scale sw is
+ * chosen to make it a two-term value exactly.  Candidates: every two-term
+ * M' within a factor 1.25 of sx * (max|w|/127) / sy (so at least one,
+ * the next one up, clips no weight); the one whose codes
+ * round(w / sw), sw = M' * sy / sx, clamped to [-127, 127], give the
+ * least squared error sum (w - sw * code)^2 wins.  Writes the codes, sw
+ * and M' (nm).  An all-zero channel gets zero codes and M' nearest sx/sy. */
+void quant_nm_weight_channel(const float *w, int64_t count, double sx, double sy, int32_t *codes,
+                             double *sw, int32_t nm[3]);
+
 #endif

@@ -90,6 +90,94 @@ static inline int32_t shiftc_div_round(int32_t a, int32_t b)
     return (int32_t)(a >= 0 ? ((int64_t)a + h) / b : -((-(int64_t)a + h) / b));
 }
 
+/* ---- multiplierless requantization (no-mul mode) ----
+ *
+ * For cores without a multiplier (RV32I, RV32E; `shiftc compile --no-mul`)
+ * every requantization multiplier is restricted to a power of two or a sum
+ * or difference of two:
+ *
+ *     M' = 2^-e1 + s2 * 2^-e2,    s2 in {-1, 0, +1},  e2 > e1 when s2 != 0
+ *
+ * and x * M' is computed with shifts, masks and adds on int32 only: no
+ * `*`, `/` or int64 anywhere, so a C compiler for RV32I emits no __mulsi3 /
+ * __muldi3 call for it.  shiftc_mul_nomul returns x * M' rounded to the
+ * nearest integer, ties away from zero -- a single rounding of the exact
+ * product, so |result - x*M'| <= 1/2.  (The gemmlowp path rounds twice,
+ * in SRDHM and in RDPOT.)  How far M' is from the multiplier M the layer
+ * wants is up to the quantizer (ir/quant.c): for Conv and Dense it chooses
+ * the weight scale so that M' is M exactly; for Add and Concat M' is the
+ * nearest such value, |M - M'| <= M/11 (worst case M = 1.375 * 2^k).
+ *
+ * The arithmetic.  With e1 >= 1 (see below), split x at bit e1 and at bit
+ * e2 with floor shifts: x = h*2^e1 + r1 = k*2^e2 + r2, 0 <= r1 < 2^e1,
+ * 0 <= r2 < 2^e2.  Then with g = e2 - e1,
+ *     x*M' + 1/2 = (x*2^g + s2*x + 2^(e2-1)) / 2^e2
+ *                = h + s2*k - 1 + (r1*2^g + s2*r2 + 2^e2 + 2^(e2-1)) / 2^e2
+ * and the last numerator t is an integer in [2^(e2-1), 3.5 * 2^e2), so the
+ * result is h + s2*k - 1 + (t >> e2) (ties away from zero: t is one less
+ * when x < 0).  Bounds, for e1 >= 1 and e2 <= 30: t < 3.5 * 2^30 fits
+ * uint32; |h| <= 2^30, |k| <= 2^29, t >> e2 <= 3, so the int32 sum cannot
+ * overflow.  A single term is RDPOT(x, e1).
+ *
+ * Multipliers >= 1/4 (e1 < 1) first scale x by 2^p, p = 1 - e1, saturating
+ * to int32, and continue with e1 = 1, e2 + p: exact unless x*2^p leaves
+ * int32, in which case the result has x's sign and magnitude >= 2^29,
+ * which every requantization clamps to its lowest or highest code.
+ *
+ * Ranges (the quantizer keeps to them): -29 <= e1 <= 31; with s2 != 0,
+ * e2 + max(0, 1 - e1) <= 30.
+ *
+ * Only requantization is multiplierless: AveragePool and GlobalAveragePool
+ * divide by the window size and Softmax by the sum of exponentials with C's
+ * `/`, which stays a library call (__divsi3, __divdi3) on RV32I.
+ */
+
+/* x * 2^s for 0 <= s <= 31, saturated to int32, without a multiplication
+ * (and without converting an out-of-range unsigned value to int32). */
+static inline int32_t shiftc_shl_sat_nomul(int32_t x, int32_t s)
+{
+    int32_t lim = INT32_MAX >> s; /* 2^(31-s) - 1 */
+    if (x > lim)
+        return INT32_MAX;
+    if (x < -lim - 1)
+        return INT32_MIN;
+    if (x >= 0)
+        return (int32_t)((uint32_t)x << s);
+    /* x = -(u + 1), u*2^s <= 2^31 - 2^s: x*2^s = -u*2^s - 1 - (2^s - 1) */
+    return -(int32_t)((uint32_t)(-1 - x) << s) - 1 - (int32_t)((1u << s) - 1u);
+}
+
+/* x * (2^-e1 + s2 * 2^-e2) rounded half away from zero (see above). */
+static inline int32_t shiftc_mul_nomul(int32_t x, int32_t e1, int32_t s2, int32_t e2)
+{
+    if (e1 < 1) {
+        int32_t p = 1 - e1;
+        x = shiftc_shl_sat_nomul(x, p);
+        e1 = 1;
+        e2 += p;
+    }
+    if (s2 == 0)
+        return shiftc_rdpot(x, e1);
+    {
+        uint32_t ux = (uint32_t)x;
+        uint32_t r1 = ux & ((1u << e1) - 1u), r2 = ux & ((1u << e2) - 1u);
+        int32_t h = shiftc_asr(x, e1), k = shiftc_asr(x, e2);
+        uint32_t t = (r1 << (e2 - e1)) + (1u << e2) + (1u << (e2 - 1)) - (x < 0 ? 1u : 0u);
+        if (s2 > 0)
+            return h + k - 1 + (int32_t)((t + r2) >> e2);
+        return h - k - 1 + (int32_t)((t - r2) >> e2);
+    }
+}
+
+/* Accumulator -> output code in no-mul mode: shiftc_requant with the
+ * multiplier 2^-e1 + s2 * 2^-e2.  |x * M'| < 2^31 - 2^8 (the bounds above),
+ * so adding an 8-bit zero point cannot overflow. */
+static inline int32_t shiftc_requant_nomul(int32_t acc, int32_t e1, int32_t s2, int32_t e2,
+                                           int32_t zero, int32_t lo, int32_t hi)
+{
+    return shiftc_clamp(shiftc_mul_nomul(acc, e1, s2, e2) + zero, lo, hi);
+}
+
 /* Float -> code, rounding half away from zero; NaN becomes the zero point.
  * Used by the emitted float wrappers and by the compiler alike. */
 static inline int32_t shiftc_quantize_f32(float x, float scale, int32_t zero, int32_t lo,
@@ -308,6 +396,117 @@ static inline void shiftc_concat_q(const void *x, int xt, void *y, int yt, int32
         for (int32_t i = 0; i < inner; i++)
             shiftc_st(y, o * row + offset + i, yt,
                       shiftc_requant(shiftc_ld(x, o * inner + i, xt), mult, shift, zero, lo, hi));
+}
+
+/* ---- no-mul mode kernels: the multiplierless counterparts of the
+ * requantizing kernels above.  Add and Concat run on the target, so their
+ * index arithmetic is multiplication-free too (offsets advance by adds);
+ * Conv and Dense serve the simulator only (emitted code unrolls them and
+ * calls shiftc_requant_nomul), and keep the reference loops' products. */
+
+/* A multiplier of the no-mul mode: 2^-e1 + s2 * 2^-e2. */
+typedef struct shiftc_nm {
+    int32_t e1, s2, e2;
+} shiftc_nm;
+
+/* shiftc_qadd with two-term multipliers. */
+typedef struct shiftc_qadd_nm {
+    int32_t left_shift;
+    shiftc_nm a, b; /* input multipliers */
+    shiftc_nm o;    /* output multiplier */
+    int32_t zero, lo, hi;
+} shiftc_qadd_nm;
+
+static inline void shiftc_add_nomul_q(const void *a, int at, const void *b, int bt, void *y, int yt,
+                                      const shiftc_qadd_nm *q, const shiftc_bcast *bc)
+{
+    /* oa[d], ob[d]: offsets of the current index over dims 0..d */
+    int32_t idx[6] = {0, 0, 0, 0, 0, 0}, oa[6] = {0, 0, 0, 0, 0, 0}, ob[6] = {0, 0, 0, 0, 0, 0};
+    int32_t i = 0, d, e, last = bc->rank - 1;
+    for (d = 0; d < bc->rank; d++)
+        if (bc->dims[d] == 0)
+            return;
+    for (;;) {
+        int32_t ia = last >= 0 ? oa[last] : 0, ib = last >= 0 ? ob[last] : 0;
+        int32_t va = shiftc_shl_sat_nomul(shiftc_ld(a, ia, at), q->left_shift);
+        int32_t vb = shiftc_shl_sat_nomul(shiftc_ld(b, ib, bt), q->left_shift);
+        va = shiftc_mul_nomul(va, q->a.e1, q->a.s2, q->a.e2);
+        vb = shiftc_mul_nomul(vb, q->b.e1, q->b.s2, q->b.e2);
+        shiftc_st(y, i++, yt, shiftc_requant_nomul(va + vb, q->o.e1, q->o.s2, q->o.e2, q->zero, q->lo, q->hi));
+        for (d = last; d >= 0 && idx[d] == bc->dims[d] - 1; d--)
+            ;
+        if (d < 0)
+            return;
+        idx[d]++;
+        oa[d] += bc->sa[d];
+        ob[d] += bc->sb[d];
+        for (e = d + 1; e <= last; e++) {
+            idx[e] = 0;
+            oa[e] = oa[e - 1];
+            ob[e] = ob[e - 1];
+        }
+    }
+}
+
+/* shiftc_concat_q with the multiplier 2^-e1 + s2 * 2^-e2. */
+static inline void shiftc_concat_nomul_q(const void *x, int xt, void *y, int yt, int32_t outer,
+                                         int32_t inner, int32_t row, int32_t offset, int32_t e1,
+                                         int32_t s2, int32_t e2, int32_t zero, int32_t lo,
+                                         int32_t hi)
+{
+    int32_t o, i, src = 0, dst = offset;
+    for (o = 0; o < outer; o++, src += inner, dst += row)
+        for (i = 0; i < inner; i++)
+            shiftc_st(y, dst + i, yt,
+                      shiftc_requant_nomul(shiftc_ld(x, src + i, xt), e1, s2, e2, zero, lo, hi));
+}
+
+/* shiftc_conv_q with per-channel multipliers nm[3*o .. 3*o+2] = {e1, s2, e2}. */
+static inline void shiftc_conv_nomul_q(const void *x, int xt, const int32_t *wq, const int32_t *bias,
+                                       const int32_t *nm, int32_t zero, int32_t lo, int32_t hi,
+                                       void *y, int yt, const shiftc_geom *g)
+{
+    int32_t icg = g->c / g->group, ocg = g->oc / g->group;
+    for (int32_t b = 0; b < g->n; b++)
+        for (int32_t o = 0; o < g->oc; o++) {
+            int32_t ic0 = (o / ocg) * icg;
+            const int32_t *m = nm + 3 * o;
+            for (int32_t oy = 0; oy < g->oh; oy++)
+                for (int32_t ox = 0; ox < g->ow; ox++) {
+                    int32_t acc = bias[o];
+                    for (int32_t i = 0; i < icg; i++)
+                        for (int32_t ky = 0; ky < g->kh; ky++) {
+                            int32_t iy = oy * g->sh - g->pt + ky * g->dh;
+                            if (iy < 0 || iy >= g->h)
+                                continue;
+                            for (int32_t kx = 0; kx < g->kw; kx++) {
+                                int32_t ix = ox * g->sw - g->pl + kx * g->dw;
+                                if (ix < 0 || ix >= g->w)
+                                    continue;
+                                int32_t xi = ((b * g->c + ic0 + i) * g->h + iy) * g->w + ix;
+                                acc += wq[((o * icg + i) * g->kh + ky) * g->kw + kx] * shiftc_ld(x, xi, xt);
+                            }
+                        }
+                    int32_t yi = ((b * g->oc + o) * g->oh + oy) * g->ow + ox;
+                    shiftc_st(y, yi, yt, shiftc_requant_nomul(acc, m[0], m[1], m[2], zero, lo, hi));
+                }
+        }
+}
+
+/* shiftc_dense_q with per-channel multipliers nm[3*o .. 3*o+2]. */
+static inline void shiftc_dense_nomul_q(const void *x, int xt, const int32_t *wq,
+                                        const int32_t *bias, const int32_t *nm, int32_t zero,
+                                        int32_t lo, int32_t hi, void *y, int yt, int32_t m,
+                                        int32_t k, int32_t n)
+{
+    for (int32_t r = 0; r < m; r++)
+        for (int32_t o = 0; o < n; o++) {
+            int32_t acc = bias[o];
+            for (int32_t i = 0; i < k; i++)
+                acc += wq[o * k + i] * shiftc_ld(x, r * k + i, xt);
+            shiftc_st(y, r * n + o, yt,
+                      shiftc_requant_nomul(acc, nm[3 * o], nm[3 * o + 1], nm[3 * o + 2], zero, lo, hi));
+        }
 }
 
 /* Elementwise op by table: 256 entries indexed by code - type minimum. */

@@ -2,6 +2,7 @@
 """ONNX conformance tests for shiftc's float path.
 
     /usr/bin/python3 tests/conformance.py [--filter SUBSTR] [--keep] [-v] [-j N] [--suite S]...
+                                          [--timeout S] [--shiftc BIN] [--probe-shiftc BIN] [--all-ops]
 
 Suites (case names are "SUITE/test_..."):
   node               the official ONNX backend node tests, generated at test time
@@ -12,7 +13,11 @@ Suites (case names are "SUITE/test_..."):
                      (skipped with a message when absent)
 
 For every case (model.onnx + test_data_set_0/input_K.pb, output_K.pb):
-  * a case using an op shiftc does not claim to support is SKIPPED;
+  * a case using an op outside shiftc's documented op list is SKIPPED, after
+    one `shiftc compile --float` of it (with the sanitizer build
+    build-san/shiftc when present) that must not crash: a crash, a sanitizer
+    report or an exit status other than 0/1 there is a FAIL (--all-ops: when
+    shiftc compiles such a model anyway, run and compare it like the others);
   * otherwise the first graph input stays a run-time input and every other
     graph input is frozen with --bind NAME=input_K.pb, then
         shiftc compile model.onnx --float -o DIR --bind ...
@@ -37,14 +42,17 @@ import tempfile
 import threading
 import time
 import traceback
+import warnings
 
 sys.dont_write_bytecode = True
 
 import numpy as np  # noqa: E402
 
-for _a, _b in [("float", float), ("int", int), ("bool", bool), ("object", object), ("complex", complex)]:
-    if not hasattr(np, _a):  # onnx 1.12's test generators still use np.float & co.
-        setattr(np, _a, _b)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    for _a, _b in [("float", float), ("int", int), ("bool", bool), ("object", object), ("complex", complex)]:
+        if not hasattr(np, _a):  # onnx 1.12's test generators still use np.float & co.
+            setattr(np, _a, _b)
 
 import onnx  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
@@ -142,7 +150,18 @@ def run_case(case, args, workroot):
         bad = sorted(op if not dom or dom == "ai.onnx" else dom + "::" + op
                      for dom, op in ops if (dom not in ("", "ai.onnx")) or op not in SUPPORTED)
         if bad:
-            return Result(name, "SKIP", "unsupported op %s" % ", ".join(bad))
+            reason = "unsupported op %s" % ", ".join(bad)
+            # Out of scope, but shiftc must still reject (or accept) it cleanly:
+            # a crash or sanitizer report on any real model is a failure.
+            rc, text = run_cmd([args.probe_shiftc, "compile", model_path, "--float", "-o",
+                                os.path.join(wd, "probe")], deadline, env, log)
+            if crashed(rc, text) or rc not in (0, 1):
+                return Result(name, "FAIL", "compile %s on a model with %s: %s" % (
+                    "crashed (%s)" % describe_rc(rc) if crashed(rc, text) else "exit %d" % rc, reason,
+                    first_line(text)), log)
+            if rc != 0 or not args.all_ops:
+                return Result(name, "SKIP", reason, log)
+            log.append("# --all-ops: shiftc compiled a model outside the op list; testing it")
         inits = {i.name for i in g.initializer}
         inputs = [i.name for i in g.input if i.name not in inits]
         data = os.path.join(cdir, "test_data_set_0")
@@ -256,6 +275,12 @@ def main():
     ap.add_argument("--timeout", type=float, default=CASE_TIMEOUT, help="seconds per case (default 60)")
     ap.add_argument("--shiftc", default=os.environ.get("SHIFTC", os.path.join(ROOT, "build", "shiftc")),
                     help="binary under test (default $SHIFTC or build/shiftc)")
+    san = os.environ.get("SHIFTC_SAN", os.path.join(ROOT, "build-san", "shiftc"))
+    ap.add_argument("--probe-shiftc", default=None,
+                    help="binary that compiles the out-of-scope models to check they are rejected without "
+                         "crashing (default $SHIFTC_SAN or build-san/shiftc if built, else --shiftc)")
+    ap.add_argument("--all-ops", action="store_true",
+                    help="also run and compare out-of-scope cases that shiftc compiles anyway")
     args = ap.parse_args()
     suites = args.suite or ["node", "simple", "pytorch-converted"]
     t_start = time.monotonic()
@@ -266,6 +291,9 @@ def main():
         print("0 passed, 1 failed, 0 skipped")
         return 1
     args.shiftc = os.path.abspath(args.shiftc)
+    if args.probe_shiftc is None:
+        args.probe_shiftc = san if os.access(san, os.X_OK) else args.shiftc
+    args.probe_shiftc = os.path.abspath(args.probe_shiftc)
 
     tmp = tempfile.mkdtemp(prefix="shiftc-conformance-")
     cases = []
@@ -294,8 +322,8 @@ def main():
                 print("# pytorch-converted suite not found at %s: skipped" % pc)
         if args.filter:
             cases = [c for c in cases if args.filter in c[0]]
-        print("# %d cases, %d workers, shiftc %s%s" % (len(cases), args.jobs, args.shiftc,
-                                                       ", keeping " + tmp if args.keep else ""))
+        print("# %d cases, %d workers, shiftc %s (out-of-scope models probed with %s)%s"
+              % (len(cases), args.jobs, args.shiftc, args.probe_shiftc, ", keeping " + tmp if args.keep else ""))
         sys.stdout.flush()
 
         results = []

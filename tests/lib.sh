@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the shell test scripts (sourced, not executed).
 #
 #   ok DESC / not_ok DESC [DETAIL...] / skip DESC REASON   record one check

@@ -6,7 +6,7 @@
 # section that could not report counts); exits 1 if anything failed.
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
+cd "$ROOT" || exit 1
 . tests/lib.sh
 
 LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/shiftc-run-all-XXXXXX")

@@ -1,0 +1,38 @@
+/*
+ * Cortex-M4, bare metal, on QEMU's mps2-an386 board (4 MB of code memory at
+ * 0, 4 MB of RAM at 0x20000000).  picolibc provides startup, semihosted
+ * stdio (the runner's files) and exit; QEMU runs with -icount shift=0, one
+ * instruction per nanosecond of virtual time, and SysTick on the 25 MHz
+ * processor clock therefore ticks once per 40 instructions
+ * (runtime/shiftc_board.h).  No FPU is assumed (soft float for the runner's
+ * float I/O: the network itself is integer-only).
+ */
+#include "target.h"
+
+static const char *const clang_args[] = {"-target", "thumbv7em-none-eabi", "-mcpu=cortex-m4", "-isystem",
+                                         "/usr/lib/picolibc/arm-none-eabi/include", NULL};
+static const char *const emulator[] = {"qemu-system-arm", "-M", "mps2-an386", "-icount", "shift=0", NULL};
+
+const Target target_cortex_m4 = {
+    .name = "cortex-m4",
+    .summary = "Cortex-M4 bare metal (QEMU mps2-an386, picolibc); SysTick instruction count",
+    .bits = 32,
+    .has_mul = 1,
+    .shifted_add = 1, /* add r0, r1, r2, lsl #k */
+    .bare_metal = 1,
+    .cc = "arm-none-eabi-gcc",
+    .cflags = "-mcpu=cortex-m4 -mthumb --specs=picolibc.specs",
+    .ldflags = "--oslib=semihost --crt0=semihost -Wl,--defsym=__flash=0x0 -Wl,--defsym=__flash_size=0x400000 "
+               "-Wl,--defsym=__ram=0x20000000 -Wl,--defsym=__ram_size=0x400000",
+    .size_tool = "arm-none-eabi-size",
+    .objdump = "arm-none-eabi-objdump",
+    .clang_args = clang_args,
+    .run = RUN_QEMU_SYSTEM,
+    .emulator = emulator,
+    .count = COUNT_SYSTICK,
+    .packages = "gcc-arm-none-eabi picolibc-arm-none-eabi",
+    .ar = "arm-none-eabi-ar",
+    .board = "mps2-an386",
+    .count_scale = 40,
+    .run_packages = "qemu-system-arm",
+};

@@ -1,0 +1,30 @@
+/* RISC-V 64 Linux (rv64gc, lp64d): built static with the riscv64-linux-gnu
+ * cross toolchain, run under qemu-riscv64 (user mode), where rdinstret is
+ * not an instruction count: no count is reported. */
+#include "target.h"
+
+static const char *const clang_args[] = {"-target", "riscv64-linux-gnu", "-isystem",
+                                         "/usr/riscv64-linux-gnu/include", NULL};
+static const char *const emulator[] = {"qemu-riscv64", NULL};
+
+const Target target_riscv64 = {
+    .name = "riscv64",
+    .summary = "RISC-V 64 Linux (rv64gc), static, under qemu-riscv64 (no instruction count)",
+    .bits = 64,
+    .has_mul = 1,
+    .shifted_add = 0, /* rv64gc has no Zba (sh1add...) */
+    .bare_metal = 0,
+    .cc = "riscv64-linux-gnu-gcc",
+    .cflags = "",
+    .ldflags = "-static",
+    .size_tool = "riscv64-linux-gnu-size",
+    .objdump = "riscv64-linux-gnu-objdump",
+    .clang_args = clang_args,
+    .run = RUN_QEMU_USER,
+    .emulator = emulator,
+    .count = COUNT_NONE,
+    .packages = "gcc-riscv64-linux-gnu",
+    .ar = "riscv64-linux-gnu-ar",
+    .linux_arch = "riscv64",
+    .run_packages = "qemu-user",
+};

@@ -1,0 +1,72 @@
+/*
+ * 32-bit RISC-V microcontrollers, bare metal, on QEMU's virt board (2 MB of
+ * "flash" at 0x80000000, 2 MB of RAM after it), with picolibc's startup and
+ * semihosting.  Three cores: rv32imc, and rv32i / rv32e without a
+ * multiplier.  QEMU runs them on a CPU with exactly those extensions turned
+ * on (m=false: a multiply or divide instruction traps), with -icount
+ * shift=0; the runner reads minstret/minstreth in M-mode, an exact count.
+ *
+ * gcc 12 defaults to ISA spec 20191213, where the CSR instructions need
+ * Zicsr; "-march=rv32imc_zicsr" selects no picolibc multilib, so the flags
+ * say -misa-spec=2.2 (CSR instructions in the base ISA) and the multilibs
+ * rv32im/ilp32, rv32i/ilp32 and rv32e/ilp32e match.  clang 14 knows no
+ * ilp32e: the libclang check parses rv32e code as rv32i (the C is the same).
+ */
+#include "target.h"
+
+#define RV32_LDFLAGS                                                                                    \
+    "--oslib=semihost --crt0=semihost -Wl,--defsym=__flash=0x80000000 -Wl,--defsym=__flash_size=0x200000 " \
+    "-Wl,--defsym=__ram=0x80200000 -Wl,--defsym=__ram_size=0x200000"
+#define RV32_PICOLIBC "/usr/lib/picolibc/riscv64-unknown-elf/include"
+
+static const char *const clang_imc[] = {"-target", "riscv32-unknown-elf", "-march=rv32imc", "-isystem",
+                                        RV32_PICOLIBC, NULL};
+static const char *const clang_i[] = {"-target", "riscv32-unknown-elf", "-march=rv32i", "-isystem",
+                                      RV32_PICOLIBC, NULL};
+static const char *const emu_imc[] = {"qemu-system-riscv32", "-M", "virt", "-bios", "none", "-cpu",
+                                      "rv32,m=true,c=true", "-icount", "shift=0", NULL};
+static const char *const emu_i[] = {"qemu-system-riscv32", "-M", "virt", "-bios", "none", "-cpu",
+                                    "rv32,m=false,c=false", "-icount", "shift=0", NULL};
+/* QEMU 7.2 accepts E but does not hide x16-x31: still a no-M, no-C core */
+static const char *const emu_e[] = {"qemu-system-riscv32", "-M", "virt", "-bios", "none", "-cpu",
+                                    "rv32,i=false,e=true,h=false,m=false,c=false", "-icount", "shift=0", NULL};
+
+#define RV32_COMMON                                         \
+    .bits = 32, .shifted_add = 0, .bare_metal = 1,          \
+    .cc = "riscv64-unknown-elf-gcc", .ldflags = RV32_LDFLAGS, \
+    .size_tool = "riscv64-unknown-elf-size",                \
+    .objdump = "riscv64-unknown-elf-objdump",               \
+    .run = RUN_QEMU_SYSTEM, .count = COUNT_MINSTRET,        \
+    .packages = "gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf", \
+    .ar = "riscv64-unknown-elf-ar", .board = "virt",        \
+    .run_packages = "qemu-system-misc"
+
+const Target target_rv32imc = {
+    .name = "rv32imc",
+    .summary = "RV32IMC bare metal (QEMU virt, picolibc); exact minstret count",
+    .has_mul = 1,
+    .cflags = "-march=rv32imc -mabi=ilp32 -misa-spec=2.2 --specs=picolibc.specs",
+    .clang_args = clang_imc,
+    .emulator = emu_imc,
+    RV32_COMMON,
+};
+
+const Target target_rv32i = {
+    .name = "rv32i",
+    .summary = "RV32I bare metal, no multiplier (QEMU virt, picolibc); exact minstret count",
+    .has_mul = 0,
+    .cflags = "-march=rv32i -mabi=ilp32 -misa-spec=2.2 --specs=picolibc.specs",
+    .clang_args = clang_i,
+    .emulator = emu_i,
+    RV32_COMMON,
+};
+
+const Target target_rv32e = {
+    .name = "rv32e",
+    .summary = "RV32E bare metal, 16 registers, no multiplier (QEMU virt, picolibc); exact minstret count",
+    .has_mul = 0,
+    .cflags = "-march=rv32e -mabi=ilp32e -misa-spec=2.2 --specs=picolibc.specs",
+    .clang_args = clang_i,
+    .emulator = emu_e,
+    RV32_COMMON,
+};

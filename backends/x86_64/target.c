@@ -1,0 +1,29 @@
+/* x86-64 Linux: built static with the x86-64 GNU toolchain; runs natively on
+ * an x86-64 machine (qemu-x86_64 elsewhere) and counts instructions with
+ * callgrind (Ir inside NAME_run), which needs the native run. */
+#include "target.h"
+
+static const char *const clang_args[] = {"-target", "x86_64-linux-gnu", NULL};
+static const char *const emulator[] = {"qemu-x86_64", NULL};
+
+const Target target_x86_64 = {
+    .name = "x86_64",
+    .summary = "x86-64 Linux, static; instructions counted with callgrind",
+    .bits = 64,
+    .has_mul = 1,
+    .shifted_add = 0, /* lea scales by 1, 2, 4 or 8 only */
+    .bare_metal = 0,
+    .cc = "x86_64-linux-gnu-gcc",
+    .cflags = "",
+    .ldflags = "-static",
+    .size_tool = "x86_64-linux-gnu-size",
+    .objdump = "x86_64-linux-gnu-objdump",
+    .clang_args = clang_args,
+    .run = RUN_QEMU_USER, /* native where linux_arch matches the machine */
+    .emulator = emulator,
+    .count = COUNT_CALLGRIND,
+    .packages = "gcc-x86-64-linux-gnu (gcc on an x86-64 machine)",
+    .ar = "x86_64-linux-gnu-ar",
+    .linux_arch = "x86_64",
+    .run_packages = "valgrind (qemu-user off x86-64)",
+};
