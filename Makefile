@@ -74,7 +74,7 @@ clean:
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # libFuzzer harnesses for the parsers (clang): make fuzz, then e.g.
-#   build-fuzz/fuzz_onnx -max_total_time=60 tests/fixtures
+#   mkdir -p build-fuzz/corpus && build-fuzz/fuzz_onnx -max_total_time=60 build-fuzz/corpus tests/fixtures
 FUZZ_FLAGS = -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -Iir -Icompiler -Ibackends -Iruntime -Ibuild/gen \
              -I$(LLVM_DIR)/include -DSHIFTC_CLANG_RESOURCE_DIR='"$(CLANG_RESOURCE_DIR)"' \
              -fsanitize=fuzzer,address,undefined

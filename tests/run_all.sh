@@ -37,7 +37,8 @@ section_result() { # NAME RC SECONDS
 counted_result() { # NAME RC SECONDS LOG
     TIMES+=("$(printf '%-34s %7s s' "$1" "$3")")
     local line p f s
-    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$4" | tail -n 1)
+    line=$(grep -E '^([A-Za-z0-9_-]+: )?[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$4" | tail -n 1 |
+        sed -E 's/^[A-Za-z0-9_-]+: //')
     if [ -z "$line" ]; then
         FAILED=$((FAILED + 1))
         FAILED_SECTIONS+=("$1 (no summary line, exit $2)")
@@ -80,6 +81,17 @@ header "3. end-to-end (tests/e2e.sh)"
 t=$(now)
 tests/e2e.sh 2>&1 | tee "$LOGDIR/e2e.log"
 counted_result "end-to-end" "${PIPESTATUS[0]}" "$(elapsed "$t")" "$LOGDIR/e2e.log"
+
+# ---- 3b. emitter golden files, multiplierless mode, cross targets
+header "3b. golden emitted C (tests/golden/run.sh)"
+t=$(now)
+tests/golden/run.sh 2>&1 | tee "$LOGDIR/golden.log"
+counted_result "golden" "${PIPESTATUS[0]}" "$(elapsed "$t")" "$LOGDIR/golden.log"
+
+header "3c. multiplierless mode (tests/nomul.sh)"
+t=$(now)
+tests/nomul.sh 2>&1 | tee "$LOGDIR/nomul.log"
+counted_result "nomul" "${PIPESTATUS[0]}" "$(elapsed "$t")" "$LOGDIR/nomul.log"
 
 # ---- 4. ONNX conformance
 header "4. ONNX conformance (tests/conformance.py)"
