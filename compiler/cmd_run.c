@@ -19,6 +19,7 @@ static CliOption run_options[] = {
     {"input", OPT_REPEAT, "X.npy", "inputs, float32, one file per model input in order (required)", 0, 0, {0}, 0},
     {"output", OPT_REPEAT, "Y.npy", "where to write each model output (raw integer codes, or float32 for --float builds)", 0, 0, {0}, 0},
     {"target", OPT_VALUE, "T", "the target DIR was compiled for (checked against NAME.meta, which names it)", 0, 0, {0}, 0},
+    {"timeout", OPT_VALUE, "SECONDS", "stop the program if it runs longer (default 600; 0: no limit)", 0, 0, {0}, 0},
     {"json", OPT_FLAG, NULL, "print a JSON summary: samples, target, instructions per inference, flash, RAM", 0, 0, {0}, 0},
     {NULL, 0, NULL, NULL, 0, 0, {0}, 0},
 };
@@ -114,6 +115,14 @@ int cmd_run(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     CliOption *inputs = cli_opt(&run_cmd, "input"), *outputs = cli_opt(&run_cmd, "output");
     int json = cli_opt(&run_cmd, "json")->set;
+    const char *timeout = cli_opt(&run_cmd, "timeout")->value;
+    char *end = NULL;
+    long seconds = timeout ? strtol(timeout, &end, 10) : 600;
+    if (timeout && (*end || !*timeout || seconds < 0 || seconds > 86400)) {
+        fprintf(stderr, "shiftc run: --timeout expects seconds (0 to 86400), got '%s'\n", timeout);
+        return 2;
+    }
+    process_set_timeout((int)seconds);
     char err[1024];
     EmitMeta meta;
     if (emit_read_meta(dir, &meta, err, sizeof err) != 0) {

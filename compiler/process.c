@@ -1,5 +1,8 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,6 +62,20 @@ static int spawn(char *const argv[], int out_fd)
     return wait_child(pid, argv[0]);
 }
 
+static int timeout_seconds; /* 0: wait forever */
+
+void process_set_timeout(int seconds)
+{
+    timeout_seconds = seconds > 0 ? seconds : 0;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int process_run(char *const argv[])
 {
     return spawn(argv, 2);
@@ -94,8 +111,33 @@ int process_capture_in(const char *cwd, char *const argv[], char *buf, size_t le
     size_t used = 0;
     ssize_t r;
     char sink[256];
-    while ((r = read(fds[0], used + 1 < len ? buf + used : sink,
-                     used + 1 < len ? len - 1 - used : sizeof sink)) != 0) {
+    long long deadline = timeout_seconds ? now_ms() + 1000LL * timeout_seconds : 0;
+    for (;;) {
+        if (deadline) {
+            /* a program that loops forever (or an emulator that never exits)
+               must not hang shiftc */
+            long long left = deadline - now_ms();
+            struct pollfd pfd = {fds[0], POLLIN, 0};
+            int ready = left > 0 ? poll(&pfd, 1, (int)(left > 60000 ? 60000 : left)) : 0;
+            if (ready < 0 && errno == EINTR)
+                continue;
+            if (ready == 0 && now_ms() >= deadline) {
+                kill(pid, SIGKILL);
+                close(fds[0]);
+                wait_child(pid, argv[0]);
+                fprintf(stderr, "shiftc: %s did not finish within %d s and was stopped (see --timeout)\n",
+                        argv[0], timeout_seconds);
+                if (len)
+                    buf[used] = '\0';
+                return -1;
+            }
+            if (ready == 0)
+                continue;
+        }
+        r = read(fds[0], used + 1 < len ? buf + used : sink,
+                     used + 1 < len ? len - 1 - used : sizeof sink);
+        if (r == 0)
+            break;
         if (r < 0) {
             if (errno == EINTR)
                 continue;

@@ -18,6 +18,10 @@ int process_capture(char *const argv[], char *buf, size_t len);
 /* process_capture in directory cwd (NULL: the current one). */
 int process_capture_in(const char *cwd, char *const argv[], char *buf, size_t len);
 
+/* Later captures stop (SIGKILL) a program still running after seconds
+ * (0: no limit) and return -1 with a message. */
+void process_set_timeout(int seconds);
+
 /* Is prog (a name looked up in PATH, or a path) an executable file? */
 int process_have(const char *prog);
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every test, in order: unit, unit under ASan+UBSan, end-to-end, ONNX
-# conformance.  Called by `./build.sh test` after the build.  Prints
+# Every test, in order: unit, unit under ASan+UBSan, end-to-end, golden
+# emitted C, multiplierless mode, cross targets, ONNX conformance.  Called by `./build.sh test` after the build.  Prints
 # everything; the last line is "N passed, N failed[, N skipped]" over the
 # end-to-end and conformance checks plus one check per unit section (and per
 # section that could not report counts); exits 1 if anything failed.
@@ -92,6 +92,11 @@ header "3c. multiplierless mode (tests/nomul.sh)"
 t=$(now)
 tests/nomul.sh 2>&1 | tee "$LOGDIR/nomul.log"
 counted_result "nomul" "${PIPESTATUS[0]}" "$(elapsed "$t")" "$LOGDIR/nomul.log"
+
+header "3d. cross targets under QEMU (tests/targets.sh)"
+t=$(now)
+tests/targets.sh 2>&1 | tee "$LOGDIR/targets.log"
+counted_result "targets" "${PIPESTATUS[0]}" "$(elapsed "$t")" "$LOGDIR/targets.log"
 
 # ---- 4. ONNX conformance
 header "4. ONNX conformance (tests/conformance.py)"
