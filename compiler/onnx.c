@@ -32,7 +32,9 @@
 #include "tensorfile.h"
 #include "util.h"
 
-#define ONNX_MIN_OPSET 11
+/* Default-domain opsets imported.  Ops whose inputs or attributes changed in
+ * between are read in the form of the model's opset (see onnx_ops[]). */
+#define ONNX_MIN_OPSET 1
 #define ONNX_MAX_OPSET 17
 /* Values of constants made here (folded, or copied for a reader) must stay
  * in proportion to the file, whatever the file asks for: at most
@@ -185,6 +187,23 @@ static int onnx_fail(Importer *imp, const char *fmt, ...)
 
 static const char *str_or_empty(const char *s) { return s ? s : ""; }
 
+/* The name of ONNX data type t ("uint8", "float"), or NULL for none. */
+static const char *onnx_type_name(int64_t t, char *buf, size_t len)
+{
+    if (t <= 0 || t > INT32_MAX)
+        return NULL;
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&onnx__tensor_proto__data_type__descriptor, (int)t);
+    if (!v || !v->name)
+        return NULL;
+    size_t i = 0;
+    for (; v->name[i] && i + 1 < len; i++)
+        buf[i] = (v->name[i] >= 'A' && v->name[i] <= 'Z') ? (char)(v->name[i] - 'A' + 'a')
+                                                           : v->name[i];
+    buf[i] = 0;
+    return buf;
+}
+
 /* ---- constants ---- */
 
 static void const_free(Const *c)
@@ -199,7 +218,7 @@ static int onnx_spend(Importer *imp, int64_t count)
 {
     if (count > imp->budget)
         return onnx_fail(imp, "constants folded or copied at import grow too large for the "
-                              "size of the file");
+                              "size of the file, which is not supported");
     imp->budget -= count;
     return 0;
 }
@@ -210,14 +229,16 @@ static int onnx_const_alloc(Importer *imp, Const *c, int rank, const int64_t *di
 {
     memset(c, 0, sizeof *c);
     if (rank < 0 || rank > IR_MAX_RANK)
-        return onnx_fail(imp, "folded constant has rank %d (at most %d supported)", rank,
-                         IR_MAX_RANK);
+        return onnx_fail(imp, "folded constant has rank %d, which is not supported (at most %d)",
+                         rank, IR_MAX_RANK);
     int64_t count = 1;
     for (int i = 0; i < rank; i++) {
         if (dims[i] < 0)
             return onnx_fail(imp, "folded constant has a negative dimension");
         if (dims[i] && count > ONNX_FOLD_LIMIT / dims[i])
-            return onnx_fail(imp, "folded constant is too large");
+            return onnx_fail(imp, "folded constant is too large (more than %lld values are not "
+                                  "supported)",
+                             (long long)ONNX_FOLD_LIMIT);
         count *= dims[i];
         c->dims[i] = dims[i];
     }
@@ -328,8 +349,8 @@ static int onnx_const_from_tf(Importer *imp, TensorFile *tf, const char *what, C
     memset(c, 0, sizeof *c);
     if (tf->rank > IR_MAX_RANK) {
         tf_free(tf);
-        return onnx_fail(imp, "%s has rank %d (at most %d supported)", what, tf->rank,
-                         IR_MAX_RANK);
+        return onnx_fail(imp, "%s has rank %d, which is not supported (at most %d)", what,
+                         tf->rank, IR_MAX_RANK);
     }
     c->rank = tf->rank;
     memcpy(c->dims, tf->dims, sizeof c->dims[0] * (size_t)tf->rank);
@@ -428,8 +449,12 @@ static int onnx_in_const(Importer *imp, int i, int required, const Const **c)
         return -1;
     if (!v)
         return 0;
-    if (v->kind != V_CONST)
-        return onnx_fail(imp, "input %d ('%s') must be a constant", i, v->name);
+    if (v->kind != V_CONST) {
+        int input = v->kind == V_TENSOR && imp->g->tensors[v->tensor].kind == TK_INPUT;
+        return onnx_fail(imp, "input %d ('%s') must be a constant (%s is not supported here%s)", i,
+                         v->name, input ? "a run-time graph input" : "a computed tensor",
+                         input ? "; freeze it with --bind" : "");
+    }
     *c = &v->c;
     return 0;
 }
@@ -477,14 +502,18 @@ static void const_clone(Const *dst, const Const *src)
 static int onnx_tensor(Importer *imp, Value *v)
 {
     if (v->kind == V_SHAPE_OF)
-        return onnx_fail(imp, "'%s' (Shape of a computed tensor) can only feed Gather", v->name);
+        return onnx_fail(imp, "'%s' (Shape of a computed tensor) can only feed Gather (other "
+                              "uses are not supported)",
+                         v->name);
     if (v->kind == V_PADDED)
-        return onnx_fail(imp, "'%s' (output of Pad) can only feed Conv or AveragePool", v->name);
+        return onnx_fail(imp, "'%s' (output of Pad) can only feed Conv or AveragePool (other "
+                              "uses are not supported)",
+                         v->name);
     if (v->kind == V_TENSOR)
         return v->tensor;
     if (const_has_sym(&v->c))
         return onnx_fail(imp, "'%s' depends on the run-time shape of a computed tensor; it can "
-                              "only be used as a Reshape target",
+                              "only be used as a Reshape target (other uses are not supported)",
                          v->name);
     Const copy;
     if (onnx_spend(imp, v->c.count) < 0)
@@ -704,8 +733,8 @@ static int onnx_attr_ints(Importer *imp, const char *name, int64_t *out, int max
     if (!a)
         return 0;
     if (a->n_ints > (size_t)max)
-        return onnx_fail(imp, "attribute '%s' has %zu values (at most %d supported)", name,
-                         a->n_ints, max);
+        return onnx_fail(imp, "attribute '%s' has %zu values (more than %d are not supported)",
+                         name, a->n_ints, max);
     *n = (int)a->n_ints;
     if (a->n_ints)
         memcpy(out, a->ints, sizeof *out * a->n_ints);
@@ -762,16 +791,20 @@ static int onnx_spatial_attrs(Importer *imp, int nsp, const int64_t *wkernel, in
         if (wkernel && kernel[i] != wkernel[i])
             return onnx_fail(imp, "attribute kernel_shape does not match the weight's shape");
         if (kernel[i] < 1)
-            return onnx_fail(imp, "unsupported attribute kernel_shape=%lld", (long long)kernel[i]);
+            return onnx_fail(imp, "attribute kernel_shape has a value %lld (must be >= 1)",
+                             (long long)kernel[i]);
         if (strides[i] < 1)
-            return onnx_fail(imp, "unsupported attribute strides=%lld", (long long)strides[i]);
+            return onnx_fail(imp, "attribute strides has a value %lld (must be >= 1)",
+                             (long long)strides[i]);
         if (dil[i] < 1)
-            return onnx_fail(imp, "unsupported attribute dilations=%lld", (long long)dil[i]);
+            return onnx_fail(imp, "attribute dilations has a value %lld (must be >= 1)",
+                             (long long)dil[i]);
     }
     int any_pad = 0;
     for (int i = 0; i < 2 * nsp; i++) {
         if (pads[i] < 0)
-            return onnx_fail(imp, "unsupported attribute pads=%lld (negative)", (long long)pads[i]);
+            return onnx_fail(imp, "attribute pads has a value %lld (must be >= 0)",
+                             (long long)pads[i]);
         any_pad |= pads[i] != 0;
     }
 
@@ -819,7 +852,7 @@ static int onnx_absorb_pad(Importer *imp, int nsp, const int64_t *pads, int pad_
         return onnx_fail(imp, "a Pad in front of auto_pad is not supported");
     for (int i = 0; i < 4; i++) {
         if (a->pads[i] > INT32_MAX || pads[i] > INT32_MAX)
-            return onnx_fail(imp, "pads are too large");
+            return onnx_fail(imp, "pads larger than %d are not supported", INT32_MAX);
         a->pads[i] += pads[i];
     }
     return 0;
@@ -827,14 +860,35 @@ static int onnx_absorb_pad(Importer *imp, int nsp, const int64_t *pads, int pad_
 
 /* ---- op importers ---- */
 
+/* Number of inputs an op takes from opset since on (until the next row). */
+typedef struct OnnxArity {
+    int since;
+    int min_in, max_in; /* max_in < 0: any number */
+} OnnxArity;
+
+/* An attribute an op has in opsets [since, until); 0: no bound. */
+typedef struct OnnxAttr {
+    const char *name;
+    int since, until;
+} OnnxAttr;
+
+#define ATTR(name) {name, 0, 0}
+#define ATTR_SINCE(name, opset) {name, opset, 0}
+#define ATTR_UNTIL(name, opset) {name, 0, opset}
+#define ATTR_LEGACY ATTR_UNTIL("consumed_inputs", 6) /* before opset 6, ignored */
+
+/* One ONNX op.  io and attrs follow the op's schema history (onnx/defs,
+ * onnx/docs/Changelog.md) from opset 1; the importer reads the form of the
+ * model's opset. */
 typedef struct OnnxOp OnnxOp;
 struct OnnxOp {
     const char *name;
     int (*import)(Importer *imp, const OnnxOp *op);
-    Op ir_op;             /* for importers shared by several ops; OP_COUNT:
-                             folded or rewired at import */
-    int min_in, max_in;   /* max_in < 0: any number */
-    const char *attrs[8]; /* accepted attributes */
+    Op ir_op;          /* for importers shared by several ops; OP_COUNT:
+                          folded or rewired at import */
+    OnnxArity io[2];   /* by increasing since; io[0].since: first opset of
+                          the op */
+    OnnxAttr attrs[8]; /* accepted attributes */
 };
 
 static int onnx_op_conv(Importer *imp, const OnnxOp *op)
@@ -852,7 +906,7 @@ static int onnx_op_conv(Importer *imp, const OnnxOp *op)
         return onnx_fail(imp, "weight '%s' has rank %d, expected 3 or 4", imp->node->input[1],
                          w->rank);
     if (w->count == 0)
-        return onnx_fail(imp, "weight '%s' is empty", imp->node->input[1]);
+        return onnx_fail(imp, "weight '%s' is empty, which is not supported", imp->node->input[1]);
     int nsp = w->rank - 2;
     int64_t oc = w->dims[0];
     Attrs a;
@@ -935,7 +989,7 @@ static int onnx_op_gemm(Importer *imp, const OnnxOp *op)
     if (b->rank != 2)
         return onnx_fail(imp, "B ('%s') has rank %d, expected 2", imp->node->input[1], b->rank);
     if (b->count == 0)
-        return onnx_fail(imp, "B ('%s') is empty", imp->node->input[1]);
+        return onnx_fail(imp, "B ('%s') is empty, which is not supported", imp->node->input[1]);
     int64_t n = trans_b ? b->dims[0] : b->dims[1];
     int64_t k = trans_b ? b->dims[1] : b->dims[0];
 
@@ -946,6 +1000,28 @@ static int onnx_op_gemm(Importer *imp, const OnnxOp *op)
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = 0; j < k; j++)
             w.data[i * k + j] = alpha * b->data[trans_b ? i * k + j : j * n + i];
+
+    /* before opset 7, C broadcasts only with broadcast=1; else it is [M, N] */
+    int64_t broadcast = 1;
+    if (imp->opset < 7 && onnx_attr_int(imp, "broadcast", 0, &broadcast) < 0) {
+        const_free(&w);
+        return -1;
+    }
+    if (c && !broadcast) {
+        int arank;
+        int64_t adims[IR_MAX_RANK];
+        int ok = c->rank == 2 && c->dims[1] == n;
+        if (ok && onnx_known_shape(imp, av, &arank, adims) && arank == 2)
+            ok = c->dims[0] == adims[0];
+        if (!ok) {
+            char sh[128];
+            shape_text(sh, sizeof sh, c->rank, c->dims);
+            const_free(&w);
+            return onnx_fail(imp, "C ('%s') has shape %s; before opset 7, a C that is not "
+                                  "[M, N] needs attribute broadcast=1",
+                             imp->node->input[2], sh);
+        }
+    }
 
     Const bias, *biasp = NULL;
     if (c && beta != 0.0f) {
@@ -991,7 +1067,7 @@ static int onnx_op_matmul(Importer *imp, const OnnxOp *op)
         return onnx_fail(imp, "MatMul with a rank-%d constant B is not supported (expected [K,N])",
                          b->rank);
     if (b->count == 0)
-        return onnx_fail(imp, "B ('%s') is empty", bv->name);
+        return onnx_fail(imp, "B ('%s') is empty, which is not supported", bv->name);
     int64_t k = b->dims[0], n = b->dims[1];
     Const w;
     int64_t wdims[2] = {n, k};
@@ -1007,14 +1083,24 @@ static int onnx_op_matmul(Importer *imp, const OnnxOp *op)
 static int onnx_op_batchnorm(Importer *imp, const OnnxOp *op)
 {
     (void)op;
-    int64_t training;
+    int64_t training, is_test = 1, spatial = 1;
     float epsilon, momentum;
     if (onnx_attr_int(imp, "training_mode", 0, &training) < 0 ||
         onnx_attr_float(imp, "epsilon", 1e-5f, &epsilon) < 0 ||
-        onnx_attr_float(imp, "momentum", 0.9f, &momentum) < 0)
+        onnx_attr_float(imp, "momentum", 0.9f, &momentum) < 0 ||
+        (imp->opset < 7 && onnx_attr_int(imp, "is_test", 0, &is_test) < 0) ||
+        (imp->opset < 9 && onnx_attr_int(imp, "spatial", 1, &spatial) < 0))
         return -1;
     if (training != 0)
         return onnx_fail(imp, "unsupported attribute training_mode=%lld", (long long)training);
+    /* before opset 7 the default, is_test=0, is training (batch statistics) */
+    if (is_test == 0)
+        return onnx_fail(imp, "training mode (attribute is_test=0, the default before opset 7) "
+                              "is not supported");
+    if (spatial != 1)
+        return onnx_fail(imp, "unsupported attribute spatial=%lld (only per-channel statistics, "
+                              "spatial=1)",
+                         (long long)spatial);
     int in[5];
     if (onnx_in_tensor(imp, 0, &in[0]) < 0)
         return -1;
@@ -1088,14 +1174,11 @@ static int onnx_op_clip(Importer *imp, const OnnxOp *op)
     ir_default_attrs(&a);
     if (onnx_in_tensor(imp, 0, &x) < 0)
         return -1;
-    if (imp->opset < 11) { /* bounds were attributes */
-        if (onnx_attr_float(imp, "min", a.clip_min, &a.clip_min) < 0 ||
-            onnx_attr_float(imp, "max", a.clip_max, &a.clip_max) < 0)
-            return -1;
-    } else if (onnx_attr(imp, "min") || onnx_attr(imp, "max")) {
-        return onnx_fail(imp, "attributes min/max are not valid from opset 11 on (use inputs)");
-    }
-    if (onnx_clip_bound(imp, 1, "min", &a.clip_min) < 0 ||
+    /* before opset 11 the bounds are attributes, from then on inputs (onnx_ops[]
+       admits only the form of the model's opset) */
+    if (onnx_attr_float(imp, "min", a.clip_min, &a.clip_min) < 0 ||
+        onnx_attr_float(imp, "max", a.clip_max, &a.clip_max) < 0 ||
+        onnx_clip_bound(imp, 1, "min", &a.clip_min) < 0 ||
         onnx_clip_bound(imp, 2, "max", &a.clip_max) < 0)
         return -1;
     int n = onnx_new_node(imp, OP_CLIP);
@@ -1125,7 +1208,7 @@ static int onnx_op_pool(Importer *imp, const OnnxOp *op)
             return onnx_fail(imp, "3-D pooling is not supported");
         if (nk != 1 && nk != 2)
             return onnx_fail(imp, nk < 0 ? "missing attribute kernel_shape"
-                                         : "attribute kernel_shape must have 1 or 2 values");
+                                         : "attribute kernel_shape is empty");
         int64_t ceil_mode, count_pad, order;
         if (onnx_spatial_attrs(imp, nk, NULL, op->ir_op == OP_MAXPOOL, &a) < 0 ||
             onnx_attr_int(imp, "ceil_mode", 0, &ceil_mode) < 0 ||
@@ -1224,7 +1307,8 @@ static int onnx_fold_binary(Importer *imp, char op, const Const *a, const Const 
 static int onnx_resolve_shape(Importer *imp, const Const *x, const Const *shape, int64_t *dims)
 {
     if (shape->count > IR_MAX_RANK)
-        return onnx_fail(imp, "target shape has %lld dimensions (at most %d supported)",
+        return onnx_fail(imp, "target shape has %lld dimensions, which is not supported (at "
+                              "most %d)",
                          (long long)shape->count, IR_MAX_RANK);
     int infer = -1;
     int64_t known = 1;
@@ -1244,7 +1328,9 @@ static int onnx_resolve_shape(Importer *imp, const Const *x, const Const *shape,
         }
         dims[i] = d;
         if (d && known > ONNX_FOLD_LIMIT / d)
-            return onnx_fail(imp, "target shape is too large");
+            return onnx_fail(imp, "target shape is too large (more than %lld values are not "
+                                  "supported)",
+                             (long long)ONNX_FOLD_LIMIT);
         known *= d;
     }
     if (infer >= 0) {
@@ -1383,7 +1469,7 @@ static int onnx_op_gather(Importer *imp, const OnnxOp *op)
         onnx_attr_int(imp, "axis", 0, &axis) < 0)
         return -1;
     if (const_has_sym(idx))
-        return onnx_fail(imp, "indices depend on run-time dimensions");
+        return onnx_fail(imp, "indices that depend on run-time dimensions are not supported");
     Const out;
     if (data->kind == V_SHAPE_OF) {
         /* Gather(Shape(T), i) is "dimension i of T" */
@@ -1409,13 +1495,14 @@ static int onnx_op_gather(Importer *imp, const OnnxOp *op)
         return onnx_fail(imp, "Gather on a run-time tensor is not supported");
     const Const *x = &data->c;
     if (axis < -x->rank || axis >= x->rank)
-        return onnx_fail(imp, "unsupported attribute axis=%lld for rank %d", (long long)axis,
+        return onnx_fail(imp, "attribute axis=%lld is out of range for rank %d", (long long)axis,
                          x->rank);
     if (axis < 0)
         axis += x->rank;
     int rank = x->rank - 1 + idx->rank;
     if (rank > IR_MAX_RANK)
-        return onnx_fail(imp, "result has rank %d (at most %d supported)", rank, IR_MAX_RANK);
+        return onnx_fail(imp, "result has rank %d, which is not supported (at most %d)", rank,
+                         IR_MAX_RANK);
     int64_t dims[IR_MAX_RANK], outer = 1, inner = 1, s = x->dims[axis];
     int k = 0;
     for (int i = 0; i < axis; i++)
@@ -1480,7 +1567,8 @@ static int onnx_op_unsqueeze(Importer *imp, const OnnxOp *op)
         return onnx_fail(imp, "missing axes");
     int rank = x->c.rank + n;
     if (rank > IR_MAX_RANK)
-        return onnx_fail(imp, "result has rank %d (at most %d supported)", rank, IR_MAX_RANK);
+        return onnx_fail(imp, "result has rank %d, which is not supported (at most %d)", rank,
+                         IR_MAX_RANK);
     int is_new[IR_MAX_RANK] = {0};
     for (int i = 0; i < n; i++) {
         int64_t a = axes[i] < 0 ? axes[i] + rank : axes[i];
@@ -1547,25 +1635,43 @@ static int onnx_op_cast(Importer *imp, const OnnxOp *op)
 {
     (void)op;
     Value *x;
-    int64_t to;
-    if (onnx_in_required(imp, 0, &x) < 0 || onnx_attr_int(imp, "to", 0, &to) < 0)
+    int64_t to = 0;
+    if (onnx_in_required(imp, 0, &x) < 0)
         return -1;
+    if (!onnx_attr(imp, "to"))
+        return onnx_fail(imp, "missing attribute to");
+    if (imp->opset < 6) { /* the type by name: to="FLOAT" */
+        char name[32];
+        if (onnx_attr_string(imp, "to", "", name, sizeof name) < 0)
+            return -1;
+        for (char *c = name; *c; c++)
+            *c = (*c >= 'a' && *c <= 'z') ? (char)(*c - 'a' + 'A') : *c;
+        const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value_by_name(
+            &onnx__tensor_proto__data_type__descriptor, name);
+        if (!v || v->value == ONNX__TENSOR_PROTO__DATA_TYPE__UNDEFINED)
+            return onnx_fail(imp, "attribute to='%s' is not an ONNX data type", name);
+        to = v->value;
+    } else if (onnx_attr_int(imp, "to", 0, &to) < 0) {
+        return -1;
+    }
     int to_float = to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ||
                    to == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE;
+    char tn[32];
+    if (!onnx_type_name(to, tn, sizeof tn))
+        return onnx_fail(imp, "attribute to=%lld is not an ONNX data type", (long long)to);
     if (!to_float && !onnx_is_int_type(to))
-        return onnx_fail(imp, "unsupported attribute to=%lld", (long long)to);
+        return onnx_fail(imp, "Cast to %s is not supported", tn);
     if (x->kind == V_TENSOR) {
         /* activations are float already */
         if (!to_float)
-            return onnx_fail(imp, "Cast of a run-time tensor to an integer type is not supported");
+            return onnx_fail(imp, "Cast of a run-time tensor to %s is not supported", tn);
         return onnx_out_forward(imp, x);
     }
     if (x->kind != V_CONST)
         return onnx_fail(imp, "Cast of '%s' is not supported", x->name);
     const Const *c = &x->c;
     if ((to_float || to == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL) && const_has_sym(c))
-        return onnx_fail(imp, "Cast of run-time dimensions to type %lld is not supported",
-                         (long long)to);
+        return onnx_fail(imp, "Cast of run-time dimensions to %s is not supported", tn);
     Const out;
     if (onnx_const_alloc(imp, &out, c->rank, c->dims, !to_float, !to_float && c->sym) < 0)
         return -1;
@@ -1585,31 +1691,102 @@ static int onnx_op_forward(Importer *imp, const OnnxOp *op)
     if (onnx_in_required(imp, 0, &x) < 0)
         return -1;
     if (strcmp(op->name, "Dropout") == 0) {
+        /* training mode: input 2 from opset 12, is_test=0 (the default)
+           before opset 7; in between Dropout is always inference */
         const Const *mode;
-        if (onnx_in_const(imp, 2, 0, &mode) < 0)
+        int64_t is_test = 1;
+        if (onnx_in_const(imp, 2, 0, &mode) < 0 ||
+            (imp->opset < 7 && onnx_attr_int(imp, "is_test", 0, &is_test) < 0))
             return -1;
         if (mode && mode->count >= 1 && mode->data[0] != 0.0f)
             return onnx_fail(imp, "training_mode=1 is not supported");
+        if (is_test == 0)
+            return onnx_fail(imp, "training mode (attribute is_test=0, the default before "
+                                  "opset 7) is not supported");
     }
     if (x->kind == V_SHAPE_OF)
-        return onnx_fail(imp, "'%s' (Shape of a computed tensor) can only feed Gather", x->name);
+        return onnx_fail(imp, "'%s' (Shape of a computed tensor) can only feed Gather (other "
+                              "uses are not supported)",
+                         x->name);
     return onnx_out_forward(imp, x);
 }
 
 /* ---- data movement ---- */
 
+/* Before opset 7, Add, Sub, Mul and Div broadcast only with broadcast=1,
+ * and then B to the shape of A, aligned at attribute axis or, without it, at
+ * the end as numpy aligns.  *bpad is the number of 1s to append to B's shape
+ * to give its axis alignment numpy's meaning (only for a constant B). */
+static int onnx_legacy_broadcast(Importer *imp, const Value *a, const Value *b, int *bpad)
+{
+    *bpad = 0;
+    if (imp->opset >= 7)
+        return 0;
+    int64_t broadcast, axis;
+    int ra, rb;
+    int64_t da[IR_MAX_RANK], db[IR_MAX_RANK];
+    if (onnx_attr_int(imp, "broadcast", 0, &broadcast) < 0 ||
+        onnx_attr_int(imp, "axis", 0, &axis) < 0)
+        return -1;
+    int known = onnx_known_shape(imp, a, &ra, da) && onnx_known_shape(imp, b, &rb, db);
+    char sa[128], sb[128];
+    if (known) {
+        shape_text(sa, sizeof sa, ra, da);
+        shape_text(sb, sizeof sb, rb, db);
+    }
+    if (broadcast == 0) {
+        if (known && (ra != rb || memcmp(da, db, sizeof da[0] * (size_t)ra) != 0))
+            return onnx_fail(imp, "inputs have shapes %s and %s; before opset 7 they must be "
+                                  "equal unless attribute broadcast=1",
+                             sa, sb);
+        return 0;
+    }
+    if (!onnx_attr(imp, "axis"))
+        return 0; /* suffix matching: what numpy does */
+    int ones = onnx_known_shape(imp, b, &rb, db);
+    for (int i = 0; ones && i < rb; i++)
+        ones = db[i] == 1;
+    if (ones)
+        return 0; /* a single value: the alignment does not matter */
+    if (!known)
+        return onnx_fail(imp, "attribute axis=%lld on a tensor whose rank is not known at import "
+                              "is not supported (only the numpy-compatible alignment, without "
+                              "axis)",
+                         (long long)axis);
+    if (axis < 0)
+        axis += ra;
+    if (axis < 0 || axis > ra - rb)
+        return onnx_fail(imp, "attribute axis=%lld does not place B (shape %s) within A "
+                              "(shape %s)",
+                         (long long)axis, sb, sa);
+    *bpad = (int)(ra - rb - axis);
+    if (*bpad && b->kind != V_CONST)
+        return onnx_fail(imp, "attribute axis=%lld with a run-time B is not supported (only the "
+                              "numpy-compatible alignment, axis=%d)",
+                         (long long)axis, ra - rb);
+    return 0;
+}
+
 static int onnx_op_add(Importer *imp, const OnnxOp *op)
 {
     Value *a, *b;
-    if (onnx_in_required(imp, 0, &a) < 0 || onnx_in_required(imp, 1, &b) < 0)
+    int bpad;
+    if (onnx_in_required(imp, 0, &a) < 0 || onnx_in_required(imp, 1, &b) < 0 ||
+        onnx_legacy_broadcast(imp, a, b, &bpad) < 0)
         return -1;
+    Const bview = {0}; /* B, reshaped for legacy axis alignment: same data */
+    if (b->kind == V_CONST) {
+        bview = b->c;
+        for (int i = 0; i < bpad; i++)
+            bview.dims[bview.rank++] = 1;
+    }
     if (a->kind == V_CONST && b->kind == V_CONST) {
         Const out;
         char sym = strcmp(op->name, "Add") == 0   ? '+'
                    : strcmp(op->name, "Sub") == 0 ? '-'
                    : strcmp(op->name, "Mul") == 0 ? '*'
                                                   : '/';
-        if (onnx_fold_binary(imp, sym, &a->c, &b->c, &out) < 0)
+        if (onnx_fold_binary(imp, sym, &a->c, &bview, &out) < 0)
             return -1;
         return onnx_out_const(imp, &out);
     }
@@ -1620,6 +1797,11 @@ static int onnx_op_add(Importer *imp, const OnnxOp *op)
     int tb = ta < 0 ? -1 : onnx_tensor(imp, b);
     if (tb < 0)
         return -1;
+    if (bpad) {
+        Tensor *t = &imp->g->tensors[tb];
+        t->rank = bview.rank;
+        memcpy(t->dims, bview.dims, sizeof t->dims[0] * (size_t)t->rank);
+    }
     int n = onnx_new_node(imp, OP_ADD);
     Node *node = &imp->g->nodes[n];
     node->nin = 2;
@@ -1632,7 +1814,7 @@ static int onnx_fold_concat(Importer *imp, Value **in, int nin, int64_t axis)
 {
     const Const *c0 = &in[0]->c;
     if (axis < -c0->rank || axis >= c0->rank)
-        return onnx_fail(imp, "unsupported attribute axis=%lld for rank %d", (long long)axis,
+        return onnx_fail(imp, "attribute axis=%lld is out of range for rank %d", (long long)axis,
                          c0->rank);
     if (axis < 0)
         axis += c0->rank;
@@ -1649,7 +1831,9 @@ static int onnx_fold_concat(Importer *imp, Value **in, int nin, int64_t axis)
             return onnx_fail(imp, "input %d ('%s') has a shape that does not match input 0", i,
                              in[i]->name);
         if (dims[axis] > ONNX_FOLD_LIMIT)
-            return onnx_fail(imp, "folded constant is too large");
+            return onnx_fail(imp, "folded constant is too large (more than %lld values are not "
+                                  "supported)",
+                             (long long)ONNX_FOLD_LIMIT);
         dims[axis] += c->dims[axis];
         ints &= c->idata != NULL;
         syms |= c->sym != NULL;
@@ -1675,9 +1859,9 @@ static int onnx_op_concat(Importer *imp, const OnnxOp *op)
 {
     (void)op;
     int64_t axis;
-    if (!onnx_attr(imp, "axis"))
+    if (!onnx_attr(imp, "axis") && imp->opset >= 4)
         return onnx_fail(imp, "missing attribute axis");
-    if (onnx_attr_int(imp, "axis", 0, &axis) < 0)
+    if (onnx_attr_int(imp, "axis", 1, &axis) < 0) /* before opset 4 the default is 1 */
         return -1;
     int nin = (int)imp->node->n_input, all_const = 1, rc = 0;
     Value **in = xcalloc((size_t)nin + 1, sizeof *in);
@@ -1691,7 +1875,7 @@ static int onnx_op_concat(Importer *imp, const OnnxOp *op)
     } else if (rc == 0) {
         int t[IR_MAX_IO];
         if (nin > IR_MAX_IO)
-            rc = onnx_fail(imp, "%d inputs (at most %d supported)", nin, IR_MAX_IO);
+            rc = onnx_fail(imp, "%d inputs are not supported (at most %d)", nin, IR_MAX_IO);
         for (int i = 0; i < nin && rc == 0; i++)
             if ((t[i] = onnx_tensor(imp, in[i])) < 0)
                 rc = -1;
@@ -1719,7 +1903,8 @@ static int onnx_op_flatten(Importer *imp, const OnnxOp *op)
     int64_t dims[IR_MAX_RANK];
     int known = onnx_known_shape(imp, x, &rank, dims);
     if (known && (axis < -rank || axis > rank))
-        return onnx_fail(imp, "unsupported attribute axis=%lld for rank %d", (long long)axis, rank);
+        return onnx_fail(imp, "attribute axis=%lld is out of range for rank %d", (long long)axis,
+                         rank);
     if (axis < 0) {
         if (!known)
             return onnx_fail(imp, "negative axis on a tensor of unknown rank is not supported");
@@ -1748,25 +1933,19 @@ static int onnx_op_flatten(Importer *imp, const OnnxOp *op)
     return onnx_out_act(imp, n, 0);
 }
 
-static int onnx_op_reshape(Importer *imp, const OnnxOp *op)
+/* Reshape of x to the 1-D integer constant shape. */
+static int onnx_reshape_to(Importer *imp, Value *x, const Const *shape)
 {
-    (void)op;
-    Value *x;
-    const Const *shape;
-    int64_t allowzero;
-    if (onnx_in_required(imp, 0, &x) < 0 || onnx_in_ints(imp, 1, &shape) < 0 ||
-        onnx_attr_int(imp, "allowzero", 0, &allowzero) < 0)
-        return -1;
-    if (allowzero != 0)
-        return onnx_fail(imp, "unsupported attribute allowzero=%lld", (long long)allowzero);
     if (shape->rank != 1)
         return onnx_fail(imp, "shape input must be 1-D");
     if (shape->count > IR_MAX_RANK)
-        return onnx_fail(imp, "target shape has %lld dimensions (at most %d supported)",
+        return onnx_fail(imp, "target shape has %lld dimensions, which is not supported (at "
+                              "most %d)",
                          (long long)shape->count, IR_MAX_RANK);
     if (x->kind == V_CONST) {
         if (const_has_sym(shape))
-            return onnx_fail(imp, "target shape depends on run-time dimensions");
+            return onnx_fail(imp, "a target shape that depends on run-time dimensions is not "
+                                  "supported here");
         int64_t dims[IR_MAX_RANK];
         Const out;
         if (onnx_resolve_shape(imp, &x->c, shape, dims) < 0 ||
@@ -1800,6 +1979,41 @@ static int onnx_op_reshape(Importer *imp, const OnnxOp *op)
     node->nin = 1;
     node->in[0] = t;
     return onnx_out_act(imp, n, 0);
+}
+
+/* The target shape is input 1 from opset 5 on, attribute 'shape' before. */
+static int onnx_op_reshape(Importer *imp, const OnnxOp *op)
+{
+    (void)op;
+    Value *x;
+    int64_t allowzero;
+    if (onnx_in_required(imp, 0, &x) < 0 || onnx_attr_int(imp, "allowzero", 0, &allowzero) < 0)
+        return -1;
+    if (allowzero != 0)
+        return onnx_fail(imp, "unsupported attribute allowzero=%lld", (long long)allowzero);
+    if (imp->opset >= 5) {
+        const Const *shape;
+        if (onnx_in_ints(imp, 1, &shape) < 0)
+            return -1;
+        return onnx_reshape_to(imp, x, shape);
+    }
+    int64_t dims[IR_MAX_RANK];
+    int n;
+    if (onnx_attr_ints(imp, "shape", dims, IR_MAX_RANK, &n) < 0)
+        return -1;
+    if (n < 0)
+        return onnx_fail(imp, "missing attribute shape");
+    Const shape;
+    int64_t count = n;
+    if (onnx_const_alloc(imp, &shape, 1, &count, 1, 0) < 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        shape.idata[i] = dims[i];
+        shape.data[i] = (float)dims[i];
+    }
+    int rc = onnx_reshape_to(imp, x, &shape);
+    const_free(&shape);
+    return rc;
 }
 
 static int onnx_op_transpose(Importer *imp, const OnnxOp *op)
@@ -1857,8 +2071,14 @@ static int onnx_op_constant_of_shape(Importer *imp, const OnnxOp *op)
     if (onnx_in_ints(imp, 0, &shape) < 0 ||
         onnx_attr_typed(imp, "value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR, &a) < 0)
         return -1;
-    if (shape->rank != 1 || shape->count > IR_MAX_RANK || const_has_sym(shape))
-        return onnx_fail(imp, "invalid shape input");
+    if (shape->rank != 1)
+        return onnx_fail(imp, "input 0 ('%s') must be 1-D, has rank %d", imp->node->input[0],
+                         shape->rank);
+    if (shape->count > IR_MAX_RANK)
+        return onnx_fail(imp, "a result of rank %lld is not supported (at most %d)",
+                         (long long)shape->count, IR_MAX_RANK);
+    if (const_has_sym(shape))
+        return onnx_fail(imp, "a shape that depends on run-time dimensions is not supported");
     Const value, out;
     memset(&value, 0, sizeof value);
     if (a && a->t && onnx_const_from_proto(imp, a->t, "attribute 'value'", &value) < 0)
@@ -1877,23 +2097,61 @@ static int onnx_op_constant_of_shape(Importer *imp, const OnnxOp *op)
     return rc < 0 ? -1 : onnx_out_const(imp, &out);
 }
 
-/* Slice of a constant (opset 10 on: starts, ends, axes, steps are inputs). */
+/* Input i, an optional 1-D integer list, into out (at most max values);
+ * *n = -1 when it is absent. */
+static int onnx_in_list(Importer *imp, int i, const char *what, int64_t *out, int max, int *n)
+{
+    const Const *c;
+    *n = -1;
+    if (!onnx_input_name(imp, i))
+        return 0;
+    if (onnx_in_ints(imp, i, &c) < 0)
+        return -1;
+    if (c->rank != 1)
+        return onnx_fail(imp, "input %s ('%s') must be 1-D, has rank %d", what,
+                         imp->node->input[i], c->rank);
+    if (const_has_sym(c))
+        return onnx_fail(imp, "input %s ('%s') depends on run-time dimensions, which is not "
+                              "supported",
+                         what, imp->node->input[i]);
+    if (c->count > max)
+        return onnx_fail(imp, "input %s ('%s') has %lld values (more than %d are not supported)",
+                         what, imp->node->input[i], (long long)c->count, max);
+    *n = (int)c->count;
+    memcpy(out, c->idata, sizeof *out * (size_t)c->count);
+    return 0;
+}
+
+/* Slice of a constant: starts, ends and axes are attributes before opset 10,
+ * inputs (with steps) from it on. */
 static int onnx_op_slice(Importer *imp, const OnnxOp *op)
 {
     (void)op;
     Value *xv;
-    const Const *starts, *ends, *axes = NULL, *steps = NULL;
-    if (onnx_in_required(imp, 0, &xv) < 0 || onnx_const_data_input(imp, xv) < 0 ||
-        onnx_in_ints(imp, 1, &starts) < 0 || onnx_in_ints(imp, 2, &ends) < 0 ||
-        (onnx_input_name(imp, 3) && onnx_in_ints(imp, 3, &axes) < 0) ||
-        (onnx_input_name(imp, 4) && onnx_in_ints(imp, 4, &steps) < 0))
+    int64_t starts[IR_MAX_RANK], ends[IR_MAX_RANK], axes[IR_MAX_RANK], steps[IR_MAX_RANK];
+    int n, ne, na, ns = -1;
+    if (onnx_in_required(imp, 0, &xv) < 0 || onnx_const_data_input(imp, xv) < 0)
         return -1;
+    if (imp->opset < 10) {
+        if (onnx_attr_ints(imp, "starts", starts, IR_MAX_RANK, &n) < 0 ||
+            onnx_attr_ints(imp, "ends", ends, IR_MAX_RANK, &ne) < 0 ||
+            onnx_attr_ints(imp, "axes", axes, IR_MAX_RANK, &na) < 0)
+            return -1;
+        if (n < 0 || ne < 0)
+            return onnx_fail(imp, "missing attribute %s", n < 0 ? "starts" : "ends");
+    } else if (onnx_in_list(imp, 1, "starts", starts, IR_MAX_RANK, &n) < 0 ||
+               onnx_in_list(imp, 2, "ends", ends, IR_MAX_RANK, &ne) < 0 ||
+               onnx_in_list(imp, 3, "axes", axes, IR_MAX_RANK, &na) < 0 ||
+               onnx_in_list(imp, 4, "steps", steps, IR_MAX_RANK, &ns) < 0) {
+        return -1;
+    } else if (n < 0 || ne < 0) {
+        return onnx_fail(imp, "input %d (%s) is missing", n < 0 ? 1 : 2, n < 0 ? "starts" : "ends");
+    }
     const Const *x = &xv->c;
-    int64_t n = starts->count;
-    if (ends->count != n || (axes && axes->count != n) || (steps && steps->count != n) ||
-        n > x->rank || const_has_sym(starts) || const_has_sym(ends) ||
-        (axes && const_has_sym(axes)) || (steps && const_has_sym(steps)))
-        return onnx_fail(imp, "invalid starts/ends/axes/steps inputs");
+    if (ne != n || (na >= 0 && na != n) || (ns >= 0 && ns != n))
+        return onnx_fail(imp, "starts, ends, axes and steps have different lengths");
+    if (n > x->rank)
+        return onnx_fail(imp, "starts has %d values for a rank-%d input", n, x->rank);
     int64_t first[IR_MAX_RANK], step[IR_MAX_RANK], dims[IR_MAX_RANK];
     int seen[IR_MAX_RANK] = {0};
     for (int d = 0; d < x->rank; d++) {
@@ -1901,16 +2159,16 @@ static int onnx_op_slice(Importer *imp, const OnnxOp *op)
         step[d] = 1;
         dims[d] = x->dims[d];
     }
-    for (int64_t i = 0; i < n; i++) {
-        int64_t ax = axes ? axes->idata[i] : i;
+    for (int i = 0; i < n; i++) {
+        int64_t ax = na >= 0 ? axes[i] : i;
         if (ax < -x->rank || ax >= x->rank)
             return onnx_fail(imp, "axis %lld is out of range", (long long)ax);
         if (ax < 0)
             ax += x->rank;
         if (seen[ax]++)
             return onnx_fail(imp, "axis %lld is repeated", (long long)ax);
-        int64_t dim = x->dims[ax], st = steps ? steps->idata[i] : 1;
-        int64_t b = starts->idata[i], e = ends->idata[i];
+        int64_t dim = x->dims[ax], st = ns >= 0 ? steps[i] : 1;
+        int64_t b = starts[i], e = ends[i];
         if (st == 0 || st == INT64_MIN)
             return onnx_fail(imp, "invalid step %lld", (long long)st);
         if (b < 0)
@@ -1946,28 +2204,51 @@ static int onnx_op_slice(Importer *imp, const OnnxOp *op)
 
 /* torch writes AvgPool (count_include_pad) as Pad + AveragePool: zero pads
  * vanish, zero padding of H and W is left for the Conv or AveragePool that
- * reads it (V_PADDED). */
+ * reads it (V_PADDED).  pads and value are attributes before opset 11
+ * (pads named paddings in opset 1), inputs (value named constant_value) from
+ * it on. */
 static int onnx_op_pad(Importer *imp, const OnnxOp *op)
 {
     (void)op;
     Value *x;
-    const Const *p, *value;
+    int64_t p[2 * IR_MAX_RANK];
+    int np;
+    float value = 0.0f;
     char mode[32];
-    if (onnx_in_required(imp, 0, &x) < 0 || onnx_in_ints(imp, 1, &p) < 0 ||
-        onnx_in_const(imp, 2, 0, &value) < 0 ||
+    if (onnx_in_required(imp, 0, &x) < 0 ||
         onnx_attr_string(imp, "mode", "constant", mode, sizeof mode) < 0)
         return -1;
+    if (imp->opset < 11) {
+        const char *pname = imp->opset < 2 ? "paddings" : "pads";
+        if (onnx_attr_ints(imp, pname, p, 2 * IR_MAX_RANK, &np) < 0 ||
+            onnx_attr_float(imp, "value", 0.0f, &value) < 0)
+            return -1;
+        if (np < 0)
+            return onnx_fail(imp, "missing attribute %s", pname);
+    } else {
+        const Const *v;
+        if (onnx_in_list(imp, 1, "pads", p, 2 * IR_MAX_RANK, &np) < 0 ||
+            onnx_in_const(imp, 2, 0, &v) < 0)
+            return -1;
+        if (np < 0)
+            return onnx_fail(imp, "input 1 (pads) is missing");
+        if (v && v->count != 1)
+            return onnx_fail(imp, "constant_value ('%s') must be a single value, has %lld",
+                             imp->node->input[2], (long long)v->count);
+        if (v)
+            value = v->data[0];
+    }
     if (strcmp(mode, "constant") != 0)
         return onnx_fail(imp, "unsupported attribute mode=%s", mode);
-    if (value && (value->count != 1 || value->data[0] != 0.0f))
+    if (value != 0.0f)
         return onnx_fail(imp, "padding with a value other than 0 is not supported");
-    if (p->rank != 1 || p->count % 2 != 0 || p->count > 2 * IR_MAX_RANK || const_has_sym(p))
-        return onnx_fail(imp, "invalid pads input");
-    int r = (int)(p->count / 2), any = 0;
+    if (np % 2 != 0)
+        return onnx_fail(imp, "pads has an odd number of values (%d)", np);
+    int r = np / 2, any = 0;
     for (int i = 0; i < 2 * r; i++) {
-        if (p->idata[i] < 0)
+        if (p[i] < 0)
             return onnx_fail(imp, "negative pads (cropping) are not supported");
-        any |= p->idata[i] != 0;
+        any |= p[i] != 0;
     }
     if (!any)
         return onnx_out_forward(imp, x);
@@ -1975,7 +2256,7 @@ static int onnx_op_pad(Importer *imp, const OnnxOp *op)
         return onnx_fail(imp, "Pad of '%s' is not supported", x->name);
     if (r != 3 && r != 4)
         return onnx_fail(imp, "Pad of a rank-%d tensor is not supported", r);
-    if (p->idata[0] || p->idata[1] || p->idata[r] || p->idata[r + 1])
+    if (p[0] || p[1] || p[r] || p[r + 1])
         return onnx_fail(imp, "Pad of the batch or channel dimension is not supported");
     const char *name = onnx_output_name(imp, 0);
     if (!name)
@@ -1984,55 +2265,72 @@ static int onnx_op_pad(Importer *imp, const OnnxOp *op)
     v->tensor = x->tensor;
     v->pad_rank = r;
     if (r == 4) { /* [N, C, H, W] begins, then ends */
-        v->pads[0] = p->idata[2];
-        v->pads[1] = p->idata[3];
-        v->pads[2] = p->idata[6];
-        v->pads[3] = p->idata[7];
+        v->pads[0] = p[2];
+        v->pads[1] = p[3];
+        v->pads[2] = p[6];
+        v->pads[3] = p[7];
     } else { /* 1-D: only W */
-        v->pads[1] = p->idata[2];
-        v->pads[3] = p->idata[5];
+        v->pads[1] = p[2];
+        v->pads[3] = p[5];
     }
     return 0;
 }
 
 static const OnnxOp onnx_ops[] = {
-    {"Conv", onnx_op_conv, OP_CONV, 2, 3,
-     {"kernel_shape", "strides", "pads", "dilations", "group", "auto_pad"}},
-    {"Gemm", onnx_op_gemm, OP_DENSE, 2, 3, {"alpha", "beta", "transA", "transB"}},
-    {"MatMul", onnx_op_matmul, OP_DENSE, 2, 2, {0}},
-    {"BatchNormalization", onnx_op_batchnorm, OP_BATCHNORM, 5, 5,
-     {"epsilon", "momentum", "training_mode"}},
-    {"Relu", onnx_op_simple, OP_RELU, 1, 1, {0}},
-    {"Sigmoid", onnx_op_simple, OP_SIGMOID, 1, 1, {0}},
-    {"Tanh", onnx_op_simple, OP_TANH, 1, 1, {0}},
-    {"Softmax", onnx_op_simple, OP_SOFTMAX, 1, 1, {"axis"}},
-    {"LeakyRelu", onnx_op_simple, OP_LEAKYRELU, 1, 1, {"alpha"}},
-    {"Clip", onnx_op_clip, OP_CLIP, 1, 3, {"min", "max"}},
-    {"MaxPool", onnx_op_pool, OP_MAXPOOL, 1, 1,
-     {"kernel_shape", "strides", "pads", "dilations", "ceil_mode", "auto_pad", "storage_order"}},
-    {"AveragePool", onnx_op_pool, OP_AVGPOOL, 1, 1,
-     {"kernel_shape", "strides", "pads", "ceil_mode", "count_include_pad", "auto_pad"}},
-    {"GlobalAveragePool", onnx_op_pool, OP_GLOBALAVGPOOL, 1, 1, {0}},
-    {"Add", onnx_op_add, OP_ADD, 2, 2, {0}},
-    {"Sub", onnx_op_add, OP_COUNT, 2, 2, {0}},
-    {"Mul", onnx_op_add, OP_COUNT, 2, 2, {0}},
-    {"Div", onnx_op_add, OP_COUNT, 2, 2, {0}},
-    {"Concat", onnx_op_concat, OP_CONCAT, 1, -1, {"axis"}},
-    {"Flatten", onnx_op_flatten, OP_RESHAPE, 1, 1, {"axis"}},
-    {"Reshape", onnx_op_reshape, OP_RESHAPE, 2, 2, {"allowzero"}},
-    {"Transpose", onnx_op_transpose, OP_TRANSPOSE, 1, 1, {"perm"}},
-    {"Identity", onnx_op_forward, OP_COUNT, 1, 1, {0}},
-    {"Dropout", onnx_op_forward, OP_COUNT, 1, 3, {"ratio", "seed"}},
-    {"Constant", onnx_op_constant, OP_COUNT, 0, 0,
-     {"value", "value_float", "value_floats", "value_int", "value_ints"}},
-    {"Shape", onnx_op_shape, OP_COUNT, 1, 1, {"start", "end"}},
-    {"Gather", onnx_op_gather, OP_COUNT, 2, 2, {"axis"}},
-    {"Unsqueeze", onnx_op_unsqueeze, OP_COUNT, 1, 2, {"axes"}},
-    {"Squeeze", onnx_op_squeeze, OP_COUNT, 1, 2, {"axes"}},
-    {"Cast", onnx_op_cast, OP_COUNT, 1, 1, {"to"}},
-    {"Pad", onnx_op_pad, OP_COUNT, 2, 3, {"mode"}},
-    {"ConstantOfShape", onnx_op_constant_of_shape, OP_COUNT, 1, 1, {"value"}},
-    {"Slice", onnx_op_slice, OP_COUNT, 3, 5, {0}},
+    {"Conv", onnx_op_conv, OP_CONV, {{1, 2, 3}},
+     {ATTR("kernel_shape"), ATTR("strides"), ATTR("pads"), ATTR("dilations"), ATTR("group"),
+      ATTR("auto_pad")}},
+    {"Gemm", onnx_op_gemm, OP_DENSE, {{1, 3, 3}, {11, 2, 3}},
+     {ATTR("alpha"), ATTR("beta"), ATTR("transA"), ATTR("transB"), ATTR_UNTIL("broadcast", 7)}},
+    {"MatMul", onnx_op_matmul, OP_DENSE, {{1, 2, 2}}, {{0}}},
+    {"BatchNormalization", onnx_op_batchnorm, OP_BATCHNORM, {{1, 5, 5}},
+     {ATTR("epsilon"), ATTR("momentum"), ATTR_UNTIL("is_test", 7), ATTR_UNTIL("spatial", 9),
+      ATTR_SINCE("training_mode", 14), ATTR_LEGACY}},
+    {"Relu", onnx_op_simple, OP_RELU, {{1, 1, 1}}, {ATTR_LEGACY}},
+    {"Sigmoid", onnx_op_simple, OP_SIGMOID, {{1, 1, 1}}, {ATTR_LEGACY}},
+    {"Tanh", onnx_op_simple, OP_TANH, {{1, 1, 1}}, {ATTR_LEGACY}},
+    {"Softmax", onnx_op_simple, OP_SOFTMAX, {{1, 1, 1}}, {ATTR("axis")}},
+    {"LeakyRelu", onnx_op_simple, OP_LEAKYRELU, {{1, 1, 1}}, {ATTR("alpha"), ATTR_LEGACY}},
+    {"Clip", onnx_op_clip, OP_CLIP, {{1, 1, 1}, {11, 1, 3}},
+     {ATTR_UNTIL("min", 11), ATTR_UNTIL("max", 11), ATTR_LEGACY}},
+    {"MaxPool", onnx_op_pool, OP_MAXPOOL, {{1, 1, 1}},
+     {ATTR("kernel_shape"), ATTR("strides"), ATTR("pads"), ATTR("auto_pad"),
+      ATTR_SINCE("storage_order", 8), ATTR_SINCE("ceil_mode", 10), ATTR_SINCE("dilations", 10)}},
+    {"AveragePool", onnx_op_pool, OP_AVGPOOL, {{1, 1, 1}},
+     {ATTR("kernel_shape"), ATTR("strides"), ATTR("pads"), ATTR("auto_pad"),
+      ATTR_SINCE("count_include_pad", 7), ATTR_SINCE("ceil_mode", 10)}},
+    {"GlobalAveragePool", onnx_op_pool, OP_GLOBALAVGPOOL, {{1, 1, 1}}, {{0}}},
+    {"Add", onnx_op_add, OP_ADD, {{1, 2, 2}},
+     {ATTR_UNTIL("broadcast", 7), ATTR_UNTIL("axis", 7), ATTR_LEGACY}},
+    {"Sub", onnx_op_add, OP_COUNT, {{1, 2, 2}},
+     {ATTR_UNTIL("broadcast", 7), ATTR_UNTIL("axis", 7), ATTR_LEGACY}},
+    {"Mul", onnx_op_add, OP_COUNT, {{1, 2, 2}},
+     {ATTR_UNTIL("broadcast", 7), ATTR_UNTIL("axis", 7), ATTR_LEGACY}},
+    {"Div", onnx_op_add, OP_COUNT, {{1, 2, 2}},
+     {ATTR_UNTIL("broadcast", 7), ATTR_UNTIL("axis", 7), ATTR_LEGACY}},
+    {"Concat", onnx_op_concat, OP_CONCAT, {{1, 1, -1}}, {ATTR("axis")}},
+    {"Flatten", onnx_op_flatten, OP_RESHAPE, {{1, 1, 1}}, {ATTR("axis")}},
+    {"Reshape", onnx_op_reshape, OP_RESHAPE, {{1, 1, 1}, {5, 2, 2}},
+     {ATTR_UNTIL("shape", 5), ATTR_UNTIL("consumed_inputs", 5), ATTR_SINCE("allowzero", 14)}},
+    {"Transpose", onnx_op_transpose, OP_TRANSPOSE, {{1, 1, 1}}, {ATTR("perm")}},
+    {"Identity", onnx_op_forward, OP_COUNT, {{1, 1, 1}}, {{0}}},
+    {"Dropout", onnx_op_forward, OP_COUNT, {{1, 1, 1}, {12, 1, 3}},
+     {ATTR_UNTIL("is_test", 7), ATTR_UNTIL("ratio", 12), ATTR_SINCE("seed", 12), ATTR_LEGACY}},
+    {"Constant", onnx_op_constant, OP_COUNT, {{1, 0, 0}},
+     {ATTR("value"), ATTR_SINCE("value_float", 12), ATTR_SINCE("value_floats", 12),
+      ATTR_SINCE("value_int", 12), ATTR_SINCE("value_ints", 12)}},
+    {"Shape", onnx_op_shape, OP_COUNT, {{1, 1, 1}},
+     {ATTR_SINCE("start", 15), ATTR_SINCE("end", 15)}},
+    {"Gather", onnx_op_gather, OP_COUNT, {{1, 2, 2}}, {ATTR("axis")}},
+    {"Unsqueeze", onnx_op_unsqueeze, OP_COUNT, {{1, 1, 1}, {13, 2, 2}},
+     {ATTR_UNTIL("axes", 13)}},
+    {"Squeeze", onnx_op_squeeze, OP_COUNT, {{1, 1, 1}, {13, 1, 2}}, {ATTR_UNTIL("axes", 13)}},
+    {"Cast", onnx_op_cast, OP_COUNT, {{1, 1, 1}}, {ATTR("to")}}, /* a name before opset 6 */
+    {"Pad", onnx_op_pad, OP_COUNT, {{1, 1, 1}, {11, 2, 3}},
+     {ATTR("mode"), ATTR_UNTIL("paddings", 2), {"pads", 2, 11}, ATTR_UNTIL("value", 11)}},
+    {"ConstantOfShape", onnx_op_constant_of_shape, OP_COUNT, {{9, 1, 1}}, {ATTR("value")}},
+    {"Slice", onnx_op_slice, OP_COUNT, {{1, 1, 1}, {10, 3, 5}},
+     {ATTR_UNTIL("starts", 10), ATTR_UNTIL("ends", 10), ATTR_UNTIL("axes", 10)}},
 };
 
 /* ---- one node ---- */
@@ -2069,22 +2367,42 @@ static int onnx_import_node(Importer *imp, int index)
     if (!op)
         return onnx_fail(imp, "unsupported op '%s'", type);
 
+    /* the form of the op in the model's opset */
+    const OnnxArity *io = NULL;
+    for (size_t k = 0; k < sizeof op->io / sizeof op->io[0]; k++)
+        if (op->io[k].since && imp->opset >= op->io[k].since)
+            io = &op->io[k];
+    if (!io)
+        return onnx_fail(imp, "op '%s' is not part of opset %lld (added in opset %d)", type,
+                         (long long)imp->opset, op->io[0].since);
     for (size_t i = 0; i < nd->n_attribute; i++) {
         const char *an = nd->attribute[i] ? str_or_empty(nd->attribute[i]->name) : "";
-        int known = 0;
-        for (size_t k = 0; k < sizeof op->attrs / sizeof op->attrs[0] && op->attrs[k]; k++)
-            known |= strcmp(op->attrs[k], an) == 0;
+        const OnnxAttr *known = NULL;
+        for (size_t k = 0; k < sizeof op->attrs / sizeof op->attrs[0] && op->attrs[k].name; k++)
+            if (strcmp(op->attrs[k].name, an) == 0)
+                known = &op->attrs[k];
         if (!known)
             return onnx_fail(imp, "unsupported attribute '%s'", an);
+        if (known->since && imp->opset < known->since)
+            return onnx_fail(imp, "attribute '%s' is not part of %s in opset %lld (added in "
+                                  "opset %d)",
+                             an, type, (long long)imp->opset, known->since);
+        if (known->until && imp->opset >= known->until)
+            return onnx_fail(imp, "attribute '%s' is not part of %s in opset %lld (removed in "
+                                  "opset %d)",
+                             an, type, (long long)imp->opset, known->until);
     }
     /* trailing empty names are absent optional inputs */
     int nin = (int)nd->n_input;
     while (nin > 0 && !onnx_input_name(imp, nin - 1))
         nin--;
-    if (nin < op->min_in)
-        return onnx_fail(imp, "has %d inputs, expected at least %d", nin, op->min_in);
-    if (op->max_in >= 0 && nin > op->max_in)
-        return onnx_fail(imp, "has %d inputs, expected at most %d", nin, op->max_in);
+    char in_opset[48] = "";
+    if (op->io[1].since) /* the count changed with the opset: say which */
+        snprintf(in_opset, sizeof in_opset, " in opset %lld", (long long)imp->opset);
+    if (nin < io->min_in)
+        return onnx_fail(imp, "has %d inputs, expected at least %d%s", nin, io->min_in, in_opset);
+    if (io->max_in >= 0 && nin > io->max_in)
+        return onnx_fail(imp, "has %d inputs, expected at most %d%s", nin, io->max_in, in_opset);
 
     if (op->import(imp, op) < 0)
         return -1;
@@ -2107,16 +2425,31 @@ static int onnx_declared_shape(Importer *imp, const Onnx__ValueInfoProto *vi, in
                                int64_t *dims, int *elem_type)
 {
     const Onnx__TypeProto *tp = vi->type;
-    if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
-        return onnx_fail(imp, "graph input '%s' is not a tensor", vi->name);
+    if (!tp || tp->value_case == ONNX__TYPE_PROTO__VALUE__NOT_SET ||
+        (tp->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE && !tp->tensor_type))
+        return onnx_fail(imp, "graph input '%s' has no type (or a kind of type that is not "
+                              "supported)",
+                         vi->name);
+    if (tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE) {
+        const char *kind = tp->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE ? "a sequence"
+                           : tp->value_case == ONNX__TYPE_PROTO__VALUE_MAP_TYPE    ? "a map"
+                           : tp->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE
+                               ? "an optional"
+                           : tp->value_case == ONNX__TYPE_PROTO__VALUE_SPARSE_TENSOR_TYPE
+                               ? "a sparse tensor"
+                               : "not a tensor";
+        return onnx_fail(imp, "graph input '%s' is %s, not a tensor (sequences, maps, optionals "
+                              "and sparse tensors are not supported)",
+                         vi->name, kind);
+    }
     *elem_type = tp->tensor_type->has_elem_type ? tp->tensor_type->elem_type : 0;
     const Onnx__TensorShapeProto *sh = tp->tensor_type->shape;
     *rank = -1;
     if (!sh)
         return 0;
     if (sh->n_dim > IR_MAX_RANK)
-        return onnx_fail(imp, "graph input '%s' has rank %zu (at most %d supported)", vi->name,
-                         sh->n_dim, IR_MAX_RANK);
+        return onnx_fail(imp, "graph input '%s' has rank %zu, which is not supported (at most %d)",
+                         vi->name, sh->n_dim, IR_MAX_RANK);
     *rank = (int)sh->n_dim;
     for (int i = 0; i < *rank; i++) {
         const Onnx__TensorShapeProto__Dimension *d = sh->dim[i];
@@ -2197,21 +2530,36 @@ static int onnx_graph_inputs(Importer *imp, const OnnxBinding *bind, int nbind)
             continue;
         }
 
-        if (elem != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
-            return onnx_fail(imp, "graph input '%s' has element type %d; only float32 inputs are "
-                                  "supported (or bind it to a file)",
-                             vi->name, elem);
+        if (elem != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) {
+            char tn[32];
+            if (!elem)
+                return onnx_fail(imp, "graph input '%s' has no element type", vi->name);
+            if (!onnx_type_name(elem, tn, sizeof tn))
+                return onnx_fail(imp, "graph input '%s' has an unknown element type %d", vi->name,
+                                 elem);
+            return onnx_fail(imp, "graph input '%s': element type %s is not supported (only "
+                                  "float32 graph inputs; or freeze it with --bind)",
+                             vi->name, tn);
+        }
         if (rank < 0)
-            return onnx_fail(imp, "graph input '%s' has no shape", vi->name);
+            return onnx_fail(imp, "graph input '%s' has no shape (inputs of unknown rank are not "
+                                  "supported)",
+                             vi->name);
         for (int d = 0; d < rank; d++) {
             if (dims[d] < 0 && d == 0)
                 dims[d] = 1; /* symbolic batch: compile for one sample */
-            else if (dims[d] <= 0)
-                return onnx_fail(imp, "graph input '%s': dimension %d is %s", vi->name, d,
-                                 dims[d] < 0 ? "unknown (only the first may be)" : "0");
+            else if (dims[d] < 0)
+                return onnx_fail(imp, "graph input '%s': dimension %d is unknown, which is not "
+                                      "supported (only the first, the batch, may be)",
+                                 vi->name, d);
+            else if (dims[d] == 0)
+                return onnx_fail(imp, "graph input '%s': dimension %d is 0 (zero-size "
+                                      "dimensions are not supported)",
+                                 vi->name, d);
         }
         if (imp->g->ninputs == IR_MAX_IO)
-            return onnx_fail(imp, "more than %d graph inputs", IR_MAX_IO);
+            return onnx_fail(imp, "more than %d run-time graph inputs are not supported",
+                             IR_MAX_IO);
         int t = onnx_add_tensor(imp, vi->name, TK_INPUT);
         Tensor *ten = &imp->g->tensors[t];
         ten->rank = rank;
@@ -2329,7 +2677,8 @@ static int onnx_graph_outputs(Importer *imp)
     if (gp->n_output == 0)
         return onnx_fail(imp, "the graph has no outputs");
     if (gp->n_output > IR_MAX_IO)
-        return onnx_fail(imp, "%zu graph outputs (at most %d supported)", gp->n_output, IR_MAX_IO);
+        return onnx_fail(imp, "%zu graph outputs are not supported (at most %d)", gp->n_output,
+                         IR_MAX_IO);
     Graph *g = imp->g;
     for (size_t i = 0; i < gp->n_output; i++) {
         const char *name = gp->output[i]->name;

@@ -3,7 +3,9 @@
  * layout ir.h describes.  Activation shapes are left to ir_infer_shapes()
  * (rank 0 after import); constants and graph inputs carry their dims.
  *
- * Default-domain opsets 11 to 17.  Ops that become IR nodes: Conv (1-D, 2-D),
+ * Default-domain opsets 1 to 17, each op read in the form of the model's
+ * opset (attributes that later became inputs, legacy broadcast=1/axis,
+ * is_test, ...).  Ops that become IR nodes: Conv (1-D, 2-D),
  * Gemm, MatMul (constant B), BatchNormalization, Relu, Sigmoid, Tanh,
  * Softmax, LeakyRelu, Clip, MaxPool, AveragePool, GlobalAveragePool, Add,
  * Concat, Flatten, Reshape, Transpose.  Removed at import: Identity, Dropout,

@@ -360,7 +360,7 @@ int tf_from_tensor_proto(const Onnx__TensorProto *tp, TensorFile *t, const char 
 {
     memset(t, 0, sizeof *t);
     if (tp->n_dims > TF_MAX_RANK)
-        return tf_fail(err, errlen, what, "rank %zu is above the maximum %d", tp->n_dims,
+        return tf_fail(err, errlen, what, "rank %zu is not supported (at most %d)", tp->n_dims,
                        TF_MAX_RANK);
     t->rank = (int)tp->n_dims;
     for (int i = 0; i < t->rank; i++)
@@ -381,7 +381,11 @@ int tf_from_tensor_proto(const Onnx__TensorProto *tp, TensorFile *t, const char 
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT8: t->type = TF_I8; break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__UINT8:
     case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: t->type = TF_U8; break;
-    default: return tf_fail(err, errlen, what, "unsupported data type %d", dt);
+    default: {
+        const ProtobufCEnumValue *v =
+            protobuf_c_enum_descriptor_get_value(&onnx__tensor_proto__data_type__descriptor, dt);
+        return tf_fail(err, errlen, what, "data type %s is not supported", v ? v->name : "(unknown)");
+    }
     }
     size_t esize = tf_type_size(t->type);
 
@@ -532,7 +536,7 @@ int tf_write_npy(const char *path, TfType type, int rank, const int64_t *dims, c
     if ((unsigned)type > TF_U8)
         return tf_fail(err, errlen, path, "invalid tensor type");
     if (rank < 0 || rank > TF_MAX_RANK)
-        return tf_fail(err, errlen, path, "rank %d is above the maximum %d", rank, TF_MAX_RANK);
+        return tf_fail(err, errlen, path, "rank %d is not supported (at most %d)", rank, TF_MAX_RANK);
     int64_t count;
     if (tf_count(dims, rank, &count) < 0)
         return tf_fail(err, errlen, path, "invalid dims");

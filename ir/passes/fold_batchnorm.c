@@ -144,7 +144,7 @@ static int bn_to_layer(Graph *g, Node *bn, const double *s, const double *o)
     int64_t c = x->dims[1], wdims[4] = {c, 1, 1, 1}, bdim = c;
     int rank = x->rank;
     if (rank != 2 && rank != 3 && rank != 4)
-        return ir_fail(g, bn, "cannot fold and cannot convert: input rank %d (2, 3 or 4 needed)",
+        return ir_fail(g, bn, "input rank %d is not supported (a BatchNormalization that cannot be folded needs rank 2, 3 or 4)",
                        rank);
     int dense = rank == 2;
     if (dense)

@@ -482,14 +482,17 @@ static void test_bad_files(void **state)
     expect_error(&b, "test.onnx: node 0 (Gemm \"fc\"): input 'b' is not produced by any node, "
                      "initializer or graph input");
     b.graph.n_initializer = 2;
-    b.opset.version = 9;
-    expect_error(&b, "test.onnx: opset 9 is not supported (supported: 11 to 17)");
+    b.opset.version = 0;
+    expect_error(&b, "test.onnx: opset 0 is not supported (supported: 1 to 17)");
+    b.opset.version = 18;
+    expect_error(&b, "test.onnx: opset 18 is not supported (supported: 1 to 17)");
     b.opset.version = 13;
     b.opset.domain = "com.example";
     expect_error(&b, "test.onnx: no opset_import for the default ONNX domain");
     b.opset.domain = "";
     b.nodes[0]->n_input = 1;
-    expect_error(&b, "test.onnx: node 0 (Gemm \"fc\"): has 1 inputs, expected at least 2");
+    expect_error(&b, "test.onnx: node 0 (Gemm \"fc\"): has 1 inputs, expected at least 2 in "
+                     "opset 13");
     b.nodes[0]->n_input = 3;
     b.inits[0]->n_float_data = 5;
     expect_error(&b, "test.onnx: node 0 (Gemm \"fc\"): initializer 'w': has 5 values, dims say 12");
@@ -567,7 +570,8 @@ static void test_gemm_transb0_alpha_beta(void **state)
 
     /* B must be a constant, transA is not supported */
     b.nodes[0]->input[1] = "x";
-    expect_error(&b, "test.onnx: node 0 (Gemm \"Gemm_0\"): input 1 ('x') must be a constant");
+    expect_error(&b, "test.onnx: node 0 (Gemm \"Gemm_0\"): input 1 ('x') must be a constant (a "
+                     "run-time graph input is not supported here; freeze it with --bind)");
     b.nodes[0]->input[1] = "B";
     tb_int(&b, b.nodes[0], "transA", 1);
     expect_error(&b, "test.onnx: node 0 (Gemm \"Gemm_0\"): unsupported attribute transA=1");
@@ -703,7 +707,16 @@ static void test_clip_inputs(void **state)
     ir_graph_free(g);
 
     b.nodes[2]->input[1] = "x";
-    expect_error(&b, "test.onnx: node 2 (Clip \"c1\"): input 1 ('x') must be a constant");
+    expect_error(&b, "test.onnx: node 2 (Clip \"c1\"): input 1 ('x') must be a constant (a "
+                     "run-time graph input is not supported here; freeze it with --bind)");
+    b.nodes[2]->input[1] = "a";
+    expect_error(&b, "test.onnx: node 2 (Clip \"c1\"): input 1 ('a') must be a constant (a "
+                     "computed tensor is not supported here)");
+    /* the attribute form belongs to opsets before 11 */
+    b.nodes[2]->input[1] = "lo";
+    tb_float(&b, b.nodes[3], "max", 1.0f);
+    expect_error(&b, "test.onnx: node 3 (Clip \"c2\"): attribute 'max' is not part of Clip in "
+                     "opset 13 (removed in opset 11)");
     tb_free(&b);
 }
 
@@ -726,6 +739,401 @@ static void test_softmax_by_opset(void **state)
         ir_graph_free(g);
         tb_free(&b);
     }
+}
+
+/* ---- older opsets: each op in the form of the model's opset ---- */
+
+static Graph *load_ok(TB *b)
+{
+    char err[1024];
+    Graph *g = tb_load(b, err, sizeof err);
+    if (!g)
+        fail_msg("%s", err);
+    return g;
+}
+
+/* BatchNormalization and Dropout before opset 7: is_test (default 0, training),
+ * spatial before 9, consumed_inputs before 6; extra training outputs unused. */
+static void test_batchnorm_dropout_legacy(void **state)
+{
+    (void)state;
+    TB b;
+    tb_init(&b, 6);
+    int64_t xd[4] = {1, 2, 3, 3}, cd[1] = {2};
+    const float p[2] = {1, 2};
+    tb_input(&b, "x", 4, xd);
+    tb_init_f(&b, "s", 1, cd, p);
+    tb_init_f(&b, "bias", 1, cd, p);
+    tb_init_f(&b, "m", 1, cd, p);
+    tb_init_f(&b, "v", 1, cd, p);
+    Onnx__NodeProto *bn = tb_node(&b, "BatchNormalization", "bn", "x,s,bias,m,v",
+                                  "h,mean_out,var_out,saved_mean,saved_var");
+    tb_float(&b, bn, "epsilon", 1e-3f);
+    tb_float(&b, bn, "momentum", 0.5f);
+    tb_int(&b, bn, "is_test", 1);
+    tb_int(&b, bn, "spatial", 1);
+    Onnx__NodeProto *drop = tb_node(&b, "Dropout", "drop", "h", "y,mask");
+    tb_int(&b, drop, "is_test", 1);
+    tb_float(&b, drop, "ratio", 0.25f);
+    tb_output(&b, "y");
+    Graph *g = load_ok(&b);
+    const Op ops[] = {OP_BATCHNORM};
+    expect_ops(g, 1, ops);
+    assert_true(g->nodes[0].a.epsilon == 1e-3f);
+    assert_int_equal(g->outputs[0], g->nodes[0].out[0]);
+    ir_graph_free(g);
+
+    /* opset 5: consumed_inputs, a legacy attribute, is ignored */
+    b.opset.version = 5;
+    const int64_t consumed[2] = {0, 0};
+    tb_ints(&b, bn, "consumed_inputs", 2, consumed);
+    tb_ints(&b, drop, "consumed_inputs", 1, consumed);
+    g = load_ok(&b);
+    ir_graph_free(g);
+    b.opset.version = 6;
+    expect_error(&b, "test.onnx: node 0 (BatchNormalization \"bn\"): attribute 'consumed_inputs' "
+                     "is not part of BatchNormalization in opset 6 (removed in opset 6)");
+    bn->n_attribute = 4;
+    drop->n_attribute = 2;
+
+    /* the default is_test=0 is training mode */
+    drop->n_attribute = 1; /* ratio only */
+    drop->attribute[0] = drop->attribute[1];
+    expect_error(&b, "test.onnx: node 1 (Dropout \"drop\"): training mode (attribute is_test=0, "
+                     "the default before opset 7) is not supported");
+    bn->attribute[2]->i = 0;
+    expect_error(&b, "test.onnx: node 0 (BatchNormalization \"bn\"): training mode (attribute "
+                     "is_test=0, the default before opset 7) is not supported");
+    bn->attribute[2]->i = 1;
+    bn->attribute[3]->i = 0;
+    expect_error(&b, "test.onnx: node 0 (BatchNormalization \"bn\"): unsupported attribute "
+                     "spatial=0 (only per-channel statistics, spatial=1)");
+
+    /* opset 7 to 8: no is_test (always inference), spatial still there */
+    b.opset.version = 7;
+    expect_error(&b, "test.onnx: node 0 (BatchNormalization \"bn\"): attribute 'is_test' is not "
+                     "part of BatchNormalization in opset 7 (removed in opset 7)");
+    bn->attribute[2] = bn->attribute[3]; /* drop is_test: spatial=0 */
+    bn->n_attribute = 3;
+    expect_error(&b, "test.onnx: node 0 (BatchNormalization \"bn\"): unsupported attribute "
+                     "spatial=0 (only per-channel statistics, spatial=1)");
+    bn->attribute[2]->i = 1;
+    g = load_ok(&b);
+    ir_graph_free(g);
+    b.opset.version = 9;
+    expect_error(&b, "test.onnx: node 0 (BatchNormalization \"bn\"): attribute 'spatial' is not "
+                     "part of BatchNormalization in opset 9 (removed in opset 9)");
+    bn->n_attribute = 2;
+    g = load_ok(&b);
+    ir_graph_free(g);
+
+    /* Dropout: ratio is an input from opset 12, seed an attribute */
+    b.opset.version = 12;
+    expect_error(&b, "test.onnx: node 1 (Dropout \"drop\"): attribute 'ratio' is not part of "
+                     "Dropout in opset 12 (removed in opset 12)");
+    drop->n_attribute = 0;
+    float r = 0.25f;
+    tb_init_f(&b, "r", 0, NULL, &r);
+    drop->input = tb_list(&b, "h,r", &drop->n_input);
+    g = load_ok(&b);
+    ir_graph_free(g);
+    b.opset.version = 11;
+    expect_error(&b, "test.onnx: node 1 (Dropout \"drop\"): has 2 inputs, expected at most 1 in "
+                     "opset 11");
+    tb_free(&b);
+}
+
+/* Gemm before opset 7: C broadcasts only with broadcast=1; C required
+ * before opset 11. */
+static void test_gemm_legacy(void **state)
+{
+    (void)state;
+    TB b;
+    tb_init(&b, 6);
+    int64_t xd[2] = {1, 2}, bd[2] = {3, 2}, cd[1] = {3};
+    const float bv[6] = {1, 2, 3, 4, 5, 6}, cv[3] = {10, 20, 30};
+    tb_input(&b, "x", 2, xd);
+    tb_init_f(&b, "B", 2, bd, bv);
+    tb_init_f(&b, "C", 1, cd, cv);
+    Onnx__NodeProto *n = tb_node(&b, "Gemm", "fc", "x,B,C", "y");
+    tb_int(&b, n, "transB", 1);
+    tb_int(&b, n, "broadcast", 1);
+    tb_output(&b, "y");
+    Graph *g = load_ok(&b);
+    const Tensor *bias = in_tensor(g, 0, 2);
+    assert_int_equal(bias->dims[0], 3);
+    assert_true(bias->data[2] == 30.0f);
+    ir_graph_free(g);
+
+    n->attribute[1]->i = 0;
+    expect_error(&b, "test.onnx: node 0 (Gemm \"fc\"): C ('C') has shape [3]; before opset 7, a "
+                     "C that is not [M, N] needs attribute broadcast=1");
+    /* [M, N] itself needs no broadcast */
+    b.inits[1]->n_dims = 2;
+    b.inits[1]->dims[0] = 1;
+    b.inits[1]->dims[1] = 3;
+    g = load_ok(&b);
+    ir_graph_free(g);
+    b.opset.version = 7;
+    expect_error(&b, "test.onnx: node 0 (Gemm \"fc\"): attribute 'broadcast' is not part of Gemm "
+                     "in opset 7 (removed in opset 7)");
+    n->n_attribute = 1;
+    g = load_ok(&b);
+    ir_graph_free(g);
+    n->n_input = 2;
+    expect_error(&b, "test.onnx: node 0 (Gemm \"fc\"): has 2 inputs, expected at least 3 in "
+                     "opset 7");
+    b.opset.version = 11;
+    g = load_ok(&b);
+    assert_int_equal(g->nodes[0].in[2], -1);
+    ir_graph_free(g);
+    tb_free(&b);
+}
+
+/* Add (Sub, Mul, Div) before opset 7: broadcast=1 and axis. */
+static void test_add_legacy_broadcast(void **state)
+{
+    (void)state;
+    TB b;
+    tb_init(&b, 6);
+    int64_t xd[4] = {1, 3, 2, 2}, kd[1] = {3};
+    const float k[3] = {1, 2, 3};
+    tb_input(&b, "x", 4, xd);
+    tb_init_f(&b, "k", 1, kd, k);
+    tb_node(&b, "Relu", "r", "x", "h");
+    Onnx__NodeProto *add = tb_node(&b, "Add", "add", "h,k", "y");
+    tb_int(&b, add, "broadcast", 1);
+    tb_output(&b, "y");
+    /* no axis: suffix alignment, as numpy */
+    Graph *g = load_ok(&b);
+    assert_int_equal(in_tensor(g, 1, 1)->rank, 1);
+    ir_graph_free(g);
+
+    /* axis=1 on a tensor of unknown rank cannot be checked */
+    tb_int(&b, add, "axis", 1);
+    expect_error(&b, "test.onnx: node 1 (Add \"add\"): attribute axis=1 on a tensor whose rank "
+                     "is not known at import is not supported (only the numpy-compatible "
+                     "alignment, without axis)");
+    /* unless B is a single value */
+    b.inits[0]->dims[0] = 1;
+    b.inits[0]->n_float_data = 1;
+    g = load_ok(&b);
+    ir_graph_free(g);
+    b.inits[0]->dims[0] = 3;
+    b.inits[0]->n_float_data = 3;
+    /* on the graph input (rank 4) a constant B gets trailing 1s: [3] -> [3,1,1] */
+    add->input[0] = "x";
+    g = load_ok(&b);
+    const Tensor *kt = in_tensor(g, 1, 1);
+    const int64_t want[3] = {3, 1, 1};
+    assert_int_equal(kt->rank, 3);
+    assert_memory_equal(kt->dims, want, sizeof want);
+    ir_graph_free(g);
+    /* the trailing alignment is numpy's */
+    add->attribute[1]->i = 3;
+    b.inits[0]->dims[0] = 2;
+    b.inits[0]->n_float_data = 2;
+    g = load_ok(&b);
+    assert_int_equal(in_tensor(g, 1, 1)->rank, 1);
+    ir_graph_free(g);
+    add->attribute[1]->i = 4;
+    expect_error(&b, "test.onnx: node 1 (Add \"add\"): attribute axis=4 does not place B (shape "
+                     "[2]) within A (shape [1,3,2,2])");
+    b.inits[0]->dims[0] = 3;
+    b.inits[0]->n_float_data = 3;
+
+    /* without broadcast=1 the shapes must be equal */
+    add->n_attribute = 0;
+    expect_error(&b, "test.onnx: node 1 (Add \"add\"): inputs have shapes [1,3,2,2] and [3]; "
+                     "before opset 7 they must be equal unless attribute broadcast=1");
+    b.opset.version = 7;
+    tb_int(&b, add, "broadcast", 1);
+    expect_error(&b, "test.onnx: node 1 (Add \"add\"): attribute 'broadcast' is not part of Add "
+                     "in opset 7 (removed in opset 7)");
+    tb_free(&b);
+
+    /* folded arithmetic on constants: Mul with axis=0 of [2,3] by [2] */
+    TB c;
+    tb_init(&c, 6);
+    int64_t ad[2] = {2, 3}, sd[1] = {2};
+    const float av[6] = {1, 2, 3, 4, 5, 6}, sv[2] = {10, 100};
+    tb_input(&c, "x", 2, ad);
+    tb_init_f(&c, "a", 2, ad, av);
+    tb_init_f(&c, "s", 1, sd, sv);
+    Onnx__NodeProto *mul = tb_node(&c, "Mul", "mul", "a,s", "k");
+    tb_int(&c, mul, "broadcast", 1);
+    tb_int(&c, mul, "axis", 0);
+    tb_node(&c, "Add", "add", "x,k", "y");
+    tb_output(&c, "y");
+    g = load_ok(&c);
+    kt = in_tensor(g, 0, 1);
+    const float wantk[6] = {10, 20, 30, 400, 500, 600};
+    for (int i = 0; i < 6; i++)
+        assert_true(kt->data[i] == wantk[i]);
+    ir_graph_free(g);
+    tb_free(&c);
+}
+
+/* Pool attributes by opset; Pad's attributes before opset 11 */
+static void test_pool_pad_by_opset(void **state)
+{
+    (void)state;
+    TB b;
+    tb_init(&b, 9);
+    int64_t xd[4] = {1, 2, 6, 6};
+    const int64_t kernel[2] = {3, 3};
+    tb_input(&b, "x", 4, xd);
+    Onnx__NodeProto *pool = tb_node(&b, "MaxPool", "pool", "x", "y");
+    tb_ints(&b, pool, "kernel_shape", 2, kernel);
+    tb_int(&b, pool, "ceil_mode", 0);
+    tb_output(&b, "y");
+    expect_error(&b, "test.onnx: node 0 (MaxPool \"pool\"): attribute 'ceil_mode' is not part of "
+                     "MaxPool in opset 9 (added in opset 10)");
+    b.opset.version = 10;
+    Graph *g = load_ok(&b);
+    ir_graph_free(g);
+    pool->n_attribute = 1;
+    tb_int(&b, pool, "storage_order", 0);
+    b.opset.version = 7;
+    expect_error(&b, "test.onnx: node 0 (MaxPool \"pool\"): attribute 'storage_order' is not part "
+                     "of MaxPool in opset 7 (added in opset 8)");
+    pool->op_type = "AveragePool";
+    pool->n_attribute = 1;
+    tb_int(&b, pool, "count_include_pad", 1);
+    b.opset.version = 6;
+    expect_error(&b, "test.onnx: node 0 (AveragePool \"pool\"): attribute 'count_include_pad' is "
+                     "not part of AveragePool in opset 6 (added in opset 7)");
+    b.opset.version = 7;
+    g = load_ok(&b);
+    assert_int_equal(g->nodes[0].a.count_include_pad, 1);
+    ir_graph_free(g);
+
+    /* Pad with attributes in front of AveragePool (opset 2 to 10) */
+    pool->n_attribute = 1;
+    pool->input[0] = "p";
+    Onnx__NodeProto *pad = tb_node(&b, "Pad", "pad", "x", "p");
+    const int64_t pads[8] = {0, 0, 1, 2, 0, 0, 3, 4};
+    tb_ints(&b, pad, "pads", 8, pads);
+    tb_float(&b, pad, "value", 0.0f);
+    g = load_ok(&b);
+    const Op ops[] = {OP_AVGPOOL};
+    expect_ops(g, 1, ops);
+    const int64_t want[4] = {1, 2, 3, 4};
+    assert_memory_equal(g->nodes[0].a.pads, want, sizeof want);
+    assert_int_equal(g->nodes[0].a.count_include_pad, 1);
+    ir_graph_free(g);
+    pad->attribute[1]->f = 2.0f;
+    expect_error(&b, "test.onnx: node 1 (Pad \"pad\"): padding with a value other than 0 is not "
+                     "supported");
+    pad->n_attribute = 1;
+    b.opset.version = 11;
+    expect_error(&b, "test.onnx: node 1 (Pad \"pad\"): attribute 'pads' is not part of Pad in "
+                     "opset 11 (removed in opset 11)");
+    /* opset 1 calls them paddings */
+    b.opset.version = 1;
+    expect_error(&b, "test.onnx: node 1 (Pad \"pad\"): attribute 'pads' is not part of Pad in "
+                     "opset 1 (added in opset 2)");
+    pad->attribute[0]->name = "paddings";
+    g = load_ok(&b);
+    assert_memory_equal(g->nodes[0].a.pads, want, sizeof want);
+    ir_graph_free(g);
+    tb_free(&b);
+}
+
+/* Forms before opset 6: Reshape's shape attribute, Concat's default axis,
+ * Cast's type name, Slice's attributes, consumed_inputs. */
+static void test_opset1_forms(void **state)
+{
+    (void)state;
+    TB b;
+    tb_init(&b, 3);
+    int64_t xd[4] = {1, 2, 2, 2}, kd[2] = {2, 3};
+    const float kv[6] = {1, 2, 3, 4, 5, 6};
+    tb_input(&b, "x", 4, xd);
+    tb_init_f(&b, "k", 2, kd, kv);
+    Onnx__NodeProto *relu = tb_node(&b, "Relu", "r", "x", "h");
+    const int64_t consumed[1] = {0};
+    tb_ints(&b, relu, "consumed_inputs", 1, consumed);
+    tb_node(&b, "Concat", "cat", "x,h", "c"); /* axis 1 */
+    Onnx__NodeProto *cast = tb_node(&b, "Cast", "cast", "c", "f");
+    tb_string(&b, cast, "to", "FLOAT");
+    Onnx__NodeProto *rs = tb_node(&b, "Reshape", "rs", "f", "flat");
+    const int64_t shape[2] = {1, -1};
+    tb_ints(&b, rs, "shape", 2, shape);
+    /* a folded Slice of a constant, added to the output */
+    Onnx__NodeProto *sl = tb_node(&b, "Slice", "sl", "k", "ks");
+    const int64_t starts[1] = {1}, ends[1] = {3}, axes[1] = {1};
+    tb_ints(&b, sl, "starts", 1, starts);
+    tb_ints(&b, sl, "ends", 1, ends);
+    tb_ints(&b, sl, "axes", 1, axes);
+    tb_node(&b, "Gemm", "fc", "flat,k2,ks2", "y");
+    tb_output(&b, "y");
+    /* Gemm's B [16,4] and C: the slice [2,2] reshaped to a [4] bias... keep it
+       simple: B from an initializer, C from the folded slice via Reshape */
+    int64_t wd[2] = {16, 4};
+    float w[64] = {0};
+    tb_init_f(&b, "k2", 2, wd, w);
+    Onnx__NodeProto *rs2 = tb_node(&b, "Reshape", "rs2", "ks", "ks2");
+    const int64_t four[1] = {4};
+    tb_ints(&b, rs2, "shape", 1, four);
+    Onnx__NodeProto *gemm = b.nodes[5];
+    tb_int(&b, gemm, "broadcast", 1);
+    Graph *g = load_ok(&b);
+    const Op ops[] = {OP_RELU, OP_CONCAT, OP_RESHAPE, OP_DENSE};
+    expect_ops(g, 4, ops);
+    assert_int_equal(g->nodes[1].a.axis, 1);
+    assert_int_equal(g->nodes[2].a.nshape, 2);
+    assert_int_equal(g->nodes[2].a.shape[0], 1);
+    assert_int_equal(g->nodes[2].a.shape[1], -1);
+    const Tensor *bias = in_tensor(g, 3, 2);
+    const float want_bias[4] = {2, 3, 5, 6};
+    assert_int_equal(bias->dims[0], 4);
+    for (int i = 0; i < 4; i++)
+        assert_true(bias->data[i] == want_bias[i]);
+    ir_graph_free(g);
+
+    /* Cast by name: an unknown one, and one that is not supported */
+    cast->attribute[0]->s.data = (uint8_t *)"FLOAT99";
+    cast->attribute[0]->s.len = 7;
+    expect_error(&b, "test.onnx: node 2 (Cast \"cast\"): attribute to='FLOAT99' is not an ONNX "
+                     "data type");
+    cast->attribute[0]->s.data = (uint8_t *)"string";
+    cast->attribute[0]->s.len = 6;
+    expect_error(&b, "test.onnx: node 2 (Cast \"cast\"): Cast to string is not supported");
+    cast->attribute[0]->s.data = (uint8_t *)"FLOAT";
+    cast->attribute[0]->s.len = 5;
+
+    /* opset 4 to 5: Concat needs its axis; opset 5 on: Reshape takes an input */
+    b.opset.version = 4;
+    expect_error(&b, "test.onnx: node 1 (Concat \"cat\"): missing attribute axis");
+    tb_int(&b, b.nodes[1], "axis", 1);
+    b.opset.version = 5;
+    expect_error(&b, "test.onnx: node 3 (Reshape \"rs\"): attribute 'shape' is not part of "
+                     "Reshape in opset 5 (removed in opset 5)");
+    b.opset.version = 6;
+    expect_error(&b, "test.onnx: node 0 (Relu \"r\"): attribute 'consumed_inputs' is not part of "
+                     "Relu in opset 6 (removed in opset 6)");
+    relu->n_attribute = 0;
+    expect_error(&b, "test.onnx: node 2 (Cast \"cast\"): attribute 'to' has type STRING, "
+                     "expected INT");
+    tb_free(&b);
+
+    /* an op newer than the model's opset */
+    TB c;
+    tb_init(&c, 8);
+    int64_t one[1] = {1}, sd[1] = {2};
+    const int64_t shp[1] = {2};
+    tb_input(&c, "x", 1, sd);
+    tb_init_i64(&c, "s", 1, one, shp);
+    tb_node(&c, "ConstantOfShape", "cos", "s", "z");
+    tb_node(&c, "Add", "add", "x,z", "y");
+    tb_output(&c, "y");
+    expect_error(&c, "test.onnx: node 0 (ConstantOfShape \"cos\"): op 'ConstantOfShape' is not "
+                     "part of opset 8 (added in opset 9)");
+    c.opset.version = 9;
+    g = load_ok(&c);
+    ir_graph_free(g);
+    tb_free(&c);
 }
 
 /* ---- 1-D layers use the 2-D form with H = 1 ---- */
@@ -830,8 +1238,11 @@ static void test_shape_glue(void **state)
     assert_int_equal(g->nodes[1].a.shape[1], 1);
     ir_graph_free(g);
 
-    /* allowzero is not supported */
+    /* allowzero (from opset 14) is not supported */
     tb_int(&b, b.nodes[5], "allowzero", 1);
+    expect_error(&b, "test.onnx: node 5 (Reshape \"reshape\"): attribute 'allowzero' is not part "
+                     "of Reshape in opset 13 (added in opset 14)");
+    b.opset.version = 14;
     expect_error(&b, "test.onnx: node 5 (Reshape \"reshape\"): unsupported attribute allowzero=1");
     tb_free(&b);
 }
@@ -887,7 +1298,7 @@ static void test_pad_into_pool(void **state)
     pool->op_type = "Relu";
     pool->n_attribute = 0;
     expect_error(&b, "test.onnx: node 2 (Relu \"pool\"): 'p' (output of Pad) can only feed Conv "
-                     "or AveragePool");
+                     "or AveragePool (other uses are not supported)");
     tb_free(&b);
 }
 
@@ -931,15 +1342,52 @@ static void test_bindings(void **state)
     assert_null(tb_load_bind(&b, &bind, 1, err, sizeof err));
     assert_string_equal(err, "test.onnx: binding 'nope': the model has no graph input of that name");
 
-    /* only float32 inputs run at run time */
-    b.inputs[1]->type->tensor_type->elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
-    expect_error(&b, "test.onnx: graph input 'k' has element type 7; only float32 inputs are "
-                     "supported (or bind it to a file)");
-    b.inputs[1]->type->tensor_type->elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
-    b.inputs[1]->type->tensor_type->shape->dim[1]->value_case =
-        ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
-    b.inputs[1]->type->tensor_type->shape->dim[1]->dim_param = "C";
-    expect_error(&b, "test.onnx: graph input 'k': dimension 1 is unknown (only the first may be)");
+    /* only float32 inputs run at run time; the type by name */
+    Onnx__TypeProto__Tensor *kt_type = b.inputs[1]->type->tensor_type;
+    kt_type->elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    expect_error(&b, "test.onnx: graph input 'k': element type int64 is not supported (only "
+                     "float32 graph inputs; or freeze it with --bind)");
+    kt_type->elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__UINT8;
+    expect_error(&b, "test.onnx: graph input 'k': element type uint8 is not supported (only "
+                     "float32 graph inputs; or freeze it with --bind)");
+    kt_type->elem_type = 99;
+    expect_error(&b, "test.onnx: graph input 'k' has an unknown element type 99");
+    kt_type->has_elem_type = 0;
+    expect_error(&b, "test.onnx: graph input 'k' has no element type");
+    kt_type->has_elem_type = 1;
+    kt_type->elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    kt_type->shape->dim[1]->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+    kt_type->shape->dim[1]->dim_param = "C";
+    expect_error(&b, "test.onnx: graph input 'k': dimension 1 is unknown, which is not supported "
+                     "(only the first, the batch, may be)");
+    kt_type->shape->dim[1]->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+    kt_type->shape->dim[1]->dim_value = 0;
+    expect_error(&b, "test.onnx: graph input 'k': dimension 1 is 0 (zero-size dimensions are not "
+                     "supported)");
+    Onnx__TensorShapeProto *kshape = kt_type->shape;
+    kt_type->shape = NULL;
+    expect_error(&b, "test.onnx: graph input 'k' has no shape (inputs of unknown rank are not "
+                     "supported)");
+    kt_type->shape = kshape;
+    /* sequences and optionals */
+    Onnx__TypeProto *ktp = b.inputs[1]->type;
+    Onnx__TypeProto__Sequence seq;
+    onnx__type_proto__sequence__init(&seq);
+    ktp->value_case = ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE;
+    ktp->sequence_type = &seq;
+    expect_error(&b, "test.onnx: graph input 'k' is a sequence, not a tensor (sequences, maps, "
+                     "optionals and sparse tensors are not supported)");
+    Onnx__TypeProto__Optional opt;
+    onnx__type_proto__optional__init(&opt);
+    ktp->value_case = ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE;
+    ktp->optional_type = &opt;
+    expect_error(&b, "test.onnx: graph input 'k' is an optional, not a tensor (sequences, maps, "
+                     "optionals and sparse tensors are not supported)");
+    ktp->value_case = ONNX__TYPE_PROTO__VALUE__NOT_SET;
+    expect_error(&b, "test.onnx: graph input 'k' has no type (or a kind of type that is not "
+                     "supported)");
+    ktp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    ktp->tensor_type = kt_type;
     tb_free(&b);
     unlink(path);
     unlink(bad);
@@ -990,6 +1438,11 @@ int main(void)
         cmocka_unit_test(test_identity_removed),
         cmocka_unit_test(test_clip_inputs),
         cmocka_unit_test(test_softmax_by_opset),
+        cmocka_unit_test(test_batchnorm_dropout_legacy),
+        cmocka_unit_test(test_gemm_legacy),
+        cmocka_unit_test(test_add_legacy_broadcast),
+        cmocka_unit_test(test_pool_pad_by_opset),
+        cmocka_unit_test(test_opset1_forms),
         cmocka_unit_test(test_conv1d_and_pool1d),
         cmocka_unit_test(test_shape_glue),
         cmocka_unit_test(test_pad_into_pool),
