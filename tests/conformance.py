@@ -6,8 +6,8 @@
 
 Suites (case names are "SUITE/test_..."):
   node               the official ONNX backend node tests, generated at test time
-                     from python3-onnx's generators (numpy shim, see
-                     /work/shared/docs/toolchains.md "ONNX conformance data")
+                     from python3-onnx's generators (onnx 1.12's generate-data
+                     needs a numpy shim: np.float etc. were removed in numpy 1.24)
   simple             the generator's "simple" model tests (same generation run)
   pytorch-converted  ../shared/data/onnx-pytorch-converted beside the checkout
                      (skipped with a message when absent)
