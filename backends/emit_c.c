@@ -88,11 +88,11 @@ void emit_tensor_ref(EmitCtx *c, EmitBuf *b, int t)
                 emit_float_const_table(c, t);
             } else {
                 int64_t count = ir_numel(tt);
-                eb_printf(&c->consts, "static const %s const_%d[%lld] = {",
-                          tt->q.type == QT_U8 ? "uint8_t" : "int8_t", t, (long long)count);
+                eb_printf(&c->consts, "static const %s const_%d[%lld] = {", emit_ctype(tt), t,
+                          (long long)count);
                 eb_i32_list(&c->consts, tt->qdata, count);
                 eb_puts(&c->consts, "};\n");
-                c->const_bytes += count;
+                c->const_bytes += count * quant_type_bytes(tt->q.type);
             }
         }
         eb_printf(b, "const_%d", t);
@@ -182,7 +182,9 @@ static void io_defines(EmitCtx *c, EmitBuf *b, const char *kind, int i, int t)
     eb_f32(b, tt->q.scale);
     eb_printf(b, " /* %.9g */\n", (double)tt->q.scale);
     eb_printf(b, "#define %s_%s%d_ZERO_POINT %ld\n", c->name, K, i, (long)tt->q.zero);
-    eb_printf(b, "#define %s_%s%d_IS_UNSIGNED %d\n", c->name, K, i, tt->q.type == QT_U8);
+    eb_printf(b, "#define %s_%s%d_IS_UNSIGNED %d\n", c->name, K, i, quant_is_unsigned(tt->q.type));
+    eb_printf(b, "#define %s_%s%d_BITS %d\n", c->name, K, i, quant_bits(&tt->q));
+    eb_printf(b, "#define %s_%s%d_TYPE %s\n", c->name, K, i, emit_ctype(tt));
 }
 
 static void emit_header(EmitCtx *c)
@@ -197,8 +199,9 @@ static void emit_header(EmitCtx *c)
                   N);
     } else {
         eb_printf(&doc,
-                  " * The integer network.  Tensors are 8-bit codes, real = SCALE * (code -\n"
-                  " * ZERO_POINT), stored as uint8_t when IS_UNSIGNED, else int8_t.\n"
+                  " * The integer network.  Tensors are codes of BITS bits, real = SCALE *\n"
+                  " * (code - ZERO_POINT), stored as TYPE: uint8_t when IS_UNSIGNED, else\n"
+                  " * int8_t, for 4 and 8 bits; uint16_t / int16_t for 16 bits.\n"
                   " *   %s_run(in, out)       codes in, codes out (the exact computation);\n"
                   " *   %s_quantize_input / %s_dequantize_output convert one tensor;\n"
                   " *   %s_run_float(in, out) quantize, run, dequantize.\n"
@@ -249,6 +252,37 @@ static void emit_plan_comment(EmitCtx *c, EmitBuf *b)
                       (long long)(c->plan.scratch_off[k] + c->scratch[k] - 1), k);
 }
 
+/* Which code widths the activations use: bit 0 for 4, 1 for 8, 2 for 16. */
+static int code_widths(const Graph *g)
+{
+    int w = 0;
+    for (int t = 0; t < g->ntensors; t++) {
+        const Tensor *tt = &g->tensors[t];
+        if (tt->kind == TK_CONST || tt->q.type == QT_NONE)
+            continue;
+        int b = quant_bits(&tt->q);
+        w |= b <= 4 ? 1 : b <= 8 ? 2 : 4;
+    }
+    return w;
+}
+
+/* NAME.c's comment on the codes, and its arena: 16-bit codes need the
+ * arena 2-byte aligned (the planner's offsets are multiples of 16), which
+ * a union with an int16_t member gives in C99. */
+static void arena_texts(EmitCtx *c, EmitBuf *codes, EmitBuf *arena)
+{
+    const char *N = c->name;
+    int w = code_widths(c->g);
+    eb_puts(codes, w == 2 ? "an 8-bit code" : w == 1 ? "a 4-bit code (in 8-bit storage)"
+                   : w == 4 ? "a 16-bit code" : "a code of 4, 8 or 16 bits");
+    if (w & 4)
+        eb_printf(arena, "static union {\n    uint8_t b[%s_ARENA_BYTES];\n    int16_t align; /* for the 16-bit codes */\n"
+                         "} %s_arena_u;\n#define %s_arena (%s_arena_u.b)",
+                  N, N, N, N);
+    else
+        eb_printf(arena, "static uint8_t %s_arena[%s_ARENA_BYTES];", N, N);
+}
+
 static void emit_main_source(EmitCtx *c)
 {
     const Graph *g = c->g;
@@ -264,14 +298,14 @@ static void emit_main_source(EmitCtx *c)
                       (long long)cnt);
             continue;
         }
+        const Tensor *tt = &g->tensors[t];
         eb_printf(&in, "    %s_copy(%s_arena + %lld, in[%d], %lld);\n", N, N, (long long)off, i,
-                  (long long)cnt);
+                  (long long)cnt * quant_type_bytes(tt->q.type));
         eb_printf(&fin, "    %s_quantize_input(%d, in[%d], %s_arena + %lld);\n", N, i, i, N,
                   (long long)off);
-        const Tensor *tt = &g->tensors[t];
-        const char *ct = tt->q.type == QT_U8 ? "uint8_t" : "int8_t";
+        const char *ct = emit_ctype(tt);
         int32_t lo, hi;
-        quant_type_range(tt->q.type, &lo, &hi);
+        quant_code_range(&tt->q, &lo, &hi);
         eb_printf(&qz,
                   "    case %d:\n        for (k = 0; k < %lld; k++)\n"
                   "            ((%s *)codes)[k] = (%s)shiftc_quantize_f32(x[k], %s_INPUT%d_SCALE,\n"
@@ -287,17 +321,20 @@ static void emit_main_source(EmitCtx *c)
             continue;
         }
         eb_printf(&out, "    %s_copy(out[%d], %s_arena + %lld, %lld);\n", N, i, N, (long long)off,
-                  (long long)cnt);
+                  (long long)cnt * quant_type_bytes(g->tensors[t].q.type));
         eb_printf(&fout, "    %s_dequantize_output(%d, %s_arena + %lld, out[%d]);\n", N, i, N,
                   (long long)off, i);
-        const char *ct = g->tensors[t].q.type == QT_U8 ? "uint8_t" : "int8_t";
+        const char *ct = emit_ctype(&g->tensors[t]);
         eb_printf(&dq,
                   "    case %d:\n        for (k = 0; k < %lld; k++)\n"
                   "            y[k] = shiftc_dequantize_f32(((const %s *)codes)[k], %s_OUTPUT%d_SCALE,\n"
                   "                %s_OUTPUT%d_ZERO_POINT);\n        break;\n",
                   i, (long long)cnt, ct, N, i, N, i);
     }
+    EmitBuf codes = {0}, arena = {0};
+    arena_texts(c, &codes, &arena);
     Subst s[] = {
+        {"CODES", codes.s},    {"ARENA", arena.s},
         {"NAME", N},           {"PLAN", plan.s ? plan.s : ""}, {"CONSTS", c->consts.s ? c->consts.s : ""},
         {"BODY", c->body.s ? c->body.s : ""}, {"RUN_IN", in.s},  {"RUN_OUT", out.s},
         {"RUNF_IN", fin.s ? fin.s : ""},      {"RUNF_OUT", fout.s ? fout.s : ""},
@@ -306,6 +343,7 @@ static void emit_main_source(EmitCtx *c)
     fill_template(emit_new_file(c, "%s.c", N), fm ? "model_float.c.in" : "model_int.c.in", s,
                   (int)(sizeof s / sizeof s[0]));
     eb_free(&plan), eb_free(&in), eb_free(&out), eb_free(&fin), eb_free(&fout);
+    eb_free(&codes), eb_free(&arena);
     eb_free(&qz), eb_free(&dq);
 }
 
@@ -347,7 +385,11 @@ static void emit_meta(EmitCtx *c)
             const Tensor *t = &g->tensors[pass ? g->outputs[i] : g->inputs[i]];
             char nm[64];
             emit_safe_text(t->name, nm, sizeof nm, 1);
-            const char *dt = c->opt->float_mode ? "f32" : t->q.type == QT_U8 ? "u8" : "i8";
+            const char *dt = c->opt->float_mode ? "f32"
+                             : t->q.type == QT_U8  ? "u8"
+                             : t->q.type == QT_I16 ? "i16"
+                             : t->q.type == QT_U16 ? "u16"
+                                                   : "i8";
             double scale = c->opt->float_mode ? 1.0 : (double)t->q.scale;
             long zero = c->opt->float_mode ? 0 : (long)t->q.zero;
             eb_printf(b, "%s %d %s %s %.9g %ld %d", pass ? "output" : "input", i, nm, dt, scale, zero,
@@ -388,7 +430,14 @@ static void emit_runner_and_makefile(EmitCtx *c)
                   t->count_scale);
     run_doc(&rdoc, t, " *   ");
     run_doc(&mdoc, t, "#               ");
-    Subst rs[] = {{"NAME", N},           {"IN_SIZES", ins.s},  {"OUT_SIZES", outs.s},
+    /* the runner's code arrays: check_graph made every input (output) the same width */
+    const char *qin = "unsigned char", *qout = "unsigned char";
+    if (!c->opt->float_mode && quant_type_bytes(g->tensors[g->inputs[0]].q.type) == 2)
+        qin = "uint16_t";
+    if (!c->opt->float_mode && quant_type_bytes(g->tensors[g->outputs[0]].q.type) == 2)
+        qout = "uint16_t";
+    Subst rs[] = {{"QIN_TYPE", qin},     {"QOUT_TYPE", qout},
+                  {"NAME", N},           {"IN_SIZES", ins.s},  {"OUT_SIZES", outs.s},
                   {"IN_TOTAL", itot.s},  {"OUT_TOTAL", otot.s}, {"TARGET", t->name},
                   {"RUN_DOC", rdoc.s ? rdoc.s : ""}, {"BOARD", board.s ? board.s : ""}};
     fill_template(emit_new_file(c, "runner.c"), "runner.c.in", rs, (int)(sizeof rs / sizeof rs[0]));
@@ -579,9 +628,15 @@ static int check_graph(EmitCtx *c)
             const Tensor *t = &g->tensors[pass ? g->outputs[i] : g->inputs[i]];
             if (t->kind == TK_CONST)
                 return emit_fail(c, NULL, "%s \"%s\" is a constant", pass ? "output" : "input", t->name);
-            if (!c->opt->float_mode && t->q.type != QT_I8 && t->q.type != QT_U8)
+            if (!c->opt->float_mode && t->q.type != QT_I8 && t->q.type != QT_U8 &&
+                t->q.type != QT_I16 && t->q.type != QT_U16)
                 return emit_fail(c, NULL, "%s \"%s\" is not quantized", pass ? "output" : "input",
                                  t->name);
+            /* the runner keeps all inputs (outputs) in one array of codes */
+            const Tensor *t0 = &g->tensors[pass ? g->outputs[0] : g->inputs[0]];
+            if (!c->opt->float_mode && quant_type_bytes(t->q.type) != quant_type_bytes(t0->q.type))
+                return emit_fail(c, NULL, "%ss \"%s\" and \"%s\" have codes of different widths (8 and 16 bits): "
+                                 "not supported by the runner", pass ? "output" : "input", t0->name, t->name);
         }
     }
     return c->opt->float_mode ? emit_float_check(c) : emit_int_check(c);
@@ -690,7 +745,8 @@ static int parse_io(char **w, int nw, EmitIO *io)
     char *end;
     if (nw < 7)
         return -1;
-    if (strcmp(w[3], "i8") && strcmp(w[3], "u8") && strcmp(w[3], "f32"))
+    if (strcmp(w[3], "i8") && strcmp(w[3], "u8") && strcmp(w[3], "i16") && strcmp(w[3], "u16") &&
+        strcmp(w[3], "f32"))
         return -1;
     snprintf(io->dtype, sizeof io->dtype, "%s", w[3]);
     io->scale = strtof(w[4], &end);
@@ -706,7 +762,7 @@ static int parse_io(char **w, int nw, EmitIO *io)
             return -1;
         io->numel *= io->dims[d];
     }
-    io->bytes = io->numel * (strcmp(io->dtype, "f32") ? 1 : 4);
+    io->bytes = io->numel * (!strcmp(io->dtype, "f32") ? 4 : strchr(io->dtype, '6') ? 2 : 1);
     io->name = xstrdup(w[2]);
     return 0;
 }

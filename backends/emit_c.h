@@ -47,20 +47,21 @@ int emit_c(const Graph *g, const EmitOptions *opt, EmitStats *stats, char *err, 
  *   input I TNAME DTYPE SCALE ZERO RANK D0 D1 ...
  *   output I TNAME DTYPE SCALE ZERO RANK D0 D1 ...
  *   target T            (the --target it was compiled for; absent: host)
- * DTYPE is i8, u8 or f32 (float mode: scale 1, zero 0); SCALE is printed
+ * DTYPE is i8, u8 (4- and 8-bit codes), i16, u16 (16-bit codes, host byte
+ * order in runner files) or f32 (float mode: scale 1, zero 0); SCALE is printed
  * with %.9g, so strtof gives the exact float back; TNAME is the tensor name
  * with whitespace and control characters replaced by '_'.  Lines with other
  * keywords are ignored by readers (room for additions). */
 
 typedef struct EmitIO {
     char *name;     /* sanitised tensor name */
-    char dtype[4];  /* "i8", "u8" or "f32" */
+    char dtype[4];  /* "i8", "u8", "i16", "u16" or "f32" */
     float scale;    /* real = scale * (code - zero); 1 for f32 */
     int32_t zero;
     int rank;
     int64_t dims[IR_MAX_RANK];
     int64_t numel;  /* product of dims */
-    int64_t bytes;  /* numel * (1 or 4): size of one sample in a runner file */
+    int64_t bytes;  /* numel * (1, 2 or 4): size of one sample in a runner file */
 } EmitIO;
 
 typedef struct EmitMeta {

@@ -37,15 +37,37 @@
 #include "shiftadd.h"
 #include "util.h"
 
-static const char *ctype(const Tensor *t) { return t->q.type == QT_U8 ? "uint8_t" : "int8_t"; }
-static const char *ttag(const Tensor *t) { return t->q.type == QT_U8 ? "SHIFTC_U8" : "SHIFTC_I8"; }
-static int quantized(const Tensor *t) { return t->q.type == QT_I8 || t->q.type == QT_U8; }
+const char *emit_ctype(const Tensor *t)
+{
+    switch (t->q.type) {
+    case QT_U8: return "uint8_t";
+    case QT_I16: return "int16_t";
+    case QT_U16: return "uint16_t";
+    default: return "int8_t";
+    }
+}
+
+static const char *ctype(const Tensor *t) { return emit_ctype(t); }
+static const char *ttag(const Tensor *t)
+{
+    switch (t->q.type) {
+    case QT_U8: return "SHIFTC_U8";
+    case QT_I16: return "SHIFTC_I16";
+    case QT_U16: return "SHIFTC_U16";
+    default: return "SHIFTC_I8";
+    }
+}
+static int quantized(const Tensor *t)
+{
+    return t->q.type == QT_I8 || t->q.type == QT_U8 || t->q.type == QT_I16 || t->q.type == QT_U16;
+}
+static int wide(const Tensor *t) { return t->q.type == QT_I16 || t->q.type == QT_U16; }
 
 void emit_int_sizes(EmitCtx *c)
 {
     const Graph *g = c->g;
     for (int t = 0; t < g->ntensors; t++)
-        c->bytes[t] = g->tensors[t].kind == TK_CONST ? 0 : ir_numel(&g->tensors[t]);
+        c->bytes[t] = g->tensors[t].kind == TK_CONST ? 0 : ir_numel(&g->tensors[t]) * (wide(&g->tensors[t]) ? 2 : 1);
     for (int k = 0; k < g->nnodes; k++) {
         const Node *n = &g->nodes[k];
         c->scratch[k] = 0;
@@ -54,7 +76,8 @@ void emit_int_sizes(EmitCtx *c)
         shiftc_geom ge;
         ka_geom(g, n, &ge);
         if (ge.pt || ge.pl || ge.pb || ge.pr)
-            c->scratch[k] = (int64_t)ge.n * ge.c * (ge.h + ge.pt + ge.pb) * (ge.w + ge.pl + ge.pr);
+            c->scratch[k] = (int64_t)ge.n * ge.c * (ge.h + ge.pt + ge.pb) * (ge.w + ge.pl + ge.pr) *
+                            (wide(&g->tensors[n->in[0]]) ? 2 : 1);
     }
 }
 
@@ -101,9 +124,10 @@ int emit_int_check(EmitCtx *c)
                 return emit_fail(c, n, "data input %d is not quantized", j);
         }
         const Tensor *x = &g->tensors[n->in[0]];
-        /* what this backend implements: 8-bit activations, unrolled kernels */
-        if (n->prec.act_bits != 8)
-            return emit_fail(c, n, "%d-bit activations are not supported (8 only)", n->prec.act_bits);
+        /* what this backend implements: 4-, 8- and 16-bit activations
+         * (QParams of every tensor), unrolled kernels */
+        if (n->prec.act_bits != 4 && n->prec.act_bits != 8 && n->prec.act_bits != 16)
+            return emit_fail(c, n, "%d-bit activations are not supported (4, 8 or 16)", n->prec.act_bits);
         switch (n->op) {
         case OP_CONV:
         case OP_DENSE:
@@ -125,8 +149,8 @@ int emit_int_check(EmitCtx *c)
                 return emit_fail(c, n, "missing lookup table");
             break;
         case OP_SOFTMAX:
-            if (!n->q->exp_lut || y->q.type != QT_U8)
-                return emit_fail(c, n, "missing exp table or output not uint8");
+            if (!n->q->exp_lut || (y->q.type != QT_U8 && y->q.type != QT_U16))
+                return emit_fail(c, n, "missing exp table or output not unsigned");
             break;
         case OP_RESHAPE:
         case OP_TRANSPOSE:
@@ -310,8 +334,9 @@ static void file_head(EmitCtx *c, const Layer *L, EmitBuf *b, int part, int npar
     if (nparts > 1)
         eb_printf(b, ", part %d of %d", part + 1, nparts);
     eb_printf(b, ": output channels %d..%d, %lld shift-add terms.\n", o0, o1 - 1, (long long)terms);
-    eb_puts(b, " * Weights are baked in as canonical signed digits: each term is one\n"
-               " * input code times a power of two; each output is requantized to 8 bits");
+    eb_puts(b, " * Weights are baked in as canonical signed digits: each term is one\n");
+    eb_printf(b, " * input code times a power of two; each output is requantized to %d bits",
+              quant_bits(&L->y->q));
     eb_puts(b, c->g->no_mul ? "\n * by shifts and adds only (no-mul mode). */\n" : ". */\n");
     eb_printf(b, "#include \"shiftc_rt.h\"\n#include \"%s_layers.h\"\n\n", c->name);
 }
@@ -398,7 +423,10 @@ static int emit_weighted(EmitCtx *c, int k)
             eb_printf(b, "\n/* the whole layer: %lld shift-add terms in %d function%s */\n",
                       (long long)total, nblk, nblk > 1 ? "s" : "");
             eb_printf(b, "void %s_l%d(const void *x, void *y, void *s)\n{\n", c->name, k);
-            if (pad)
+            if (pad && wide(L.x))
+                eb_printf(b, "    shiftc_pad16_q(x, s, %d, %d, %d, %d, %d, %d, %d);\n", ge->n * ge->c,
+                          ge->h, ge->w, ge->pt, ge->pl, ge->pb, ge->pr);
+            else if (pad)
                 eb_printf(b, "    shiftc_pad_q((const uint8_t *)x, (uint8_t *)s, %d, %d, %d, %d, %d, %d, %d);\n",
                           ge->n * ge->c, ge->h, ge->w, ge->pt, ge->pl, ge->pb, ge->pr);
             else
@@ -490,10 +518,10 @@ int emit_int_node(EmitCtx *c, int k)
     case OP_LEAKYRELU:
     case OP_SIGMOID:
     case OP_TANH:
-        i32_array(c, "lut", k, q->lut, 256);
+        i32_array(c, "lut", k, q->lut, quant_lut_size(x->q.type));
         break;
     case OP_SOFTMAX:
-        i32_array(c, "exp", k, q->exp_lut, 256);
+        i32_array(c, "exp", k, q->exp_lut, quant_lut_size(x->q.type));
         break;
     case OP_ADD: {
         shiftc_qadd qa;
@@ -573,7 +601,7 @@ int emit_int_node(EmitCtx *c, int k)
         emit_tensor_ref(c, b, n->in[0]);
         eb_printf(b, ", %s, ", ttag(x));
         emit_tensor_ref(c, b, n->out[0]);
-        eb_printf(b, ", %d, %d, %d, exp_%d);\n", outer, len, inner, k);
+        eb_printf(b, ", %s, %ld, %d, %d, %d, exp_%d);\n", ttag(y), (long)q->hi, outer, len, inner, k);
         break;
     }
     case OP_ADD:
@@ -608,7 +636,7 @@ int emit_int_node(EmitCtx *c, int k)
     case OP_TRANSPOSE: {
         int32_t rank, odims[6], xs[6];
         ka_transpose(g, n, &rank, odims, xs);
-        eb_puts(b, "    shiftc_transpose_q(");
+        eb_puts(b, wide(x) ? "    shiftc_transpose16_q(" : "    shiftc_transpose_q(");
         emit_tensor_ref(c, b, n->in[0]);
         eb_puts(b, ", ");
         emit_tensor_ref(c, b, n->out[0]);

@@ -75,6 +75,10 @@ void emit_node_comment(EmitCtx *c, EmitBuf *b, int k, const char *indent);
  * constant table holding it. */
 void emit_tensor_ref(EmitCtx *c, EmitBuf *b, int t);
 
+/* emit_int.c: the C type of a quantized tensor's codes ("int8_t",
+ * "uint8_t", "int16_t", "uint16_t"). */
+const char *emit_ctype(const Tensor *t);
+
 /* emit_float.c: the static const float table const_T of constant t. */
 void emit_float_const_table(EmitCtx *c, int t);
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act_options.h"
 #include "cli.h"
 #include "commands.h"
 #include "emit_c.h"
@@ -11,6 +12,7 @@
 #include "toolchain.h"
 #include "util.h"
 #include "verify.h"
+#include "weights.h"
 
 static CliOption compile_options[] = {
     {"o", OPT_VALUE, "DIR", "output directory (required)", 0, 0, {0}, 0},
@@ -24,6 +26,9 @@ static CliOption compile_options[] = {
     {"dump-ir", OPT_FLAG, NULL, "print the IR after every pass (stderr)", 0, 0, {0}, 0},
     {"json", OPT_FLAG, NULL, "print a JSON summary instead of text", 0, 0, {0}, 0},
     {"no-mul", OPT_FLAG, NULL, "requantize with shifts and adds only (automatic on cores without a multiplier)", 0, 0, {0}, 0},
+    {"act-bits", OPT_VALUE, "N", ACT_BITS_HELP, 0, 0, {0}, 0},
+    {"clip", OPT_VALUE, "METHOD", ACT_CLIP_HELP, 0, 0, {0}, 0},
+    WEIGHTS_CLI_OPTIONS,
     {"no-verify", OPT_FLAG, NULL, "skip the libclang check that every emitted file parses warning-free", 0, 0, {0}, 0},
     {NULL, 0, NULL, NULL, 0, 0, {0}, 0},
 };
@@ -67,6 +72,7 @@ int cmd_compile(int argc, char **argv)
 {
     const char *model;
     compile_cmd.details = compile_help();
+    weights_cli_init(&compile_cmd);
     int rc = cli_parse(&compile_cmd, argc, argv, &model);
     if (rc)
         return rc > 0 ? 0 : 2;
@@ -87,6 +93,10 @@ int cmd_compile(int argc, char **argv)
         fprintf(stderr, "shiftc compile: --name '%s' is not a C identifier\n", name);
         return 2;
     }
+    ActOptions act;
+    if (act_options_parse("compile", cli_opt(&compile_cmd, "act-bits")->value, cli_opt(&compile_cmd, "clip")->value,
+                          &act) != 0)
+        return 2;
     const char *target_name = cli_opt(&compile_cmd, "target")->value;
     const Target *target = target_name ? toolchain_target("compile", target_name) : target_host();
     if (!target)
@@ -118,6 +128,11 @@ int cmd_compile(int argc, char **argv)
     int status = 1;
     float *calib = NULL;
     g->no_mul = cli_opt(&compile_cmd, "no-mul")->set || !target->has_mul;
+    if (weights_cli_apply(&compile_cmd, g) != 0) {
+        status = 2;
+        goto done;
+    }
+    act_options_apply(g, &act);
     if (!float_mode) {
         int n = pipeline_read_samples(calib_path, g, &calib);
         if (n < 0 || pipeline_quantize(g, model, calib, n) != 0)
@@ -148,6 +163,15 @@ int cmd_compile(int argc, char **argv)
         printf(", \"mode\": \"%s\", \"layers\": %d, \"arena_bytes\": %lld, \"shift_add_terms\": %lld, "
                "\"files\": %d",
                float_mode ? "float" : "int8", g->nnodes, (long long)st.arena_bytes, (long long)st.terms, st.files);
+        if (!float_mode) {
+            printf(", \"weights\": ");
+            json_string(stdout, weights_name(g));
+        }
+        if (!float_mode) {
+            char clip[64];
+            act_clip_text(&act, clip, sizeof clip);
+            printf(", \"act_bits\": %d, \"clip\": \"%s\"", act.bits, clip);
+        }
         if (measure)
             printf(", \"flash_bytes\": %lld, \"ram_bytes\": %lld, \"text_bytes\": %lld, \"data_bytes\": %lld, "
                    "\"bss_bytes\": %lld}\n",
@@ -156,7 +180,7 @@ int cmd_compile(int argc, char **argv)
             printf(", \"flash_bytes\": null, \"ram_bytes\": null}\n");
     } else {
         printf("shiftc: %s -> %s/%s.{h,c} (%s, %d layers, %d files, target %s)\n", model, dir, g->name,
-               float_mode ? "float" : "int8", g->nnodes, st.files, target->name);
+               float_mode ? "float" : weights_name(g), g->nnodes, st.files, target->name);
         printf("  arena %lld bytes, %lld shift-add terms\n", (long long)st.arena_bytes, (long long)st.terms);
         if (measure)
             printf("  flash %lld bytes (text+rodata %lld, data %lld), RAM %lld bytes (data+bss; stack not "

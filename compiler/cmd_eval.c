@@ -5,11 +5,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "act_options.h"
 #include "cli.h"
 #include "commands.h"
 #include "pipeline.h"
+#include "quant.h"
 #include "tensorfile.h"
 #include "util.h"
+#include "weights.h"
 
 static CliOption eval_options[] = {
     {"calib", OPT_VALUE, "X.npy", "calibration inputs, float32 (required)", 0, 0, {0}, 0},
@@ -19,6 +22,9 @@ static CliOption eval_options[] = {
     {"float-output", OPT_VALUE, "F.npy", "write the float interpreter's outputs", 0, 0, {0}, 0},
     {"json", OPT_FLAG, NULL, "print one JSON object instead of text", 0, 0, {0}, 0},
     {"no-mul", OPT_FLAG, NULL, "quantize as 'compile --no-mul' does (shift-add requantization)", 0, 0, {0}, 0},
+    {"act-bits", OPT_VALUE, "N", ACT_BITS_HELP, 0, 0, {0}, 0},
+    {"clip", OPT_VALUE, "METHOD", ACT_CLIP_HELP, 0, 0, {0}, 0},
+    WEIGHTS_CLI_OPTIONS,
     {NULL, 0, NULL, NULL, 0, 0, {0}, 0},
 };
 
@@ -44,6 +50,7 @@ static int argmax_f(const float *v, int64_t n)
 int cmd_eval(int argc, char **argv)
 {
     const char *model;
+    weights_cli_init(&eval_cmd);
     int rc = cli_parse(&eval_cmd, argc, argv, &model);
     if (rc)
         return rc > 0 ? 0 : 2;
@@ -55,6 +62,9 @@ int cmd_eval(int argc, char **argv)
         return 2;
     }
     int json = cli_opt(&eval_cmd, "json")->set;
+    ActOptions act;
+    if (act_options_parse("eval", cli_opt(&eval_cmd, "act-bits")->value, cli_opt(&eval_cmd, "clip")->value, &act) != 0)
+        return 2;
 
     LoadOptions lo = {0};
     Graph *g = pipeline_load(model, &lo);
@@ -70,6 +80,11 @@ int cmd_eval(int argc, char **argv)
     char err[1024];
 
     g->no_mul = cli_opt(&eval_cmd, "no-mul")->set;
+    if (weights_cli_apply(&eval_cmd, g) != 0) {
+        status = 2;
+        goto done;
+    }
+    act_options_apply(g, &act);
     int ncalib = pipeline_read_samples(calib_path, g, &calib);
     if (ncalib < 0 || pipeline_quantize(g, model, calib, ncalib) != 0)
         goto done;
@@ -97,8 +112,9 @@ int cmd_eval(int argc, char **argv)
         goto done;
     }
     fout = xmalloc((size_t)(n * out_n) * sizeof *fout);
-    qout = xmalloc((size_t)(n * out_n));
-    unsigned char *qin = xmalloc((size_t)in_n);
+    int64_t out_bytes = out_n * quant_type_bytes(out->q.type); /* codes of one sample */
+    qout = xmalloc((size_t)(n * out_bytes));
+    unsigned char *qin = xmalloc((size_t)(in_n * quant_type_bytes(in->q.type)));
     float *deq = xmalloc((size_t)out_n * sizeof *deq);
     int float_ok = 0, quant_ok = 0, agree = 0;
     int tty = isatty(2) && !json;
@@ -113,7 +129,7 @@ int cmd_eval(int argc, char **argv)
         memcpy(fout + (int64_t)s * out_n, vals[g->outputs[0]], (size_t)out_n * sizeof *fout);
         ir_quantize_input(in, x, qin);
         const void *ins[1] = {qin};
-        void *outs[1] = {(unsigned char *)qout + (int64_t)s * out_n};
+        void *outs[1] = {(unsigned char *)qout + (int64_t)s * out_bytes};
         if (ir_qsim_run(sim, ins, outs) != 0) {
             fprintf(stderr, "shiftc: %s: %s\n", model, g->err);
             free(qin), free(deq);
@@ -136,7 +152,8 @@ int cmd_eval(int argc, char **argv)
     int orank = sample_dims(out->dims, out->rank, n, odims);
     const char *qpath = cli_opt(&eval_cmd, "quant-output")->value;
     const char *fpath = cli_opt(&eval_cmd, "float-output")->value;
-    if (qpath && tf_write_npy(qpath, out->q.type == QT_U8 ? TF_U8 : TF_I8, orank, odims, qout, err, sizeof err) != 0) {
+    TfType qtype = out->q.type == QT_U8 ? TF_U8 : out->q.type == QT_I16 ? TF_I16 : out->q.type == QT_U16 ? TF_U16 : TF_I8;
+    if (qpath && tf_write_npy(qpath, qtype, orank, odims, qout, err, sizeof err) != 0) {
         fprintf(stderr, "shiftc: %s\n", err);
         goto done;
     }
@@ -145,14 +162,20 @@ int cmd_eval(int argc, char **argv)
         goto done;
     }
     double fa = (double)float_ok / n, qa = (double)quant_ok / n, ag = (double)agree / n;
+    char clip[64];
+    act_clip_text(&act, clip, sizeof clip);
     if (json) {
         printf("{\"model\": ");
         json_string(stdout, model);
         printf(", \"samples\": %d, \"float_accuracy\": %.6f, \"quant_accuracy\": %.6f, \"agreement\": %.6f, "
-               "\"no_mul\": %s}\n", n, fa, qa, ag, g->no_mul ? "true" : "false");
+               "\"no_mul\": %s", n, fa, qa, ag, g->no_mul ? "true" : "false");
+        weights_print(stdout, g, 1);
+        printf(", \"act_bits\": %d, \"clip\": \"%s\"}\n", act.bits, clip);
     } else {
         printf("%s: %d samples\n  float accuracy  %.2f%%\n  quant accuracy  %.2f%% (int8%s, integer simulator)\n"
                "  agreement       %.2f%%\n", model, n, 100 * fa, 100 * qa, g->no_mul ? ", no-mul" : "", 100 * ag);
+        printf("  activations     %d-bit, %s ranges\n", act.bits, clip);
+        weights_print(stdout, g, 0);
     }
     status = 0;
 done:

@@ -49,12 +49,16 @@ static int write_all(FILE *f, const void *p, size_t n)
 
 static size_t dtype_size(const char *dtype)
 {
-    return strcmp(dtype, "f32") == 0 ? 4 : 1;
+    return strcmp(dtype, "f32") == 0 ? 4 : strcmp(dtype, "i16") == 0 || strcmp(dtype, "u16") == 0 ? 2 : 1;
 }
 
 static TfType dtype_tf(const char *dtype)
 {
-    return strcmp(dtype, "f32") == 0 ? TF_F32 : strcmp(dtype, "u8") == 0 ? TF_U8 : TF_I8;
+    return strcmp(dtype, "f32") == 0   ? TF_F32
+           : strcmp(dtype, "u8") == 0  ? TF_U8
+           : strcmp(dtype, "i16") == 0 ? TF_I16
+           : strcmp(dtype, "u16") == 0 ? TF_U16
+                                       : TF_I8;
 }
 
 static int64_t io_numel(const EmitIO *io)

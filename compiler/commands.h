@@ -9,6 +9,7 @@
 int cmd_compile(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_sensitivity(int argc, char **argv);
 
 /* json.c */
 void json_string(FILE *out, const char *s);

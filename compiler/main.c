@@ -14,6 +14,7 @@ static const struct {
     {"compile", cmd_compile, "compile a model to C sources, a header and a Makefile"},
     {"eval", cmd_eval, "measure float and quantized accuracy with the integer simulator"},
     {"run", cmd_run, "build a compiled model and run it on inputs"},
+    {"sensitivity", cmd_sensitivity, "per-layer Hessian traces and weight-format sensitivity (HAWQ-V2)"},
 };
 
 static void usage(FILE *out)

@@ -25,7 +25,9 @@ Graph *pipeline_load(const char *path, const LoadOptions *opt);
  * the sample count and a malloc'ed array of N * numel(input) floats. */
 int pipeline_read_samples(const char *path, const Graph *g, float **samples);
 
-/* Calibrates on the samples, then quantizes every tensor and node. */
+/* Calibrates on the samples, quantizes every tensor and node, then
+ * corrects the biases of Conv/Dense nodes for their weight codes
+ * (--bias-correction) on the same samples. */
 int pipeline_quantize(Graph *g, const char *model_path, const float *calib, int ncalib);
 
 #endif

@@ -39,6 +39,8 @@ size_t tf_type_size(TfType type)
     case TF_I32: return 4;
     case TF_I8: return 1;
     case TF_U8: return 1;
+    case TF_I16: return 2;
+    case TF_U16: return 2;
     }
     unreachable();
 }
@@ -52,6 +54,8 @@ const char *tf_type_name(TfType type)
     case TF_I32: return "<i4";
     case TF_I8: return "|i1";
     case TF_U8: return "|u1";
+    case TF_I16: return "<i2";
+    case TF_U16: return "<u2";
     }
     unreachable();
 }
@@ -250,7 +254,8 @@ static int npy_descr_type(const char *descr, TfType *type)
         const char *code;
         TfType type;
     } codes[] = {{"f4", TF_F32}, {"f8", TF_F64}, {"i8", TF_I64},
-                 {"i4", TF_I32}, {"i1", TF_I8},  {"u1", TF_U8}};
+                 {"i4", TF_I32}, {"i1", TF_I8},  {"u1", TF_U8},
+                 {"i2", TF_I16}, {"u2", TF_U16}};
     char order = descr[0];
     if (order != '<' && order != '|' && order != '=')
         return -1;
@@ -381,6 +386,8 @@ int tf_from_tensor_proto(const Onnx__TensorProto *tp, TensorFile *t, const char 
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT8: t->type = TF_I8; break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__UINT8:
     case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: t->type = TF_U8; break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT16: t->type = TF_I16; break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT16: t->type = TF_U16; break;
     default: {
         const ProtobufCEnumValue *v =
             protobuf_c_enum_descriptor_get_value(&onnx__tensor_proto__data_type__descriptor, dt);
@@ -406,19 +413,23 @@ int tf_from_tensor_proto(const Onnx__TensorProto *tp, TensorFile *t, const char 
     case TF_F32: have = tp->n_float_data, src = tp->float_data; break;
     case TF_F64: have = tp->n_double_data, src = tp->double_data; break;
     case TF_I64: have = tp->n_int64_data, src = tp->int64_data; break;
-    default: have = tp->n_int32_data, src = tp->int32_data; break; /* I32, I8, U8 */
+    default: have = tp->n_int32_data, src = tp->int32_data; break; /* I32, I8, U8, I16, U16 */
     }
     if (have != (uint64_t)t->count)
         return tf_fail(err, errlen, what, "has %zu values, dims say %lld", have,
                        (long long)t->count);
     t->data = xmalloc((size_t)t->count * esize);
-    if (t->type == TF_I8 || t->type == TF_U8) {
+    if (t->type == TF_I8 || t->type == TF_U8 || t->type == TF_I16 || t->type == TF_U16) {
         for (int64_t i = 0; i < t->count; i++) {
             int32_t v = tp->int32_data[i];
             if (t->type == TF_I8)
                 ((int8_t *)t->data)[i] = (int8_t)v;
-            else
+            else if (t->type == TF_U8)
                 ((uint8_t *)t->data)[i] = (uint8_t)v;
+            else if (t->type == TF_I16)
+                ((int16_t *)t->data)[i] = (int16_t)v;
+            else
+                ((uint16_t *)t->data)[i] = (uint16_t)v;
         }
     } else if (t->count) {
         memcpy(t->data, src, (size_t)t->count * esize);
@@ -479,6 +490,8 @@ float *tf_to_float(const TensorFile *t)
         case TF_I32: out[i] = (float)((const int32_t *)t->data)[i]; break;
         case TF_I8: out[i] = ((const int8_t *)t->data)[i]; break;
         case TF_U8: out[i] = ((const uint8_t *)t->data)[i]; break;
+        case TF_I16: out[i] = ((const int16_t *)t->data)[i]; break;
+        case TF_U16: out[i] = ((const uint16_t *)t->data)[i]; break;
         }
     }
     return out;
@@ -506,6 +519,8 @@ int64_t *tf_to_int64(const TensorFile *t)
         case TF_I32: out[i] = ((const int32_t *)t->data)[i]; break;
         case TF_I8: out[i] = ((const int8_t *)t->data)[i]; break;
         case TF_U8: out[i] = ((const uint8_t *)t->data)[i]; break;
+        case TF_I16: out[i] = ((const int16_t *)t->data)[i]; break;
+        case TF_U16: out[i] = ((const uint16_t *)t->data)[i]; break;
         }
     }
     return out;
@@ -533,7 +548,7 @@ static size_t npy_header(char *h, size_t cap, TfType type, int rank, const int64
 int tf_write_npy(const char *path, TfType type, int rank, const int64_t *dims, const void *data,
                  char *err, size_t errlen)
 {
-    if ((unsigned)type > TF_U8)
+    if ((unsigned)type > TF_U16)
         return tf_fail(err, errlen, path, "invalid tensor type");
     if (rank < 0 || rank > TF_MAX_RANK)
         return tf_fail(err, errlen, path, "rank %d is not supported (at most %d)", rank, TF_MAX_RANK);

@@ -17,7 +17,7 @@
 
 #define TF_MAX_RANK 8
 
-typedef enum { TF_F32, TF_F64, TF_I64, TF_I32, TF_I8, TF_U8 } TfType;
+typedef enum { TF_F32, TF_F64, TF_I64, TF_I32, TF_I8, TF_U8, TF_I16, TF_U16 } TfType;
 
 typedef struct TensorFile {
     TfType type;

@@ -52,6 +52,7 @@ void ir_graph_free(Graph *g)
         free(g->tensors[i].data);
         free(g->tensors[i].idata);
         free(g->tensors[i].qdata);
+        free(g->tensors[i].cal.hist);
     }
     for (int i = 0; i < g->nnodes; i++) {
         free(g->nodes[i].name);

@@ -39,15 +39,33 @@ typedef enum {
 } TensorKind;
 
 /* How an activation tensor is stored once quantized.  Zero points are 0 in
- * the baseline scheme (symmetric int8; uint8 for tensors known to be >= 0),
- * but the field exists so asymmetric schemes need no new plumbing. */
-typedef enum { QT_NONE, QT_I8, QT_U8 } QType;
+ * the baseline scheme (symmetric signed codes; unsigned for tensors known
+ * to be >= 0), but the field exists so asymmetric schemes need no new
+ * plumbing.  4- and 8-bit codes are stored in 8 bits, 16-bit codes in 16. */
+typedef enum { QT_NONE, QT_I8, QT_U8, QT_I16, QT_U16 } QType;
 
 typedef struct QParams {
     QType type;  /* QT_NONE until ir_quantize() ran */
     float scale; /* real = scale * (q - zero) */
     int32_t zero;
+    int bits;    /* code bits: 4 (in 8-bit storage), 8 or 16; codes lie in
+                    [-2^(bits-1), 2^(bits-1) - 1] (signed) or [0, 2^bits - 1]
+                    (unsigned).  0 means the storage width. */
 } QParams;
+
+/* Activation statistics over the calibration set (ir_calibrate, calib.c),
+ * what the clipping methods of clip.c need besides the min/max range. */
+#define IR_CAL_BINS 4096
+typedef struct CalStats {
+    int64_t count; /* finite values seen (0: no statistics) */
+    double mean;   /* mean of x */
+    double mad;    /* mean |x - mean|: the Laplace b of ACIQ */
+    double std;    /* standard deviation: the Gaussian sigma of ACIQ */
+    double pos_mean, pos_rms; /* mean and root mean square of the values
+                                 > 0: b and sigma of a one-sided (ReLU) tail */
+    double hmax;   /* the histogram covers |x| in [0, hmax], hmax = max|x| */
+    int64_t *hist; /* IR_CAL_BINS counts of |x| (owned), NULL when none */
+} CalStats;
 
 typedef struct Tensor {
     char *name;
@@ -60,6 +78,7 @@ typedef struct Tensor {
     int producer;   /* node index, -1 for inputs and constants */
     /* filled by ir_calibrate(): range seen over the calibration set */
     float cal_min, cal_max;
+    CalStats cal; /* and the statistics behind percentile and ACIQ ranges */
     int nonneg; /* structurally >= 0 (after ReLU, sigmoid, softmax...) */
     QParams q;  /* filled by ir_quantize() */
     int32_t *qdata; /* TK_CONST used as a data operand (Add, Concat):
@@ -99,14 +118,55 @@ typedef struct Attrs {
 
 /* ---- per-node precision: what the precision search will choose ---- */
 
-typedef enum { WF_FLOAT, WF_INT8 } WeightFormat;
+/* Weight formats, one table (ir/formats.c has the codebooks, scale searches
+ * and the families' meaning).  Legend: X(ENUM, "name", family, param)
+ *   family: FMT_FLOAT (not quantized), FMT_INT (symmetric, param = bits),
+ *   FMT_TERNARY (TWN), FMT_TTQ (codes {-a, 0, +b}), FMT_POT (one signed power
+ *   of two), FMT_NHOT (param = n nonzero signed digits), FMT_APOT.
+ * WF_INT8 is the baseline: max-abs scaling, exactly as before formats. */
+#define SHIFTC_WEIGHT_FORMATS(X)        \
+    X(FLOAT, "float", FMT_FLOAT, 0)     \
+    X(INT2, "int2", FMT_INT, 2)         \
+    X(INT3, "int3", FMT_INT, 3)         \
+    X(INT4, "int4", FMT_INT, 4)         \
+    X(INT5, "int5", FMT_INT, 5)         \
+    X(INT6, "int6", FMT_INT, 6)         \
+    X(INT7, "int7", FMT_INT, 7)         \
+    X(INT8, "int8", FMT_INT, 8)         \
+    X(TERNARY, "ternary", FMT_TERNARY, 0) \
+    X(TTQ, "ttq", FMT_TTQ, 0)           \
+    X(POT, "pot", FMT_POT, 0)           \
+    X(NHOT2, "nhot2", FMT_NHOT, 2)      \
+    X(NHOT3, "nhot3", FMT_NHOT, 3)      \
+    X(APOT, "apot", FMT_APOT, 0)
+
+typedef enum {
+#define SHIFTC_WF_ENUM(e, name, family, param) WF_##e,
+    SHIFTC_WEIGHT_FORMATS(SHIFTC_WF_ENUM)
+#undef SHIFTC_WF_ENUM
+    WF_COUNT
+} WeightFormat;
 typedef enum { KS_UNROLLED, KS_TABLE } KernelStyle;
+
+/* How an activation's range is chosen from calibration (clip.c). */
+typedef enum {
+    CLIP_MINMAX,     /* the range seen (the baseline) */
+    CLIP_PERCENTILE, /* a percentile of |x| (Precision.act_pct) */
+    CLIP_ACIQ,       /* ACIQ, Laplace: k(bits) * mean|x - mean| */
+    CLIP_ACIQ_GAUSS  /* ACIQ, Gaussian: k(bits) * std */
+} ClipMethod;
 
 typedef struct Precision {
     WeightFormat weights; /* format of the weight codes */
     int act_bits;         /* bits of this node's output activation */
-    int acc_bits;         /* accumulator width (32 in the baseline) */
+    int acc_bits;         /* accumulator width: ir_quantize sets 16 where the
+                             bound of algorithms.md section 6 allows, else 32
+                             (emitted code and simulator accumulate in int32
+                             either way: 16 is a proven fact, not a type) */
     KernelStyle kernel;   /* how the backend emits the weighted op */
+    ClipMethod act_clip;  /* range of this node's output activation */
+    float act_pct;        /* CLIP_PERCENTILE: which percentile of |x|
+                             (0: the default, 99.99) */
 } Precision;
 
 /* Integer constants of one node, computed by ir_quantize() and consumed,
@@ -119,6 +179,10 @@ typedef struct QLayer {
     int32_t *bias;    /* per channel, accumulator units */
     int32_t *mult;    /* per channel requantization multiplier (Q31) */
     int32_t *shift;   /* per channel exponent: > 0 left, < 0 right */
+    int64_t acc_bound; /* the largest |acc| over channels (algorithms.md
+                          section 6), set even when quantization fails for
+                          exceeding int32 (ir_quantize then narrows 16-bit
+                          input codes and retries) */
     /* all ops producing a quantized output: clamp in output codes,
        the output type's range narrowed by a fused activation */
     int32_t lo, hi;
@@ -162,6 +226,9 @@ typedef struct Graph {
     int no_mul;     /* multiplierless requantization (--no-mul, or a target
                        without a multiplier): read by ir_quantize, the
                        simulator and the emitter */
+    int bias_correction; /* weight-quantization bias correction (formats.c):
+                            0 off, 1 on, FMT_BC_AUTO (-1) on for every
+                            weight format but int8 */
     char err[1024]; /* last error set by ir_fail() */
 } Graph;
 
@@ -197,21 +264,35 @@ float **ir_interp_alloc(const Graph *g);
 void ir_interp_free(const Graph *g, float **vals);
 int ir_interp_run(Graph *g, float **vals);
 
-/* ---- quant.c ---- */
+/* ---- calib.c ---- */
 /* samples: n samples of the (single or first) graph input, each
- * ir_numel(input) floats. Records cal_min/cal_max for every tensor. */
+ * ir_numel(input) floats.  Records cal_min/cal_max and the statistics
+ * Tensor.cal (mean, mean absolute deviation, std, histogram of |x|) of
+ * every activation, and the structural nonneg facts. */
 int ir_calibrate(Graph *g, const float *samples, int n);
+
+/* ---- quant.c ---- */
 /* Chooses QParams of every tensor and builds each node's QLayer. */
 int ir_quantize(Graph *g);
 
+/* ---- formats.c ---- */
+/* Bias correction (formats.h) of every Conv/Dense node it applies to (per
+ * g->bias_correction and the node's weight format), on the calibration
+ * samples: changes QLayer.bias only.  Call after ir_quantize. */
+int ir_bias_correct(Graph *g, const float *samples, int n);
+
 /* ---- qsim.c: the integer simulator ---- */
 /* Runs the quantized graph on integer inputs (codes of each graph input,
- * stored as int8_t or uint8_t per its QParams) and writes integer outputs.
+ * stored as int8_t, uint8_t, int16_t or uint16_t per its QParams) and
+ * writes integer outputs.
  * This is the definition of what emitted code computes. */
 typedef struct QSim QSim;
 QSim *ir_qsim_new(const Graph *g);
 void ir_qsim_free(QSim *s);
 int ir_qsim_run(QSim *s, const void *const *inputs, void *const *outputs);
+/* The codes of tensor t after the last run (as the kernels store them;
+ * NULL for a constant that is no data operand). */
+const void *ir_qsim_buffer(const QSim *s, int t);
 /* Float <-> code conversions shared with emitted wrappers (runtime helpers). */
 void ir_quantize_input(const Tensor *t, const float *x, void *codes);
 void ir_dequantize_output(const Tensor *t, const void *codes, float *y);

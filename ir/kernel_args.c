@@ -34,8 +34,20 @@ int32_t ka_numel(const Tensor *t) { return to_i32(ir_numel(t)); }
 
 int ka_type(const Tensor *t)
 {
-    ensure(t->q.type == QT_I8 || t->q.type == QT_U8);
-    return t->q.type == QT_U8 ? SHIFTC_U8 : SHIFTC_I8;
+    switch (t->q.type) {
+    case QT_I8: return SHIFTC_I8;
+    case QT_U8: return SHIFTC_U8;
+    case QT_I16: return SHIFTC_I16;
+    case QT_U16: return SHIFTC_U16;
+    default: unreachable();
+    }
+}
+
+int32_t ka_esize(const Tensor *t) { return shiftc_is16(ka_type(t)) ? 2 : 1; }
+
+int32_t ka_bytes(const Tensor *t)
+{
+    return to_i32((int64_t)ka_numel(t) * ka_esize(t));
 }
 
 void ka_geom(const Graph *g, const Node *n, shiftc_geom *geom)

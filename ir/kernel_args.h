@@ -55,8 +55,12 @@ void ka_softmax(const Graph *g, const Node *n, int32_t *outer, int32_t *len, int
 void ka_transpose(const Graph *g, const Node *n, int32_t *rank, int32_t odims[6],
                   int32_t xstrides[6]);
 
-/* SHIFTC_I8 or SHIFTC_U8 from t->q. */
+/* The runtime storage tag (SHIFTC_I8, _U8, _I16, _U16) from t->q. */
 int ka_type(const Tensor *t);
+
+/* Bytes per code (1 or 2) and bytes of the whole tensor. */
+int32_t ka_esize(const Tensor *t);
+int32_t ka_bytes(const Tensor *t);
 
 /* Number of elements as int32 (ensures it fits). */
 int32_t ka_numel(const Tensor *t);

@@ -9,9 +9,10 @@
  * In no-mul mode (g->no_mul) the requantizing kernels are the
  * multiplierless ones (shiftc_*_nomul_q, QLayer.nm), as in emitted code.
  *
- * Storage: one byte buffer per non-constant tensor (8-bit codes, int8_t or
- * uint8_t per its QParams), plus one per constant data operand of Add and
- * Concat holding its codes (t->qdata) narrowed to bytes.  Reshape copies.
+ * Storage: one buffer per non-constant tensor (codes as int8_t, uint8_t,
+ * int16_t or uint16_t per its QParams, ka_type), plus one per constant data
+ * operand of Add and Concat holding its codes (t->qdata) in its storage
+ * type.  Reshape copies.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,10 @@ static int qsim_fail(const QSim *s, const Node *n, const char *msg)
     return ir_fail((Graph *)s->g, n, "integer simulator: %s", msg);
 }
 
-static int is_quantized(const Tensor *t) { return t->q.type == QT_I8 || t->q.type == QT_U8; }
+static int is_quantized(const Tensor *t)
+{
+    return t->q.type == QT_I8 || t->q.type == QT_U8 || t->q.type == QT_I16 || t->q.type == QT_U16;
+}
 
 /* Checks everything a run relies on, so that ir_qsim_run cannot fail on a
  * graph that passed here. */
@@ -70,8 +74,8 @@ static int qsim_check(const QSim *s)
                 return qsim_fail(s, n, "missing lookup table");
             break;
         case OP_SOFTMAX:
-            if (!n->q->exp_lut || y->q.type != QT_U8)
-                return qsim_fail(s, n, "missing exp table or output not uint8");
+            if (!n->q->exp_lut || (y->q.type != QT_U8 && y->q.type != QT_U16))
+                return qsim_fail(s, n, "missing exp table or output not unsigned");
             break;
         case OP_MAXPOOL:
         case OP_AVGPOOL:
@@ -108,10 +112,10 @@ QSim *ir_qsim_new(const Graph *g)
         const Tensor *tt = &g->tensors[t];
         int32_t count = ka_numel(tt);
         if (tt->kind != TK_CONST) {
-            s->buf[t] = xcalloc((size_t)count, 1);
+            s->buf[t] = xcalloc((size_t)count, (size_t)ka_esize(tt));
         } else if (tt->qdata && is_quantized(tt)) {
             /* constant data operand: its codes as the kernels read them */
-            s->buf[t] = xmalloc((size_t)count);
+            s->buf[t] = xmalloc((size_t)ka_bytes(tt));
             for (int32_t i = 0; i < count; i++)
                 shiftc_st(s->buf[t], i, ka_type(tt), tt->qdata[i]);
         }
@@ -212,16 +216,19 @@ static void run_node(QSim *s, const Node *n)
     case OP_SOFTMAX: {
         int32_t outer, len, inner;
         ka_softmax(g, n, &outer, &len, &inner);
-        shiftc_softmax_q(xb, xt, yb, outer, len, inner, q->exp_lut);
+        shiftc_softmax_q(xb, xt, yb, yt, q->hi, outer, len, inner, q->exp_lut);
         break;
     }
     case OP_RESHAPE:
-        memcpy(yb, xb, (size_t)ka_numel(x));
+        memcpy(yb, xb, (size_t)ka_bytes(x));
         break;
     case OP_TRANSPOSE: {
         int32_t rank, odims[6], xs[6];
         ka_transpose(g, n, &rank, odims, xs);
-        shiftc_transpose_q(xb, yb, rank, odims, xs);
+        if (shiftc_is16(xt))
+            shiftc_transpose16_q(xb, yb, rank, odims, xs);
+        else
+            shiftc_transpose_q(xb, yb, rank, odims, xs);
         break;
     }
     default:
@@ -234,13 +241,19 @@ int ir_qsim_run(QSim *s, const void *const *inputs, void *const *outputs)
     const Graph *g = s->g;
     for (int i = 0; i < g->ninputs; i++) {
         int t = g->inputs[i];
-        memcpy(s->buf[t], inputs[i], (size_t)ka_numel(&g->tensors[t]));
+        memcpy(s->buf[t], inputs[i], (size_t)ka_bytes(&g->tensors[t]));
     }
     for (int i = 0; i < g->nnodes; i++)
         run_node(s, &g->nodes[i]);
     for (int i = 0; i < g->noutputs; i++) {
         int t = g->outputs[i];
-        memcpy(outputs[i], s->buf[t], (size_t)ka_numel(&g->tensors[t]));
+        memcpy(outputs[i], s->buf[t], (size_t)ka_bytes(&g->tensors[t]));
     }
     return 0;
+}
+
+const void *ir_qsim_buffer(const QSim *s, int tensor)
+{
+    ensure(tensor >= 0 && tensor < s->g->ntensors);
+    return s->buf[tensor];
 }

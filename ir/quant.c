@@ -1,16 +1,21 @@
 /*
- * Calibration and the baseline quantization scheme.
+ * The quantization scheme.
  *
- * ir_calibrate() runs the float interpreter over a calibration set and
- * records each activation's range; ir_quantize() turns ranges and float
- * weights into QParams per tensor and a QLayer of integer constants per
- * node, which the integer simulator (qsim.c) and the emitter consume as
- * they are (through kernel_args.c).
+ * ir_calibrate() (calib.c) runs the float interpreter over a calibration
+ * set and records each activation's range and statistics; ir_quantize()
+ * turns ranges (clip.c) and float weights into QParams per tensor and a
+ * QLayer of integer constants per node, which the integer simulator
+ * (qsim.c) and the emitter consume as they are (through kernel_args.c).
  *
  * Baseline scheme: zero points are 0; activations are uint8 (scale max/255)
  * when structurally nonnegative, else symmetric int8 (scale max|x|/127);
- * weights are symmetric int8 per output channel; accumulation is int32,
- * proven overflow-free per layer; requantization uses gemmlowp multipliers.
+ * with Precision.act_bits 4 or 16 the same with 2^bits levels (4-bit codes
+ * in 8-bit storage, 16-bit codes in int16/uint16), the range R of the
+ * node's Precision.act_clip method instead of max|x|;
+ * weights are codes per output channel in the node's format (formats.c:
+ * int2..int8, ternary, pot, n-hot...; the baseline int8 is symmetric with
+ * max-abs scales); accumulation is int32, proven overflow-free per layer
+ * (quant_acc_bits, which also records where int16 would do); requantization uses gemmlowp multipliers.
  * Everything is computed in double from the float scales stored in QParams,
  * in a fixed order, so the same graph always gives the same integers.
  *
@@ -27,7 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clip.h"
 #include "ir.h"
+#include "formats.h"
 #include "quant.h"
 #include "shiftc_rt.h"
 #include "util.h"
@@ -78,22 +85,47 @@ int32_t quant_round_clamp(double v, int32_t lo, int32_t hi)
 
 void quant_type_range(QType t, int32_t *lo, int32_t *hi)
 {
-    ensure(t == QT_I8 || t == QT_U8);
-    *lo = t == QT_U8 ? 0 : -128;
-    *hi = t == QT_U8 ? 255 : 127;
+    switch (t) {
+    case QT_I8: *lo = -128, *hi = 127; return;
+    case QT_U8: *lo = 0, *hi = 255; return;
+    case QT_I16: *lo = -32768, *hi = 32767; return;
+    case QT_U16: *lo = 0, *hi = 65535; return;
+    default: unreachable();
+    }
 }
 
-QParams quant_act_params(float min, float max, int nonneg)
+int quant_type_bytes(QType t)
 {
-    QParams q = {0};
-    double range;
-    if (nonneg) {
-        q.type = QT_U8;
-        range = max > 0 ? max : 0;
+    ensure(t != QT_NONE);
+    return t == QT_I16 || t == QT_U16 ? 2 : 1;
+}
+
+int quant_is_unsigned(QType t) { return t == QT_U8 || t == QT_U16; }
+
+int quant_bits(const QParams *q)
+{
+    return q->bits > 0 ? q->bits : 8 * quant_type_bytes(q->type);
+}
+
+void quant_code_range(const QParams *q, int32_t *lo, int32_t *hi)
+{
+    int bits = quant_bits(q);
+    ensure(bits >= 2 && bits <= 8 * quant_type_bytes(q->type));
+    if (quant_is_unsigned(q->type)) {
+        *lo = 0;
+        *hi = (int32_t)((1L << bits) - 1);
     } else {
-        q.type = QT_I8;
-        range = fmax(fabs((double)min), fabs((double)max));
+        *lo = -(int32_t)(1L << (bits - 1));
+        *hi = (int32_t)(1L << (bits - 1)) - 1;
     }
+}
+
+QParams quant_act_range_params(double range, int nonneg, int bits)
+{
+    ensure(bits == 4 || bits == 8 || bits == 16);
+    QParams q = {0};
+    q.type = bits == 16 ? (nonneg ? QT_U16 : QT_I16) : (nonneg ? QT_U8 : QT_I8);
+    q.bits = bits;
     /* Nothing to represent (never calibrated, all zeros): any scale works;
      * tiny ranges are floored so the scale stays a normal float. */
     if (!(range > 0))
@@ -102,9 +134,17 @@ QParams quant_act_params(float min, float max, int nonneg)
         range = FLT_MAX;
     if (range < 1e-20)
         range = 1e-20;
-    q.scale = (float)(range / (nonneg ? 255.0 : 127.0));
+    int32_t lo, hi;
+    quant_code_range(&q, &lo, &hi);
+    q.scale = (float)(range / (double)hi);
     q.zero = 0;
     return q;
+}
+
+QParams quant_act_params(float min, float max, int nonneg)
+{
+    double range = nonneg ? (max > 0 ? max : 0) : fmax(fabs((double)min), fabs((double)max));
+    return quant_act_range_params(range, nonneg, 8);
 }
 
 void quant_weight_channel(const float *w, int64_t count, int32_t *codes, float *scale)
@@ -143,117 +183,18 @@ void quant_const_tensor(Tensor *t)
         t->qdata[i] = shiftc_quantize_f32(t->data[i], t->q.scale, t->q.zero, lo, hi);
 }
 
+int quant_lut_size(QType t) { return quant_type_bytes(t) == 2 ? 257 : 256; }
+
 void quant_build_lut(const QParams *qx, const QParams *qy, double (*f)(double x, const void *ctx),
                      const void *ctx, int32_t lo, int32_t hi, int32_t *lut)
 {
-    int32_t xlo, xhi;
+    int32_t xlo, xhi, n = quant_lut_size(qx->type), step = n == 257 ? 256 : 1;
     quant_type_range(qx->type, &xlo, &xhi);
-    for (int32_t i = 0; i < 256; i++) {
-        double x = (double)qx->scale * (double)(xlo + i - qx->zero);
+    for (int32_t i = 0; i < n; i++) {
+        double x = (double)qx->scale * (double)(xlo + i * step - qx->zero);
         double y = f(x, ctx) / (double)qy->scale;
         lut[i] = quant_round_clamp(round(y) + qy->zero, lo, hi);
     }
-}
-
-/* ---- calibration ---- */
-
-int ir_calibrate(Graph *g, const float *samples, int n)
-{
-    if (g->ninputs < 1)
-        return ir_fail(g, NULL, "calibration: the model has no input");
-    if (n < 1 || !samples)
-        return ir_fail(g, NULL, "calibration: no samples");
-    for (int t = 1; t < g->ninputs; t++)
-        if (ir_numel(&g->tensors[g->inputs[t]]) > 0)
-            return ir_fail(g, NULL, "calibration: models with several inputs are not supported");
-    for (int t = 0; t < g->ntensors; t++) {
-        g->tensors[t].cal_min = INFINITY;
-        g->tensors[t].cal_max = -INFINITY;
-    }
-    int in = g->inputs[0];
-    int64_t in_count = ir_numel(&g->tensors[in]);
-    float **vals = ir_interp_alloc(g);
-    int rc = 0;
-    for (int s = 0; s < n && rc == 0; s++) {
-        memcpy(vals[in], samples + (int64_t)s * in_count, (size_t)in_count * sizeof(float));
-        rc = ir_interp_run(g, vals);
-        for (int t = 0; t < g->ntensors && rc == 0; t++) {
-            Tensor *tt = &g->tensors[t];
-            if (tt->kind == TK_CONST || !vals[t])
-                continue;
-            int64_t count = ir_numel(tt);
-            for (int64_t i = 0; i < count; i++) {
-                float v = vals[t][i];
-                if (v != v)
-                    continue; /* NaN says nothing about the range */
-                tt->cal_min = v < tt->cal_min ? v : tt->cal_min;
-                tt->cal_max = v > tt->cal_max ? v : tt->cal_max;
-            }
-        }
-    }
-    ir_interp_free(g, vals);
-    if (rc != 0)
-        return -1;
-    for (int t = 0; t < g->ntensors; t++) {
-        Tensor *tt = &g->tensors[t];
-        if (tt->kind == TK_CONST || tt->cal_min > tt->cal_max)
-            tt->cal_min = tt->cal_max = 0; /* constants, or never a number */
-    }
-
-    /* nonneg: structural facts, propagated in topological order */
-    for (int t = 0; t < g->ntensors; t++) {
-        Tensor *tt = &g->tensors[t];
-        tt->nonneg = 0;
-        if (tt->kind == TK_INPUT)
-            tt->nonneg = tt->cal_min >= 0;
-        else if (tt->kind == TK_CONST && tt->data) {
-            int64_t count = ir_numel(tt);
-            tt->nonneg = 1;
-            for (int64_t i = 0; i < count; i++)
-                if (!(tt->data[i] >= 0))
-                    tt->nonneg = 0;
-        }
-    }
-    for (int i = 0; i < g->nnodes; i++) {
-        const Node *nd = &g->nodes[i];
-        const Attrs *a = &nd->a;
-        int nn = 0;
-        switch (nd->op) {
-        case OP_CONV:
-        case OP_DENSE:
-            nn = a->fused_act == ACT_RELU || (a->fused_act == ACT_CLIP && a->clip_min >= 0);
-            break;
-        case OP_RELU:
-        case OP_SIGMOID:
-        case OP_SOFTMAX:
-            nn = 1;
-            break;
-        case OP_CLIP:
-            nn = a->clip_min >= 0;
-            break;
-        case OP_MAXPOOL:
-        case OP_AVGPOOL:
-        case OP_GLOBALAVGPOOL:
-        case OP_RESHAPE:
-        case OP_TRANSPOSE:
-            nn = nd->in[0] >= 0 && g->tensors[nd->in[0]].nonneg;
-            break;
-        case OP_CONCAT:
-        case OP_ADD:
-            nn = nd->nin > 0;
-            for (int j = 0; j < nd->nin; j++)
-                if (nd->in[j] < 0 || !g->tensors[nd->in[j]].nonneg)
-                    nn = 0;
-            break;
-        default:
-            nn = 0;
-            break;
-        }
-        for (int j = 0; j < nd->nout; j++)
-            if (nd->out[j] >= 0)
-                g->tensors[nd->out[j]].nonneg = nn;
-    }
-    return 0;
 }
 
 /* ---- quantization, one function per kind of op ---- */
@@ -263,10 +204,11 @@ static Tensor *tin(Graph *g, const Node *n, int i)
     return i < n->nin && n->in[i] >= 0 ? &g->tensors[n->in[i]] : NULL;
 }
 
-/* The output clamp range: the output type narrowed by a fused activation. */
+/* The output clamp range: the output's code range narrowed by a fused
+ * activation. */
 static void out_range(const Node *n, const Tensor *y, int32_t *lo, int32_t *hi)
 {
-    quant_type_range(y->q.type, lo, hi);
+    quant_code_range(&y->q, lo, hi);
     if (n->op != OP_CONV && n->op != OP_DENSE)
         return;
     int32_t tlo = *lo, thi = *hi;
@@ -279,6 +221,36 @@ static void out_range(const Node *n, const Tensor *y, int32_t *lo, int32_t *hi)
         *lo = clo > *lo ? clo : *lo;
         *hi = chi < *hi ? chi : *hi;
     }
+}
+
+/* algorithms.md section 6 (quant.h) */
+int quant_acc_bits(Graph *g, Node *n)
+{
+    const QLayer *q = n->q;
+    const Tensor *x = tin(g, n, 0);
+    int64_t per = ir_numel(tin(g, n, 1)) / q->nchan;
+    /* largest |x - z_x| an input code can have (signed codes reach
+     * -2^(bits-1): -128 for int8, -32768 for int16) */
+    int32_t xlo, xhi;
+    quant_code_range(&x->q, &xlo, &xhi);
+    int64_t xmax = (int64_t)xhi - x->q.zero > (int64_t)x->q.zero - xlo ? (int64_t)xhi - x->q.zero
+                                                                       : (int64_t)x->q.zero - xlo;
+    int64_t max_bound = 0;
+    for (int64_t c = 0; c < q->nchan; c++) {
+        const int32_t *codes = q->wq + c * per;
+        int64_t bound = q->bias[c] < 0 ? -(int64_t)q->bias[c] : q->bias[c];
+        for (int64_t i = 0; i < per; i++)
+            bound += (int64_t)(codes[i] < 0 ? -codes[i] : codes[i]) * xmax;
+        n->q->acc_bound = c == 0 || bound > n->q->acc_bound ? bound : n->q->acc_bound;
+        if (bound > INT32_MAX)
+            return ir_fail(g, n,
+                           "int32 accumulator of output channel %lld could overflow (|acc| up to "
+                           "%lld > %d): too many inputs per output for %d-bit input codes",
+                           (long long)c, (long long)bound, INT32_MAX, quant_bits(&x->q));
+        max_bound = bound > max_bound ? bound : max_bound;
+    }
+    n->prec.acc_bits = max_bound <= INT16_MAX ? 16 : 32;
+    return 0;
 }
 
 static int quant_weighted(Graph *g, Node *n)
@@ -306,39 +278,25 @@ static int quant_weighted(Graph *g, Node *n)
     q->shift = xmalloc((size_t)nchan * sizeof *q->shift);
     if (g->no_mul)
         q->nm = xmalloc((size_t)nchan * 3 * sizeof *q->nm);
-    /* largest |x - z_x| an input code can have (int8 reaches -128) */
-    int64_t xmax = x->q.type == QT_U8 ? 255 - x->q.zero : 128 + x->q.zero;
     double sx = x->q.scale, sy = y->q.scale;
+    FmtQuant fq; /* the weight format (formats.c; int8 is the baseline) */
+    fmt_init(&fq, n->prec.weights);
     for (int64_t c = 0; c < nchan; c++) {
         int32_t *codes = q->wq + c * per;
-        double sxw;
-        if (g->no_mul) {
-            /* the weight scale makes the multiplier a two-term value */
-            double sw;
-            quant_nm_weight_channel(w->data + c * per, per, sx, sy, codes, &sw, q->nm + 3 * c);
-            q->wscale[c] = (float)sw;
-            sxw = sx * sw;
-        } else {
-            quant_weight_channel(w->data + c * per, per, codes, &q->wscale[c]);
-            sxw = sx * (double)q->wscale[c];
-        }
+        /* in no-mul mode the weight scale makes the multiplier a two-term value */
+        double sw;
+        fmt_weight_channel(&fq, w->data + c * per, per, g->no_mul, sx, sy, codes, &sw,
+                           g->no_mul ? q->nm + 3 * c : NULL);
+        q->wscale[c] = (float)sw;
+        double sxw = sx * sw;
         double bv = b ? round((double)b->data[c] / sxw) : 0;
         if (!(fabs(bv) <= (double)INT32_MAX))
             return ir_fail(g, n, "bias of output channel %lld is %g accumulator units, beyond int32",
                            (long long)c, bv);
         q->bias[c] = (int32_t)bv;
         quant_multiplier(g->no_mul ? quant_nm_value(q->nm + 3 * c) : sxw / sy, &q->mult[c], &q->shift[c]);
-        /* algorithms.md section 6: the largest |acc| any input can produce */
-        int64_t bound = q->bias[c] < 0 ? -(int64_t)q->bias[c] : q->bias[c];
-        for (int64_t i = 0; i < per; i++)
-            bound += (int64_t)(codes[i] < 0 ? -codes[i] : codes[i]) * xmax;
-        if (bound > INT32_MAX)
-            return ir_fail(g, n,
-                           "int32 accumulator of output channel %lld could overflow (|acc| up to "
-                           "%lld > %d): too many inputs per output for 8-bit codes",
-                           (long long)c, (long long)bound, INT32_MAX);
     }
-    return 0;
+    return quant_acc_bits(g, n);
 }
 
 static double f_relu(double x, const void *ctx) { (void)ctx; return x > 0 ? x : 0; }
@@ -367,7 +325,7 @@ static int quant_lut(Graph *g, Node *n)
     case OP_TANH: f = f_tanh; break;
     default: unreachable();
     }
-    n->q->lut = xmalloc(256 * sizeof *n->q->lut);
+    n->q->lut = xmalloc((size_t)quant_lut_size(x->q.type) * sizeof *n->q->lut);
     quant_build_lut(&x->q, &y->q, f, &n->a, n->q->lo, n->q->hi, n->q->lut);
     return 0;
 }
@@ -402,8 +360,11 @@ static int quant_add(Graph *g, Node *n)
     double sa = tin(g, n, 0)->q.scale, sb = tin(g, n, 1)->q.scale;
     double sy = g->tensors[n->out[0]].q.scale;
     /* TFLite's scheme: inputs to a common scale 2*max(sa, sb) with 20 bits
-     * of headroom, summed, then scaled to the output */
-    q->left_shift = 20;
+     * of headroom, summed, then scaled to the output.  16-bit codes get 15
+     * bits: 65535 * 2^15 < 2^31, and after the multipliers (<= 1/2) the
+     * sum of both stays below 2^31. */
+    int wide = quant_type_bytes(tin(g, n, 0)->q.type) == 2 || quant_type_bytes(tin(g, n, 1)->q.type) == 2;
+    q->left_shift = wide ? 15 : 20;
     double twice_max = 2 * fmax(sa, sb);
     double ma = sa / twice_max, mb = sb / twice_max;
     double mo = twice_max / ((double)(1 << q->left_shift) * sy);
@@ -447,12 +408,35 @@ static int quant_concat(Graph *g, Node *n)
     return 0;
 }
 
+/* exp(-s_x * d) in Q16 for d = max - code: one entry per d for 8-bit
+ * storage, one every 256 d (257 entries, interpolated) for 16-bit. */
 static int quant_softmax(Graph *g, Node *n)
 {
-    double sx = tin(g, n, 0)->q.scale;
-    n->q->exp_lut = xmalloc(256 * sizeof *n->q->exp_lut);
-    for (int d = 0; d < 256; d++)
-        n->q->exp_lut[d] = (int32_t)llround(65536.0 * exp(-sx * d));
+    const Tensor *x = tin(g, n, 0);
+    double sx = x->q.scale;
+    int size = quant_lut_size(x->q.type), step = size == 257 ? 256 : 1;
+    n->q->exp_lut = xmalloc((size_t)size * sizeof *n->q->exp_lut);
+    for (int d = 0; d < size; d++)
+        n->q->exp_lut[d] = (int32_t)llround(65536.0 * exp(-sx * d * step));
+    return 0;
+}
+
+/* Pools sum a window of codes in int32: it must not overflow. */
+static int check_pool_sum(Graph *g, const Node *n)
+{
+    const Tensor *x = tin(g, n, 0);
+    int64_t window = 1;
+    if (n->op == OP_GLOBALAVGPOOL)
+        for (int d = 2; d < x->rank; d++)
+            window *= x->dims[d];
+    else
+        window = n->a.kernel[0] * n->a.kernel[1];
+    int32_t lo, hi;
+    quant_code_range(&x->q, &lo, &hi);
+    int64_t m = hi > -(int64_t)lo ? hi : -(int64_t)lo;
+    if (window > 0 && window > INT32_MAX / m)
+        return ir_fail(g, n, "int32 sum of a %lld-value window of %d-bit codes could overflow",
+                       (long long)window, quant_bits(&x->q));
     return 0;
 }
 
@@ -471,11 +455,12 @@ static void set_output_params(Graph *g, const Node *n)
         y->nonneg = x->nonneg;
         break;
     case OP_SIGMOID:
-    case OP_SOFTMAX:
-        y->q = (QParams){QT_U8, 1.0f / 256, 0};
+    case OP_SOFTMAX: /* [0, 1]: scale 1/2^bits (1/256 at 8 bits) */
+        y->q = quant_act_range_params(1, 1, n->prec.act_bits);
+        y->q.scale = (float)ldexp(1.0, -n->prec.act_bits);
         break;
-    case OP_TANH:
-        y->q = (QParams){QT_I8, 1.0f / 127, 0};
+    case OP_TANH: /* [-1, 1]: scale 1/(2^(bits-1) - 1) (1/127 at 8 bits) */
+        y->q = quant_act_range_params(1, 0, n->prec.act_bits);
         break;
     default:
         break;
@@ -486,9 +471,12 @@ static int quant_node(Graph *g, Node *n)
 {
     if (n->nout != 1 || n->out[0] < 0)
         return ir_fail(g, n, "expected exactly one output");
-    if (n->prec.weights != WF_INT8 || n->prec.act_bits != 8 || n->prec.acc_bits != 32)
-        return ir_fail(g, n, "precision not supported by the baseline quantizer "
-                             "(int8 weights, 8-bit activations, 32-bit accumulators)");
+    if ((unsigned)n->prec.weights >= WF_COUNT || fmt_family(n->prec.weights) == FMT_FLOAT)
+        return ir_fail(g, n, "weight format not supported by the quantizer (float weights)");
+    if ((n->prec.act_bits != 4 && n->prec.act_bits != 8 && n->prec.act_bits != 16) ||
+        (n->prec.acc_bits != 16 && n->prec.acc_bits != 32))
+        return ir_fail(g, n, "precision not supported by the quantizer "
+                             "(4-, 8- or 16-bit activations, 16- or 32-bit accumulators)");
     Tensor *x = tin(g, n, 0);
     if (!x)
         return ir_fail(g, n, "input 0 is missing");
@@ -522,31 +510,172 @@ static int quant_node(Graph *g, Node *n)
         return quant_concat(g, n);
     case OP_SOFTMAX:
         return quant_softmax(g, n);
+    case OP_AVGPOOL:
+    case OP_GLOBALAVGPOOL:
+        return check_pool_sum(g, n);
     default:
-        return 0; /* pools, Reshape, Transpose: only lo/hi */
+        return 0; /* MaxPool, Reshape, Transpose: only lo/hi */
     }
 }
 
-int ir_quantize(Graph *g)
+/* The precision that decides an activation tensor's codes: its producer's
+ * (prod[t], -1 for none); for a graph input, that of the consumer with the
+ * most activation bits (the first such), or the default when nothing reads
+ * it. */
+static Precision tensor_precision(const Graph *g, const int *prod, int t)
 {
+    if (prod[t] >= 0)
+        return g->nodes[prod[t]].prec;
+    Precision p = {0};
+    p.act_bits = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        for (int j = 0; j < g->nodes[i].nin; j++)
+            if (g->nodes[i].in[j] == t && g->nodes[i].prec.act_bits > p.act_bits)
+                p = g->nodes[i].prec;
+    if (p.act_bits == 0)
+        p.act_bits = 8, p.act_clip = CLIP_MINMAX;
+    return p;
+}
+
+/* The tensor whose QParams t copies: through ops whose output takes its
+ * input's parameters (set_output_params), up to one that chooses its own. */
+static int param_root(const Graph *g, const int *prod, int t)
+{
+    for (int hops = 0; hops <= g->nnodes && prod[t] >= 0; hops++) {
+        const Node *n = &g->nodes[prod[t]];
+        if ((n->op != OP_MAXPOOL && n->op != OP_AVGPOOL && n->op != OP_GLOBALAVGPOOL &&
+             n->op != OP_RESHAPE && n->op != OP_TRANSPOSE) || n->nin < 1 || n->in[0] < 0)
+            break;
+        t = n->in[0];
+    }
+    return t;
+}
+
+/* The headroom the unrolled kernels need beyond the bound of section 6:
+ * a statement "a = a + x[i] * 128 - x[i];" adds the signed digits of one
+ * weight in turn, and a prefix of the canonical signed digits of q (top
+ * digit first) can reach |q| + |q| - 1 in magnitude (|top digit| < 1.5|q|,
+ * the rest alternate below it), so the partial sums exceed the final
+ * ones by at most max|q| * max|x|. */
+static int64_t unrolled_slack(const Graph *g, const Node *n)
+{
+    const Tensor *x = &g->tensors[n->in[0]], *w = &g->tensors[n->in[1]];
+    int64_t total = ir_numel(w), maxq = 0;
+    for (int64_t i = 0; i < total; i++) {
+        int64_t a = n->q->wq[i] < 0 ? -(int64_t)n->q->wq[i] : n->q->wq[i];
+        maxq = a > maxq ? a : maxq;
+    }
+    int32_t lo, hi;
+    quant_code_range(&x->q, &lo, &hi);
+    return maxq * (hi > -(int64_t)lo ? hi : -(int64_t)lo);
+}
+
+/* One pass: QParams of every activation tensor (cap[t] > 0 narrows t's
+ * code bits), then every node.  Returns 0, or -1 with g->err set and *bad
+ * the failing node. */
+static int quantize_pass(Graph *g, const int *prod, const int *cap, int *bad)
+{
+    *bad = -1;
     for (int t = 0; t < g->ntensors; t++) {
         Tensor *tt = &g->tensors[t];
-        if (tt->kind != TK_CONST)
-            tt->q = quant_act_params(tt->cal_min, tt->cal_max, tt->nonneg);
+        if (tt->kind == TK_CONST)
+            continue;
+        Precision p = tensor_precision(g, prod, t);
+        if (p.act_bits != 4 && p.act_bits != 8 && p.act_bits != 16)
+            return ir_fail(g, prod[t] >= 0 ? &g->nodes[prod[t]] : NULL,
+                           "tensor \"%s\": %d-bit activations are not supported (4, 8 or 16)", tt->name,
+                           p.act_bits);
+        /* min/max at 8 bits is the baseline: exactly quant_act_params */
+        double range = clip_range(tt, clip_stats(g, t), p.act_clip, p.act_pct, p.act_bits);
+        tt->q = quant_act_range_params(range, tt->nonneg, p.act_bits);
+        if (cap[t] > 0 && cap[t] < tt->q.bits) { /* a narrower code range, same storage */
+            tt->q.bits = cap[t];
+            int32_t lo, hi;
+            quant_code_range(&tt->q, &lo, &hi);
+            tt->q.scale = (float)(fmax(range, 1e-20) / hi);
+            if (!(range > 0))
+                tt->q.scale = (float)(1.0 / hi);
+        }
     }
-    for (int i = 0; i < g->nnodes; i++)
-        if (quant_node(g, &g->nodes[i]))
+    for (int i = 0; i < g->nnodes; i++) {
+        Node *n = &g->nodes[i];
+        if (quant_node(g, n)) {
+            *bad = i;
             return -1;
+        }
+        if ((n->op == OP_CONV || n->op == OP_DENSE) &&
+            n->q->acc_bound > INT32_MAX - unrolled_slack(g, n)) {
+            *bad = i;
+            return ir_fail(g, n, "int32 accumulator could overflow in the unrolled sums (|acc| up to "
+                                 "%lld plus %lld for partial sums > %d)",
+                           (long long)n->q->acc_bound, (long long)unrolled_slack(g, n), INT32_MAX);
+        }
+    }
     return 0;
+}
+
+/* Activations of 16-bit storage whose int32 accumulators could overflow
+ * in a consumer (algorithms.md section 6) are rescaled, not rejected: the
+ * input tensor keeps int16/uint16 storage but gets fewer code bits (a
+ * coarser scale), as few fewer as make every bound fit, down to 8; then
+ * quantization starts over.  8-bit codes are rejected as before. */
+int ir_quantize(Graph *g)
+{
+    int *prod = xmalloc(((size_t)g->ntensors + 1) * sizeof *prod);
+    int *cap = xcalloc((size_t)g->ntensors + 1, sizeof *cap);
+    for (int t = 0; t < g->ntensors; t++)
+        prod[t] = -1;
+    for (int i = 0; i < g->nnodes; i++)
+        for (int j = 0; j < g->nodes[i].nout; j++)
+            if (g->nodes[i].out[j] >= 0)
+                prod[g->nodes[i].out[j]] = i;
+    int rc = -1;
+    for (int attempt = 0; attempt < 64; attempt++) {
+        int bad;
+        rc = quantize_pass(g, prod, cap, &bad);
+        if (rc == 0 || bad < 0)
+            break;
+        Node *n = &g->nodes[bad];
+        if ((n->op != OP_CONV && n->op != OP_DENSE) || !n->q || n->q->acc_bound <= 0)
+            break;
+        int64_t need = n->q->acc_bound + unrolled_slack(g, n);
+        if (need <= INT32_MAX)
+            break; /* failed for another reason */
+        int root = param_root(g, prod, n->in[0]);
+        Tensor *x = &g->tensors[root];
+        int bits = quant_bits(&x->q), drop = 0;
+        if (quant_type_bytes(x->q.type) != 2)
+            break;
+        while ((need >> drop) > INT32_MAX)
+            drop++;
+        if (bits - drop < 8)
+            break;
+        cap[root] = bits - drop;
+    }
+    free(prod);
+    free(cap);
+    return rc;
 }
 
 /* ---- float <-> codes ---- */
 
+/* The runtime's storage tag of a quantized type. */
+static int rt_type(QType t)
+{
+    switch (t) {
+    case QT_I8: return SHIFTC_I8;
+    case QT_U8: return SHIFTC_U8;
+    case QT_I16: return SHIFTC_I16;
+    case QT_U16: return SHIFTC_U16;
+    default: unreachable();
+    }
+}
+
 void ir_quantize_input(const Tensor *t, const float *x, void *codes)
 {
     int32_t lo, hi;
-    quant_type_range(t->q.type, &lo, &hi);
-    int xt = t->q.type == QT_U8 ? SHIFTC_U8 : SHIFTC_I8;
+    quant_code_range(&t->q, &lo, &hi);
+    int xt = rt_type(t->q.type);
     int64_t count = ir_numel(t);
     for (int64_t i = 0; i < count; i++)
         shiftc_st(codes, (int32_t)i, xt, shiftc_quantize_f32(x[i], t->q.scale, t->q.zero, lo, hi));
@@ -554,8 +683,8 @@ void ir_quantize_input(const Tensor *t, const float *x, void *codes)
 
 void ir_dequantize_output(const Tensor *t, const void *codes, float *y)
 {
-    int xt = t->q.type == QT_U8 ? SHIFTC_U8 : SHIFTC_I8;
     ensure(t->q.type != QT_NONE);
+    int xt = rt_type(t->q.type);
     int64_t count = ir_numel(t);
     for (int64_t i = 0; i < count; i++)
         y[i] = shiftc_dequantize_f32(shiftc_ld(codes, (int32_t)i, xt), t->q.scale, t->q.zero);

@@ -26,12 +26,28 @@ double quant_multiplier_value(int32_t mult, int32_t shift);
 /* Round half away from zero, saturated to [lo, hi]; NaN gives 0 clamped. */
 int32_t quant_round_clamp(double v, int32_t lo, int32_t hi);
 
-/* Code range of a storage type. */
+/* Code range of a storage type (int8: [-128, 127], uint16: [0, 65535]...). */
 void quant_type_range(QType t, int32_t *lo, int32_t *hi);
 
-/* Activation QParams from a real range [min, max] (zero point 0): uint8
- * with scale max/255 when nonneg, else int8 with scale max|.|/127.  A
- * degenerate or non-finite range still gets a positive, normal scale. */
+/* Bytes per code of a storage type: 1 or 2. */
+int quant_type_bytes(QType t);
+int quant_is_unsigned(QType t);
+
+/* Code bits of q (q->bits, or the storage width when 0) and the codes
+ * they allow: [0, 2^bits - 1] unsigned, [-2^(bits-1), 2^(bits-1) - 1]
+ * signed.  What every clamp of an activation uses. */
+int quant_bits(const QParams *q);
+void quant_code_range(const QParams *q, int32_t *lo, int32_t *hi);
+
+/* Activation QParams for a real range R (zero point 0) with `bits` code
+ * bits (4, 8 or 16): unsigned codes with scale R/(2^bits - 1) when nonneg,
+ * else signed ones with scale R/(2^(bits-1) - 1); storage uint8/int8 up to
+ * 8 bits, uint16/int16 for 16.  A degenerate or non-finite range still
+ * gets a positive, normal scale. */
+QParams quant_act_range_params(double range, int nonneg, int bits);
+
+/* 8-bit activation QParams from a real range [min, max]: R = max when
+ * nonneg, else max(|min|, |max|). */
 QParams quant_act_params(float min, float max, int nonneg);
 
 /* Symmetric int8 codes of one weight channel of `count` values:
@@ -43,11 +59,30 @@ void quant_weight_channel(const float *w, int64_t count, int32_t *codes, float *
  * uint8 when every value is >= 0; fills t->q and t->qdata (replacing it). */
 void quant_const_tensor(Tensor *t);
 
-/* 256-entry table of an elementwise real function f for codes of qx mapped
- * to codes of qy: clamp(round(f(s_x*(c - z_x)) / s_y) + z_y, lo, hi),
- * indexed by (c - type minimum of qx). */
+/* Entries of an elementwise table over input codes of storage type t:
+ * 256 for 8-bit storage, 257 for 16-bit (shiftc_lut_interp). */
+int quant_lut_size(QType t);
+
+/* Table (quant_lut_size(qx->type) entries) of an elementwise real function
+ * f for codes of qx mapped to codes of qy: entry i is
+ * clamp(round(f(s_x*(c - z_x)) / s_y) + z_y, lo, hi) at the code
+ * c = type minimum + i (8-bit storage) or type minimum + 256 i (16-bit;
+ * the runtime interpolates between entries). */
 void quant_build_lut(const QParams *qx, const QParams *qy, double (*f)(double x, const void *ctx),
                      const void *ctx, int32_t lo, int32_t hi, int32_t *lut);
+
+/* Conv, Dense (n->q built): the largest |accumulator| any input can produce,
+ * per channel sum |q| * max|x - z_x| + |bias| (algorithms.md section 6).
+ * Fails (g->err) when it could exceed int32; else sets n->prec.acc_bits to
+ * 16 when every channel's bound fits int16, 32 otherwise.  Called by
+ * ir_quantize, and again by whatever changes the codes or the bias.
+ * acc_bits 16 is recorded and reported, not emitted: every partial sum of
+ * an unrolled kernel is bounded by the same sum, so an int16_t accumulator
+ * would be exact, but C computes in int anyway and on the 32/64-bit
+ * targets an int16_t variable only adds a sign extension per statement
+ * (sxth on ARM) and implicit narrowing conversions; the emitter and the
+ * simulator keep int32_t. */
+int quant_acc_bits(Graph *g, Node *n);
 
 /* ---- multiplierless mode (Graph.no_mul) ----
  * A two-term multiplier nm = {e1, s2, e2} stands for 2^-e1 + s2 * 2^-e2

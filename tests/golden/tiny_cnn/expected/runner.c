@@ -7,11 +7,13 @@
  * IN.bin holds N samples, each the float32 values (host byte order) of
  * every input in order.  An integer network quantizes each input with
  * tiny_cnn_quantize_input, runs tiny_cnn_run and writes the raw output codes
- * (one byte each, every output in order); a float network runs
+ * (one byte each, two in host byte order for 16-bit codes; every output in
+ * order); a float network runs
  * tiny_cnn_run_float and writes float32 outputs.  Where the target has an
  * instruction counter or the stack can be measured (shiftc_board.h), the
  * runner prints "shiftc-count TOTAL N" and "shiftc-stack BYTES" at the end.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -117,7 +119,7 @@ int main(int argc, char **argv)
             fclose(fo);
             return 1;
         }
-        if (fwrite(out_q, 1, (tiny_cnn_OUTPUT0_SIZE), fo) != (size_t)((tiny_cnn_OUTPUT0_SIZE))) {
+        if (fwrite(out_q, sizeof out_q[0], (tiny_cnn_OUTPUT0_SIZE), fo) != (size_t)((tiny_cnn_OUTPUT0_SIZE))) {
 #endif
             perror(argv[2]);
             fclose(fi);

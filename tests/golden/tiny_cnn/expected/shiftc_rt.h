@@ -7,8 +7,12 @@
  * header-only, allocation-free, and includes nothing but <stdint.h> and
  * <stddef.h>, so it builds on bare-metal targets as it does on a PC.
  *
- * Storage: activations are 8-bit codes, int8_t (SHIFTC_I8, symmetric) or
- * uint8_t (SHIFTC_U8, for tensors known to be >= 0), real = scale*(q - zero).
+ * Storage: activations are integer codes, real = scale*(q - zero): int8_t
+ * (SHIFTC_I8, symmetric) or uint8_t (SHIFTC_U8, for tensors known to be
+ * >= 0) for 8-bit codes and for 4-bit codes, which keep 8-bit storage and
+ * only a narrower range (the quantizer's clamps); int16_t (SHIFTC_I16) or
+ * uint16_t (SHIFTC_U16) for 16-bit codes.  Buffers of 16-bit codes must be
+ * 2-byte aligned (the emitted arena and the planner's offsets are).
  * Accumulators are int32_t; the compiler proves per layer that no partial sum
  * can overflow, so the order of the terms never changes a result.
  *
@@ -24,6 +28,8 @@
 
 #define SHIFTC_I8 0
 #define SHIFTC_U8 1
+#define SHIFTC_I16 2
+#define SHIFTC_U16 3
 
 /* ---- scalar arithmetic ---- */
 
@@ -207,15 +213,42 @@ static inline float shiftc_dequantize_f32(int32_t q, float scale, int32_t zero)
 
 static inline int32_t shiftc_ld(const void *p, int32_t i, int t)
 {
-    return t == SHIFTC_U8 ? (int32_t)((const uint8_t *)p)[i] : (int32_t)((const int8_t *)p)[i];
+    switch (t) {
+    case SHIFTC_U8: return (int32_t)((const uint8_t *)p)[i];
+    case SHIFTC_I16: return (int32_t)((const int16_t *)p)[i];
+    case SHIFTC_U16: return (int32_t)((const uint16_t *)p)[i];
+    default: return (int32_t)((const int8_t *)p)[i];
+    }
 }
 
+/* v must be in the type's range (every kernel clamps before storing). */
 static inline void shiftc_st(void *p, int32_t i, int t, int32_t v)
 {
-    if (t == SHIFTC_U8)
-        ((uint8_t *)p)[i] = (uint8_t)v;
-    else
-        ((int8_t *)p)[i] = (int8_t)v;
+    switch (t) {
+    case SHIFTC_U8: ((uint8_t *)p)[i] = (uint8_t)v; break;
+    case SHIFTC_I16: ((int16_t *)p)[i] = (int16_t)v; break;
+    case SHIFTC_U16: ((uint16_t *)p)[i] = (uint16_t)v; break;
+    default: ((int8_t *)p)[i] = (int8_t)v; break;
+    }
+}
+
+/* Storage facts of a type: 16-bit or not, and the lowest code. */
+static inline int shiftc_is16(int t) { return t == SHIFTC_I16 || t == SHIFTC_U16; }
+static inline int32_t shiftc_type_min(int t)
+{
+    return t == SHIFTC_I16 ? -32768 : t == SHIFTC_I8 ? -128 : 0;
+}
+
+/* A 257-entry table sampled every 256 steps of a 16-bit index i in
+ * [0, 65535], linearly interpolated: lut[i >> 8] plus the fraction
+ * (i & 255) / 256 of the step to the next entry, rounded half away from
+ * zero.  Entries are codes (|difference| * 255 < 2^31 for any int16-range
+ * values), and the result lies between the two entries, so a table
+ * clamped to [lo, hi] interpolates within [lo, hi]. */
+static inline int32_t shiftc_lut_interp(const int32_t *lut, int32_t i)
+{
+    int32_t j = i >> 8, f = i & 255;
+    return lut[j] + shiftc_rdpot((lut[j + 1] - lut[j]) * f, 8);
 }
 
 /* ---- reference kernels ----
@@ -286,7 +319,7 @@ static inline void shiftc_maxpool_q(const void *x, void *y, int t, const shiftc_
     for (int32_t p = 0; p < g->n * g->c; p++)
         for (int32_t oy = 0; oy < g->oh; oy++)
             for (int32_t ox = 0; ox < g->ow; ox++) {
-                int32_t best = t == SHIFTC_U8 ? 0 : -128, seen = 0;
+                int32_t best = shiftc_type_min(t), seen = 0;
                 for (int32_t ky = 0; ky < g->kh; ky++) {
                     int32_t iy = oy * g->sh - g->pt + ky * g->dh;
                     if (iy < 0 || iy >= g->h)
@@ -509,42 +542,60 @@ static inline void shiftc_dense_nomul_q(const void *x, int xt, const int32_t *wq
         }
 }
 
-/* Elementwise op by table: 256 entries indexed by code - type minimum. */
+/* Elementwise op by table, indexed by code - type minimum: 256 entries
+ * for 8-bit storage; for 16-bit codes 257 entries, one every 256 codes,
+ * interpolated (shiftc_lut_interp). */
 static inline void shiftc_lut_q(const void *x, int xt, void *y, int yt, int32_t n,
                                 const int32_t *lut)
 {
-    int32_t base = xt == SHIFTC_U8 ? 0 : 128;
+    int32_t base = -shiftc_type_min(xt);
+    if (shiftc_is16(xt)) {
+        for (int32_t i = 0; i < n; i++)
+            shiftc_st(y, i, yt, shiftc_lut_interp(lut, shiftc_ld(x, i, xt) + base));
+        return;
+    }
     for (int32_t i = 0; i < n; i++)
         shiftc_st(y, i, yt, lut[shiftc_ld(x, i, xt) + base]);
 }
 
+/* exp(-scale * d) in Q16 for d = max - code >= 0: exp_lut[d] (256
+ * entries) for 8-bit storage, interpolated from 257 entries, one every 256
+ * steps of d, for 16-bit codes. */
+static inline int64_t shiftc_softmax_exp(const int32_t *exp_lut, int32_t d, int xt)
+{
+    return shiftc_is16(xt) ? shiftc_lut_interp(exp_lut, d) : exp_lut[d];
+}
+
 /* Softmax along a run of `len` codes with stride `inner`, for outer*inner
- * runs.  exp_lut[d] = round(2^16 * exp(-scale * d)) for d = max - code; the
- * output is uint8 with scale 1/256. */
-static inline void shiftc_softmax_q(const void *x, int xt, uint8_t *y, int32_t outer, int32_t len,
-                                    int32_t inner, const int32_t *exp_lut)
+ * runs; exp_lut as shiftc_softmax_exp.  The output is unsigned of type yt
+ * with codes 0..hi and scale 1/(hi + 1): round(e * (hi + 1) / sum),
+ * at most hi (hi = 255 for 8 bits, 15 for 4, 65535 for 16). */
+static inline void shiftc_softmax_q(const void *x, int xt, void *y, int yt, int32_t hi,
+                                    int32_t outer, int32_t len, int32_t inner,
+                                    const int32_t *exp_lut)
 {
     for (int32_t o = 0; o < outer; o++)
         for (int32_t in = 0; in < inner; in++) {
-            int32_t base = o * len * inner + in, mx = -128;
+            int32_t base = o * len * inner + in, mx = shiftc_type_min(xt);
             for (int32_t i = 0; i < len; i++) {
                 int32_t v = shiftc_ld(x, base + i * inner, xt);
                 mx = v > mx ? v : mx;
             }
             int64_t sum = 0;
             for (int32_t i = 0; i < len; i++)
-                sum += exp_lut[mx - shiftc_ld(x, base + i * inner, xt)];
+                sum += shiftc_softmax_exp(exp_lut, mx - shiftc_ld(x, base + i * inner, xt), xt);
             for (int32_t i = 0; i < len; i++) {
-                int64_t e = exp_lut[mx - shiftc_ld(x, base + i * inner, xt)];
-                int64_t v = (e * 256 + sum / 2) / sum;
-                y[base + i * inner] = (uint8_t)(v > 255 ? 255 : v);
+                int64_t e = shiftc_softmax_exp(exp_lut, mx - shiftc_ld(x, base + i * inner, xt), xt);
+                int64_t v = (e * ((int64_t)hi + 1) + sum / 2) / sum;
+                shiftc_st(y, base + i * inner, yt, (int32_t)(v > hi ? hi : v));
             }
         }
 }
 
 /* General transpose of 1-byte codes, rank <= 6: y[i] = x[sum idx[d]*xs[d]]
- * with idx running over the output dims. */
-static inline void shiftc_transpose_q(const uint8_t *x, uint8_t *y, int32_t rank,
+ * with idx running over the output dims (shiftc_transpose16_q: 2-byte
+ * codes). */
+static inline void shiftc_transpose_w(const void *x, void *y, int32_t wide, int32_t rank,
                                       const int32_t *odims, const int32_t *xs)
 {
     int32_t idx[6] = {0, 0, 0, 0, 0, 0}, total = 1;
@@ -554,7 +605,10 @@ static inline void shiftc_transpose_q(const uint8_t *x, uint8_t *y, int32_t rank
         int32_t src = 0;
         for (int32_t d = 0; d < rank; d++)
             src += idx[d] * xs[d];
-        y[i] = x[src];
+        if (wide)
+            ((uint16_t *)y)[i] = ((const uint16_t *)x)[src];
+        else
+            ((uint8_t *)y)[i] = ((const uint8_t *)x)[src];
         for (int32_t d = rank - 1; d >= 0; d--) {
             if (++idx[d] < odims[d])
                 break;
@@ -563,12 +617,39 @@ static inline void shiftc_transpose_q(const uint8_t *x, uint8_t *y, int32_t rank
     }
 }
 
+static inline void shiftc_transpose_q(const uint8_t *x, uint8_t *y, int32_t rank,
+                                      const int32_t *odims, const int32_t *xs)
+{
+    shiftc_transpose_w(x, y, 0, rank, odims, xs);
+}
+
+static inline void shiftc_transpose16_q(const void *x, void *y, int32_t rank,
+                                        const int32_t *odims, const int32_t *xs)
+{
+    shiftc_transpose_w(x, y, 1, rank, odims, xs);
+}
+
 /* Copy planes of h*w codes into a zero-filled buffer with padding around
  * them, so that unrolled convolutions read without bounds checks.  Zero
  * points are 0, so code 0 is real 0 for both storage types. */
 static inline void shiftc_pad_q(const uint8_t *x, uint8_t *y, int32_t planes, int32_t h, int32_t w,
                                 int32_t pt, int32_t pl, int32_t pb, int32_t pr)
 {
+    int32_t ph = h + pt + pb, pw = w + pl + pr;
+    for (int32_t i = 0; i < planes * ph * pw; i++)
+        y[i] = 0;
+    for (int32_t p = 0; p < planes; p++)
+        for (int32_t r = 0; r < h; r++)
+            for (int32_t c = 0; c < w; c++)
+                y[(p * ph + r + pt) * pw + c + pl] = x[(p * h + r) * w + c];
+}
+
+/* shiftc_pad_q for 2-byte codes (int16_t or uint16_t). */
+static inline void shiftc_pad16_q(const void *xv, void *yv, int32_t planes, int32_t h, int32_t w,
+                                  int32_t pt, int32_t pl, int32_t pb, int32_t pr)
+{
+    const uint16_t *x = (const uint16_t *)xv;
+    uint16_t *y = (uint16_t *)yv;
     int32_t ph = h + pt + pb, pw = w + pl + pr;
     for (int32_t i = 0; i < planes * ph * pw; i++)
         y[i] = 0;

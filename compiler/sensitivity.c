@@ -1,0 +1,312 @@
+/*
+ * Hutchinson per-layer Hessian traces on threads (see sensitivity.h).
+ *
+ * Threads: probes are handed out in rounds of `threads`; worker t of a
+ * round runs probe base + t with its own GradWork and scratch, writing
+ * v_i . (Hv)_i of every layer into row (base + t) of a per-probe table.
+ * The main thread then folds the rows in probe order and applies the
+ * stopping rule, so the answer is the same for any thread count.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sensitivity.h"
+#include "util.h"
+
+/* ---- weight formats for Omega: the hook for the formats issue ---- */
+
+typedef struct SensFormat {
+    const char *name;
+    double (*qerr2)(const float *w, int64_t nchan, int64_t per_chan);
+} SensFormat;
+
+double sens_qerr2_int8(const float *w, int64_t nchan, int64_t per_chan)
+{
+    double err = 0.0;
+    for (int64_t c = 0; c < nchan; c++) {
+        const float *wc = w + c * per_chan;
+        double mx = 0.0;
+        for (int64_t i = 0; i < per_chan; i++)
+            mx = fabs(wc[i]) > mx ? fabs(wc[i]) : mx;
+        if (mx == 0.0)
+            continue;
+        double s = mx / 127.0;
+        for (int64_t i = 0; i < per_chan; i++) {
+            double q = round(wc[i] / s);
+            q = q > 127 ? 127 : q < -127 ? -127 : q;
+            double d = q * s - wc[i];
+            err += d * d;
+        }
+    }
+    return err;
+}
+
+static const SensFormat sens_formats[] = {
+    {"int8", sens_qerr2_int8},
+};
+
+int sens_nformats(void) { return (int)(sizeof sens_formats / sizeof sens_formats[0]); }
+const char *sens_format_name(int f) { return sens_formats[f].name; }
+
+/* ---- probes ---- */
+
+static uint64_t sens_splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+typedef struct SensJob {
+    const GradModel *m;
+    const double *xs, *targets;
+    int n;
+    const SensLayer *layers;
+    int nlayers;
+    uint64_t seed;
+    int probe;       /* -1: idle this round */
+    double *row;     /* nlayers results */
+    GradWork *w;
+    double *v, *hv, *tmp;
+    double eps;
+} SensJob;
+
+static void sens_probe(SensJob *j)
+{
+    const GradModel *m = j->m;
+    int64_t p = grad_theta_size(m);
+    uint64_t st = j->seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(j->probe + 1)), bits = 0;
+    int nb = 0;
+    memset(j->v, 0, (size_t)p * sizeof *j->v);
+    for (int l = 0; l < j->nlayers; l++) {
+        const GradParam *gp = grad_param(m, j->layers[l].param);
+        for (int64_t i = 0; i < gp->count; i++) {
+            if (nb == 0)
+                bits = sens_splitmix(&st), nb = 64;
+            j->v[gp->offset + i] = (bits & 1) ? 1.0 : -1.0;
+            bits >>= 1, nb--;
+        }
+    }
+    j->eps = grad_hvp(m, j->w, grad_theta0(m), j->v, j->xs, j->targets, j->n, j->hv, j->tmp);
+    for (int l = 0; l < j->nlayers; l++) {
+        const GradParam *gp = grad_param(m, j->layers[l].param);
+        double s = 0.0;
+        for (int64_t i = 0; i < gp->count; i++)
+            s += j->v[gp->offset + i] * j->hv[gp->offset + i];
+        j->row[l] = s;
+    }
+}
+
+static void *sens_thread(void *arg)
+{
+    sens_probe(arg);
+    return NULL;
+}
+
+int sens_hutchinson(const GradModel *m, const double *xs, const double *targets, int n,
+                    const SensOptions *opt, SensResult *r)
+{
+    memset(r, 0, sizeof *r);
+    int nl = 0;
+    for (int i = 0; i < grad_nparams(m); i++)
+        nl += !grad_param(m, i)->is_bias;
+    if (nl == 0)
+        return -1;
+    r->layers = xcalloc((size_t)nl, sizeof *r->layers);
+    for (int i = 0; i < grad_nparams(m); i++) {
+        const GradParam *gp = grad_param(m, i);
+        if (gp->is_bias)
+            continue;
+        SensLayer *L = &r->layers[r->nlayers++];
+        L->node = gp->node;
+        L->param = i;
+        L->n = gp->count;
+        L->act_tensor = -1;
+    }
+    int maxp = opt->probes > 0 ? opt->probes : 100;
+    int minp = opt->min_probes > 0 ? opt->min_probes : 10;
+    minp = minp < maxp ? minp : maxp;
+    int nt = opt->threads > 0 ? opt->threads : 1;
+    nt = nt < maxp ? nt : maxp;
+    double tol = opt->tol > 0 ? opt->tol : 1e-3;
+    int64_t p = grad_theta_size(m);
+
+    double *rows = xcalloc((size_t)maxp * nl, sizeof *rows);
+    SensJob *jobs = xcalloc((size_t)nt, sizeof *jobs);
+    pthread_t *tids = xcalloc((size_t)nt, sizeof *tids);
+    int *started = xcalloc((size_t)nt, sizeof *started);
+    for (int t = 0; t < nt; t++) {
+        SensJob *j = &jobs[t];
+        j->m = m, j->xs = xs, j->targets = targets, j->n = n;
+        j->layers = r->layers, j->nlayers = nl, j->seed = opt->seed;
+        j->w = grad_work_new(m);
+        j->v = xmalloc((size_t)p * sizeof(double));
+        j->hv = xmalloc((size_t)p * sizeof(double));
+        j->tmp = xmalloc((size_t)2 * p * sizeof(double));
+    }
+    /* loss at theta0, for the report */
+    {
+        double *gbuf = xmalloc((size_t)p * sizeof(double));
+        r->loss = grad_batch(m, jobs[0].w, grad_theta0(m), xs, targets, n, gbuf);
+        free(gbuf);
+    }
+    double *sum = xcalloc((size_t)nl, sizeof *sum), *sum2 = xcalloc((size_t)nl, sizeof *sum2);
+    int done = 0, stop = 0;
+    while (!stop && done < maxp) {
+        int round = maxp - done < nt ? maxp - done : nt;
+        for (int t = 0; t < round; t++) {
+            jobs[t].probe = done + t;
+            jobs[t].row = rows + (int64_t)(done + t) * nl;
+        }
+        for (int t = 1; t < round; t++)
+            started[t] = pthread_create(&tids[t], NULL, sens_thread, &jobs[t]) == 0;
+        sens_probe(&jobs[0]);
+        for (int t = 1; t < round; t++) {
+            if (started[t])
+                pthread_join(tids[t], NULL);
+            else
+                sens_probe(&jobs[t]); /* no thread: run it here */
+        }
+        r->eps = jobs[round - 1].eps;
+        for (int t = 0; t < round && !stop; t++) {
+            const double *row = rows + (int64_t)done * nl;
+            int k = ++done, moved = 0;
+            for (int l = 0; l < nl; l++) {
+                double prev = k > 1 ? sum[l] / (k - 1) : 0.0;
+                sum[l] += row[l], sum2[l] += row[l] * row[l];
+                double mean = sum[l] / k;
+                if (k < 2 || fabs(mean - prev) > tol * (fabs(prev) + 1e-12))
+                    moved = 1;
+            }
+            if (k >= minp && !moved)
+                stop = 1;
+        }
+        if (opt->progress)
+            opt->progress(opt->ctx, done, maxp);
+    }
+    r->probes = done;
+    for (int l = 0; l < nl; l++) {
+        SensLayer *L = &r->layers[l];
+        double mean = sum[l] / done;
+        double var = done > 1 ? (sum2[l] - done * mean * mean) / (done - 1) : 0.0;
+        L->trace = mean;
+        L->se = done > 1 && var > 0 ? sqrt(var / done) : 0.0;
+        const Tensor *wt = &grad_graph(m)->tensors[grad_param(m, L->param)->tensor];
+        int64_t nch = wt->rank > 0 ? wt->dims[0] : 1;
+        for (int f = 0; f < sens_nformats() && f < SENS_MAX_FORMATS; f++)
+            L->omega[f] = wt->data ? L->trace / (double)L->n * sens_formats[f].qerr2(wt->data, nch, L->n / nch)
+                                   : 0.0;
+    }
+    for (int t = 0; t < nt; t++) {
+        grad_work_free(jobs[t].w);
+        free(jobs[t].v), free(jobs[t].hv), free(jobs[t].tmp);
+    }
+    free(jobs), free(tids), free(started), free(rows), free(sum), free(sum2);
+    return 0;
+}
+
+void sens_result_free(SensResult *r)
+{
+    free(r->layers);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- activation traces ---- */
+
+typedef struct SensActJob {
+    const GradModel *m;
+    const double *xs, *targets;
+    int n, probes, nthreads, index;
+    SensResult *r;
+    uint64_t seed;
+    double *per_sample; /* [n][nlayers] */
+} SensActJob;
+
+static void *sens_act_thread(void *arg)
+{
+    SensActJob *j = arg;
+    const GradModel *m = j->m;
+    const Graph *g = grad_graph(m);
+    int64_t in_n = ir_numel(&g->tensors[g->inputs[0]]), tn = grad_target_size(m), maxa = 1;
+    for (int l = 0; l < j->r->nlayers; l++)
+        maxa = j->r->layers[l].act_n > maxa ? j->r->layers[l].act_n : maxa;
+    GradWork *w = grad_work_new(m);
+    double *v = xmalloc((size_t)maxa * sizeof *v), *hv = xmalloc((size_t)maxa * sizeof *hv);
+    double *tmp = xmalloc((size_t)maxa * sizeof *tmp);
+    for (int s = j->index; s < j->n; s += j->nthreads)
+        for (int l = 0; l < j->r->nlayers; l++) {
+            const SensLayer *L = &j->r->layers[l];
+            double acc = 0.0;
+            if (L->act_tensor < 0)
+                continue;
+            for (int k = 0; k < j->probes; k++) {
+                uint64_t st = j->seed ^ (0xA24BAED4963EE407ull * (uint64_t)(((int64_t)s * 64 + l) * 4096 + k + 1));
+                uint64_t bits = 0;
+                int nb = 0;
+                for (int64_t i = 0; i < L->act_n; i++) {
+                    if (nb == 0)
+                        bits = sens_splitmix(&st), nb = 64;
+                    v[i] = (bits & 1) ? 1.0 : -1.0;
+                    bits >>= 1, nb--;
+                }
+                grad_act_hvp(m, w, grad_theta0(m), L->act_tensor, j->xs + s * in_n, j->targets + s * tn, v, hv,
+                             tmp);
+                for (int64_t i = 0; i < L->act_n; i++)
+                    acc += v[i] * hv[i];
+            }
+            j->per_sample[(int64_t)s * j->r->nlayers + l] = acc / j->probes;
+        }
+    grad_work_free(w);
+    free(v), free(hv), free(tmp);
+    return NULL;
+}
+
+void sens_act_traces(const GradModel *m, const double *xs, const double *targets, int n, int probes,
+                     const SensOptions *opt, SensResult *r)
+{
+    const Graph *g = grad_graph(m);
+    int nl = r->nlayers;
+    if (probes < 1 || n < 1 || nl < 1)
+        return;
+    for (int l = 0; l < nl; l++) {
+        SensLayer *L = &r->layers[l];
+        L->act_tensor = g->nodes[L->node].in[0];
+        if (g->tensors[L->act_tensor].kind == TK_CONST)
+            L->act_tensor = -1; /* a constant input has no activation sensitivity */
+        L->act_n = L->act_tensor >= 0 ? ir_numel(&g->tensors[L->act_tensor]) : 0;
+    }
+    int nt = opt->threads > 0 ? opt->threads : 1;
+    nt = nt < n ? nt : n;
+    double *per = xcalloc((size_t)n * nl, sizeof *per);
+    SensActJob *jobs = xcalloc((size_t)nt, sizeof *jobs);
+    pthread_t *tids = xcalloc((size_t)nt, sizeof *tids);
+    int *started = xcalloc((size_t)nt, sizeof *started);
+    for (int t = 0; t < nt; t++) {
+        SensActJob *j = &jobs[t];
+        j->m = m, j->xs = xs, j->targets = targets, j->n = n, j->probes = probes;
+        j->nthreads = nt, j->index = t, j->r = r, j->seed = opt->seed, j->per_sample = per;
+    }
+    for (int t = 1; t < nt; t++)
+        started[t] = pthread_create(&tids[t], NULL, sens_act_thread, &jobs[t]) == 0;
+    sens_act_thread(&jobs[0]);
+    for (int t = 1; t < nt; t++) {
+        if (started[t])
+            pthread_join(tids[t], NULL);
+        else
+            sens_act_thread(&jobs[t]);
+    }
+    for (int l = 0; l < nl; l++) {
+        double s1 = 0.0, s2 = 0.0;
+        for (int s = 0; s < n; s++) {
+            double x = per[(int64_t)s * nl + l];
+            s1 += x, s2 += x * x;
+        }
+        double mean = s1 / n, var = n > 1 ? (s2 - n * mean * mean) / (n - 1) : 0.0;
+        r->layers[l].act_trace = mean;
+        r->layers[l].act_se = var > 0 ? sqrt(var / n) : 0.0;
+    }
+    free(per), free(jobs), free(tids), free(started);
+}

@@ -1,0 +1,77 @@
+/*
+ * Per-layer Hessian sensitivity (HAWQ-V2, algorithms.md §4): Hutchinson
+ * traces of the diagonal Hessian blocks of each weight tensor, and the
+ * expected loss increase Omega of each weight format.
+ *
+ * One Rademacher probe v spans every weight of every Conv/Dense (biases
+ * stay fixed); Hv comes from grad_hvp (ir/grad.h), and layer i reads
+ * v_i . (Hv)_i, an unbiased estimate of Tr(H_ii).  Probes run on threads;
+ * probe p draws from its own stream seeded from (seed, p), and the stopping
+ * rule walks the probes in index order, so results depend on the seed only
+ * -- not on the thread count.
+ */
+#ifndef SHIFTC_SENSITIVITY_H
+#define SHIFTC_SENSITIVITY_H
+
+#include <stdint.h>
+
+#include "grad.h"
+
+typedef struct SensOptions {
+    int probes;     /* maximum probes (default 100) */
+    int min_probes; /* never stop before (default 10) */
+    double tol;     /* stop when every layer's running mean moved < tol relative */
+    int threads;
+    uint64_t seed;
+    /* called from the main thread after each round of probes, may be NULL */
+    void (*progress)(void *ctx, int done, int max);
+    void *ctx;
+} SensOptions;
+
+/* Weight formats for Omega.  The formats issue adds rows to the table in
+ * sensitivity.c (name + squared quantization error of a weight tensor). */
+#define SENS_MAX_FORMATS 8
+
+typedef struct SensLayer {
+    int node;         /* Conv/Dense node */
+    int param;        /* its weight's index in grad_param() */
+    int64_t n;        /* weights */
+    double trace, se; /* Hutchinson mean of Tr(H_ii) and its standard error */
+    double omega[SENS_MAX_FORMATS]; /* (trace/n) * |Q_f(W) - W|^2 per format */
+    /* sens_act_traces: the layer's input activation */
+    int act_tensor;           /* -1 before sens_act_traces */
+    int64_t act_n;            /* its elements */
+    double act_trace, act_se; /* mean over samples of Tr(d2 L_s / da2), std error */
+} SensLayer;
+
+typedef struct SensResult {
+    SensLayer *layers;
+    int nlayers;
+    int probes;   /* probes used */
+    double loss;  /* mean loss at theta0 */
+    double eps;   /* finite-difference step of the last probe */
+} SensResult;
+
+int sens_nformats(void);
+const char *sens_format_name(int f);
+
+/* Runs the estimator on n samples (graph input 0, xs) with targets
+ * (grad_target_size each).  Returns 0 or -1 (no weighted layer). */
+int sens_hutchinson(const GradModel *m, const double *xs, const double *targets, int n,
+                    const SensOptions *opt, SensResult *r);
+void sens_result_free(SensResult *r);
+
+/* Activation sensitivity (algorithms.md §4): for each layer of r (from
+ * sens_hutchinson), Hutchinson on the Hessian of each sample's loss w.r.t.
+ * the layer's input tensor, `probes` Rademacher probes per sample, averaged
+ * over the samples; the standard error is over the per-sample estimates.
+ * Samples run on opt->threads threads; the result depends on opt->seed
+ * only. */
+void sens_act_traces(const GradModel *m, const double *xs, const double *targets, int n, int probes,
+                     const SensOptions *opt, SensResult *r);
+
+/* Squared int8 quantization error: per output channel (dim 0) symmetric,
+ * scale max|w|/127, codes round-half-away in [-127, 127]. */
+double sens_qerr2_int8(const float *w, int64_t nchan, int64_t per_chan);
+
+#endif
