@@ -221,8 +221,6 @@ int cmd_sensitivity(int argc, char **argv)
     } else {
         printf("%s: %d samples, %d probes, mean loss %.6f\n", model, n, res.probes, res.loss);
         printf("  %-20s %-6s %8s %12s %12s %10s", "layer", "op", "params", "trace", "trace/n", "stderr");
-        for (int f = 0; f < sens_nformats(); f++)
-            printf(" %6s%-6s", "omega_", sens_format_name(f));
         if (act_probes > 0)
             printf(" %8s %12s %10s", "act n", "act trace", "stderr");
         printf("\n");
@@ -231,10 +229,19 @@ int cmd_sensitivity(int argc, char **argv)
             const Node *nd = &g->nodes[L->node];
             printf("  %-20s %-6s %8lld %12.6g %12.6g %10.3g", nd->name, ir_op_name(nd->op), (long long)L->n,
                    L->trace, L->trace / (double)L->n, L->se);
-            for (int f = 0; f < sens_nformats(); f++)
-                printf(" %12.6g", L->omega[f]);
             if (act_probes > 0)
                 printf(" %8lld %12.6g %10.3g", (long long)L->act_n, L->act_trace, L->act_se);
+            printf("\n");
+        }
+        printf("\nomega = (trace/n) * |Q(W) - W|^2 per weight format:\n  %-20s", "layer");
+        for (int f = 0; f < sens_nformats(); f++)
+            printf(" %9s", sens_format_name(f));
+        printf("\n");
+        for (int l = 0; l < res.nlayers; l++) {
+            const SensLayer *L = &res.layers[l];
+            printf("  %-20s", g->nodes[L->node].name);
+            for (int f = 0; f < sens_nformats(); f++)
+                printf(" %9.3g", L->omega[f]);
             printf("\n");
         }
     }

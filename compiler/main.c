@@ -23,7 +23,7 @@ static void usage(FILE *out)
                  "shiftc compiles a trained neural network (ONNX) into dependency-free,\n"
                  "integer-only C with the weights baked into shift-add code.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n'shiftc COMMAND --help' describes a command's options.\n"
                  "'shiftc --version' prints the version.\n");
 }

@@ -12,43 +12,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats.h"
 #include "sensitivity.h"
 #include "util.h"
 
 /* ---- weight formats for Omega: the hook for the formats issue ---- */
 
-typedef struct SensFormat {
-    const char *name;
-    double (*qerr2)(const float *w, int64_t nchan, int64_t per_chan);
-} SensFormat;
-
-double sens_qerr2_int8(const float *w, int64_t nchan, int64_t per_chan)
+/* Squared weight error sum (Q_f(W) - W)^2 of format f over the channels
+ * (dim 0) of w, quantized by the compiler's own channel quantizer, so Omega
+ * measures exactly what compile would do. */
+double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_chan)
 {
+    FmtQuant fq;
+    fmt_init(&fq, f);
+    int32_t *codes = xmalloc((size_t)per_chan * sizeof *codes);
     double err = 0.0;
     for (int64_t c = 0; c < nchan; c++) {
         const float *wc = w + c * per_chan;
-        double mx = 0.0;
-        for (int64_t i = 0; i < per_chan; i++)
-            mx = fabs(wc[i]) > mx ? fabs(wc[i]) : mx;
-        if (mx == 0.0)
-            continue;
-        double s = mx / 127.0;
+        double sw;
+        int32_t nm[3];
+        fmt_weight_channel(&fq, wc, per_chan, 0, 1.0, 1.0, codes, &sw, nm);
         for (int64_t i = 0; i < per_chan; i++) {
-            double q = round(wc[i] / s);
-            q = q > 127 ? 127 : q < -127 ? -127 : q;
-            double d = q * s - wc[i];
+            double d = (double)(float)sw * codes[i] - wc[i];
             err += d * d;
         }
     }
+    free(codes);
     return err;
 }
 
-static const SensFormat sens_formats[] = {
-    {"int8", sens_qerr2_int8},
-};
-
-int sens_nformats(void) { return (int)(sizeof sens_formats / sizeof sens_formats[0]); }
-const char *sens_format_name(int f) { return sens_formats[f].name; }
+/* Omega columns: every quantized weight format, in the table's order. */
+int sens_nformats(void) { return WF_COUNT - 1; }
+const char *sens_format_name(int f) { return fmt_name((WeightFormat)(f + 1)); }
 
 /* ---- probes ---- */
 
@@ -197,7 +192,7 @@ int sens_hutchinson(const GradModel *m, const double *xs, const double *targets,
         const Tensor *wt = &grad_graph(m)->tensors[grad_param(m, L->param)->tensor];
         int64_t nch = wt->rank > 0 ? wt->dims[0] : 1;
         for (int f = 0; f < sens_nformats() && f < SENS_MAX_FORMATS; f++)
-            L->omega[f] = wt->data ? L->trace / (double)L->n * sens_formats[f].qerr2(wt->data, nch, L->n / nch)
+            L->omega[f] = wt->data ? L->trace / (double)L->n * sens_qerr2((WeightFormat)(f + 1), wt->data, nch, L->n / nch)
                                    : 0.0;
     }
     for (int t = 0; t < nt; t++) {

@@ -30,7 +30,7 @@ typedef struct SensOptions {
 
 /* Weight formats for Omega.  The formats issue adds rows to the table in
  * sensitivity.c (name + squared quantization error of a weight tensor). */
-#define SENS_MAX_FORMATS 8
+#define SENS_MAX_FORMATS WF_COUNT
 
 typedef struct SensLayer {
     int node;         /* Conv/Dense node */
@@ -70,8 +70,8 @@ void sens_result_free(SensResult *r);
 void sens_act_traces(const GradModel *m, const double *xs, const double *targets, int n, int probes,
                      const SensOptions *opt, SensResult *r);
 
-/* Squared int8 quantization error: per output channel (dim 0) symmetric,
- * scale max|w|/127, codes round-half-away in [-127, 127]. */
-double sens_qerr2_int8(const float *w, int64_t nchan, int64_t per_chan);
+/* Squared quantization error of weight format f over the output channels
+ * (dim 0) of w, as the compiler quantizes them. */
+double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_chan);
 
 #endif

@@ -21,10 +21,6 @@
  *     the optimum is k(M + 1) * b exactly.  mean|x - mean| over all values
  *     would count the zeros and underestimate b (by ~40% for half zeros,
  *     more for more), clipping too much;
- *   - the statistics are those of what the consumers read: a tensor read
- *     only by a MaxPool (or a view) shares its codes with the pool's output
- *     and is clipped by the pool output's statistics (clip_stats), since
- *     the values the pool drops cannot matter;
  *   - M beyond the table (9: one-sided 8-bit codes) is solved numerically
  *     from the same noise model; at 16 bits ACIQ is min/max.
  */
@@ -104,12 +100,11 @@ double clip_percentile(const int64_t *hist, int nbins, double hmax, double pct)
     return hmax;
 }
 
-double clip_range(const Tensor *t, const CalStats *c, ClipMethod m, double pct, int bits)
+double clip_range(const Tensor *t, ClipMethod m, double pct, int bits)
 {
     double full = t->nonneg ? fmax((double)t->cal_max, 0)
                             : fmax(fabs((double)t->cal_min), fabs((double)t->cal_max));
-    if (!c)
-        c = &t->cal;
+    const CalStats *c = &t->cal;
     if (m == CLIP_MINMAX || c->count == 0 || !(full > 0) || !isfinite(full))
         return full;
     double r = full;
@@ -173,24 +168,4 @@ int clip_method_parse(const char *s, ClipMethod *m, double *pct)
         return -1;
     }
     return 0;
-}
-
-const CalStats *clip_stats(const Graph *g, int t)
-{
-    for (int hops = 0; hops < g->nnodes; hops++) {
-        int consumers[2];
-        if (ir_consumers(g, t, consumers, 2) != 1)
-            break;
-        const Node *n = &g->nodes[consumers[0]];
-        if (n->op != OP_MAXPOOL && n->op != OP_RESHAPE && n->op != OP_TRANSPOSE)
-            break;
-        if (n->in[0] != t || n->out[0] < 0)
-            break;
-        int o = n->out[0];
-        for (int i = 0; i < g->noutputs; i++)
-            if (g->outputs[i] == t)
-                return &g->tensors[t].cal;
-        t = o;
-    }
-    return &g->tensors[t].cal;
 }

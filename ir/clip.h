@@ -41,9 +41,9 @@ double clip_laplace_b(const float *x, int64_t n);
 double clip_percentile(const int64_t *hist, int nbins, double hmax, double pct);
 
 /* The range R (> 0 unless the min/max range is 0) of tensor t's codes for
- * method m at `bits` code bits, from the statistics c (NULL: t->cal); the
- * min/max range and t->nonneg (whether the codes are unsigned) are t's.
- * pct: CLIP_PERCENTILE's percentile (<= 0: the default).
+ * method m at `bits` code bits, from its calibration (cal_min, cal_max,
+ * t->cal); t->nonneg says whether the codes are unsigned.  pct:
+ * CLIP_PERCENTILE's percentile (<= 0: the default).
  *   CLIP_MINMAX      max(|cal_min|, |cal_max|) (unsigned: max(cal_max, 0))
  *   CLIP_PERCENTILE  the percentile of |x|
  *   CLIP_ACIQ        signed: |mean| + k(bits) * b, b = mean|x - mean|;
@@ -52,14 +52,9 @@ double clip_percentile(const int64_t *hist, int nbins, double hmax, double pct);
  *   CLIP_ACIQ_GAUSS  the same with sigma (std; unsigned: rms of the values
  *                    > 0) and the Gaussian k
  * each capped by the min/max range.  ACIQ at 16 bits or more is min/max
- * (clipping gains nothing there), and so is every method for statistics
- * of no value (c->count == 0). */
-double clip_range(const Tensor *t, const CalStats *c, ClipMethod m, double pct, int bits);
-
-/* The statistics that should decide tensor t's range: those of t, or, when
- * t's only consumer is a MaxPool, Reshape or Transpose (ops whose output
- * shares t's codes), those of that output, recursively. */
-const CalStats *clip_stats(const Graph *g, int t);
+ * (clipping gains nothing there), and so is every method for a tensor
+ * without statistics (t->cal.count == 0). */
+double clip_range(const Tensor *t, ClipMethod m, double pct, int bits);
 
 /* "minmax", "percentile", "aciq", "aciq-gauss". */
 const char *clip_method_name(ClipMethod m);

@@ -586,7 +586,7 @@ static int quantize_pass(Graph *g, const int *prod, const int *cap, int *bad)
                            "tensor \"%s\": %d-bit activations are not supported (4, 8 or 16)", tt->name,
                            p.act_bits);
         /* min/max at 8 bits is the baseline: exactly quant_act_params */
-        double range = clip_range(tt, clip_stats(g, t), p.act_clip, p.act_pct, p.act_bits);
+        double range = clip_range(tt, p.act_clip, p.act_pct, p.act_bits);
         tt->q = quant_act_range_params(range, tt->nonneg, p.act_bits);
         if (cap[t] > 0 && cap[t] < tt->q.bits) { /* a narrower code range, same storage */
             tt->q.bits = cap[t];

@@ -153,11 +153,11 @@ for m in mlp cnn; do
             label=$m-a$b-$c
             d=$TMP/$label
             [ -f "$d/run.npy" ] || continue
-            want="'|u1'|'|i1'"
-            [ "$b" = 16 ] && want="'<i2'|'<u2'"
+            want="|u1 |i1"
+            [ "$b" = 16 ] && want="<i2 <u2"
             dt=$(npy_dtype "$d/run.npy")
             bits=$(json_num "$d/eval.json" act_bits)
-            if [[ "'$dt'" =~ ^($want)$ ]] && [ "$bits" = "$b" ] && grep -q "\"clip\": \"$c\"" "$d/eval.json"; then
+            if [[ " $want " == *" $dt "* ]] && [ "$bits" = "$b" ] && grep -q "\"clip\": \"$c\"" "$d/eval.json"; then
                 ok "$label: output dtype $dt, eval --json reports act_bits $bits and clip $c"
             else
                 not_ok "$label: output dtype $dt (want $want), act_bits '$bits', clip in $(cat "$d/eval.json")"

@@ -25,7 +25,7 @@
 #   KEEP=1          keep the temporary directory
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
+cd "$ROOT" || exit 1
 . tests/lib.sh
 
 SHIFTC=${SHIFTC:-$ROOT/build/shiftc}

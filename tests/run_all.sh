@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test, in order: unit, unit under ASan+UBSan, end-to-end, golden
-# emitted C, multiplierless mode, cross targets, ONNX conformance.  Called by `./build.sh test` after the build.  Prints
+# emitted C, multiplierless mode, cross targets, weight formats, activation
+# bits, Hessian sensitivity, ONNX conformance.  Called by `./build.sh test` after the build.  Prints
 # everything; the last line is "N passed, N failed[, N skipped]" over the
 # end-to-end and conformance checks plus one check per unit section (and per
 # section that could not report counts); exits 1 if anything failed.
@@ -97,6 +98,21 @@ header "3d. cross targets under QEMU (tests/targets.sh)"
 t=$(now)
 tests/targets.sh 2>&1 | tee "$LOGDIR/targets.log"
 counted_result "targets" "${PIPESTATUS[0]}" "$(elapsed "$t")" "$LOGDIR/targets.log"
+
+header "3e. weight formats (tests/formats.sh)"
+t=$(now)
+tests/formats.sh 2>&1 | tee "$LOGDIR/formats.log"
+counted_result "formats" "${PIPESTATUS[0]}" "$(elapsed "$t")" "$LOGDIR/formats.log"
+
+header "3f. activation bits and clipping (tests/activations.sh)"
+t=$(now)
+tests/activations.sh 2>&1 | tee "$LOGDIR/activations.log"
+counted_result "activations" "${PIPESTATUS[0]}" "$(elapsed "$t")" "$LOGDIR/activations.log"
+
+header "3g. Hessian sensitivity vs PyTorch (tests/sensitivity.sh)"
+t=$(now)
+tests/sensitivity.sh 2>&1 | tee "$LOGDIR/sensitivity.log"
+counted_result "sensitivity" "${PIPESTATUS[0]}" "$(elapsed "$t")" "$LOGDIR/sensitivity.log"
 
 # ---- 4. ONNX conformance
 header "4. ONNX conformance (tests/conformance.py)"
