@@ -120,23 +120,26 @@ void quant_code_range(const QParams *q, int32_t *lo, int32_t *hi)
     }
 }
 
+/* Nothing to represent (never calibrated, all zeros): any scale works;
+ * tiny ranges are floored so the scale stays a normal float. */
+static double sane_range(double range)
+{
+    if (!(range > 0))
+        return 1;
+    if (isinf(range))
+        return FLT_MAX;
+    return range < 1e-20 ? 1e-20 : range;
+}
+
 QParams quant_act_range_params(double range, int nonneg, int bits)
 {
     ensure(bits == 4 || bits == 8 || bits == 16);
     QParams q = {0};
     q.type = bits == 16 ? (nonneg ? QT_U16 : QT_I16) : (nonneg ? QT_U8 : QT_I8);
     q.bits = bits;
-    /* Nothing to represent (never calibrated, all zeros): any scale works;
-     * tiny ranges are floored so the scale stays a normal float. */
-    if (!(range > 0))
-        range = 1;
-    if (isinf(range))
-        range = FLT_MAX;
-    if (range < 1e-20)
-        range = 1e-20;
     int32_t lo, hi;
     quant_code_range(&q, &lo, &hi);
-    q.scale = (float)(range / (double)hi);
+    q.scale = (float)(sane_range(range) / (double)hi);
     q.zero = 0;
     return q;
 }
@@ -589,12 +592,10 @@ static int quantize_pass(Graph *g, const int *prod, const int *cap, int *bad)
         double range = clip_range(tt, p.act_clip, p.act_pct, p.act_bits);
         tt->q = quant_act_range_params(range, tt->nonneg, p.act_bits);
         if (cap[t] > 0 && cap[t] < tt->q.bits) { /* a narrower code range, same storage */
-            tt->q.bits = cap[t];
             int32_t lo, hi;
+            tt->q.bits = cap[t];
             quant_code_range(&tt->q, &lo, &hi);
-            tt->q.scale = (float)(fmax(range, 1e-20) / hi);
-            if (!(range > 0))
-                tt->q.scale = (float)(1.0 / hi);
+            tt->q.scale = (float)(sane_range(range) / (double)hi);
         }
     }
     for (int i = 0; i < g->nnodes; i++) {
