@@ -162,7 +162,7 @@ int cmd_compile(int argc, char **argv)
         json_string(stdout, target->name);
         printf(", \"mode\": \"%s\", \"layers\": %d, \"arena_bytes\": %lld, \"shift_add_terms\": %lld, "
                "\"files\": %d",
-               float_mode ? "float" : "int8", g->nnodes, (long long)st.arena_bytes, (long long)st.terms, st.files);
+               float_mode ? "float" : "quantized", g->nnodes, (long long)st.arena_bytes, (long long)st.terms, st.files);
         if (!float_mode) {
             printf(", \"weights\": ");
             json_string(stdout, weights_name(g));

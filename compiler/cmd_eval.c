@@ -172,8 +172,9 @@ int cmd_eval(int argc, char **argv)
         weights_print(stdout, g, 1);
         printf(", \"act_bits\": %d, \"clip\": \"%s\"}\n", act.bits, clip);
     } else {
-        printf("%s: %d samples\n  float accuracy  %.2f%%\n  quant accuracy  %.2f%% (int8%s, integer simulator)\n"
-               "  agreement       %.2f%%\n", model, n, 100 * fa, 100 * qa, g->no_mul ? ", no-mul" : "", 100 * ag);
+        printf("%s: %d samples\n  float accuracy  %.2f%%\n  quant accuracy  %.2f%% (%s weights, %d-bit activations%s; integer simulator)\n"
+               "  agreement       %.2f%%\n", model, n, 100 * fa, 100 * qa, weights_name(g), act.bits,
+               g->no_mul ? ", no-mul" : "", 100 * ag);
         printf("  activations     %d-bit, %s ranges\n", act.bits, clip);
         weights_print(stdout, g, 0);
     }
