@@ -281,6 +281,12 @@ int ir_quantize(Graph *g);
  * samples: changes QLayer.bias only.  Call after ir_quantize. */
 int ir_bias_correct(Graph *g, const float *samples, int n);
 
+/* ---- qcheck.c: invariants of a quantized graph ---- */
+int ir_tensor_quantized(const Tensor *t); /* 4/8/16-bit codes */
+/* NULL when node n of a quantized graph has everything the simulator and
+ * the emitter need, else what is missing. */
+const char *ir_quantized_problem(const Graph *g, const Node *n);
+
 /* ---- qsim.c: the integer simulator ---- */
 /* Runs the quantized graph on integer inputs (codes of each graph input,
  * stored as int8_t, uint8_t, int16_t or uint16_t per its QParams) and

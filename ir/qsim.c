@@ -34,67 +34,15 @@ static int qsim_fail(const QSim *s, const Node *n, const char *msg)
     return ir_fail((Graph *)s->g, n, "integer simulator: %s", msg);
 }
 
-static int is_quantized(const Tensor *t)
-{
-    return t->q.type == QT_I8 || t->q.type == QT_U8 || t->q.type == QT_I16 || t->q.type == QT_U16;
-}
-
 /* Checks everything a run relies on, so that ir_qsim_run cannot fail on a
  * graph that passed here. */
 static int qsim_check(const QSim *s)
 {
     const Graph *g = s->g;
     for (int i = 0; i < g->nnodes; i++) {
-        const Node *n = &g->nodes[i];
-        if (!n->q)
-            return qsim_fail(s, n, "node is not quantized");
-        if (n->nout != 1 || n->out[0] < 0 || !is_quantized(&g->tensors[n->out[0]]))
-            return qsim_fail(s, n, "output is not quantized");
-        int ndata = n->op == OP_ADD || n->op == OP_CONCAT ? n->nin : 1;
-        for (int j = 0; j < ndata; j++) {
-            if (j >= n->nin || n->in[j] < 0)
-                return qsim_fail(s, n, "data input missing");
-            const Tensor *t = &g->tensors[n->in[j]];
-            if (!is_quantized(t) || (t->kind == TK_CONST && !t->qdata))
-                return qsim_fail(s, n, "data input is not quantized");
-        }
-        const Tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
-        switch (n->op) {
-        case OP_CONV:
-        case OP_DENSE:
-            if (!n->q->wq || !n->q->bias || !n->q->mult || !n->q->shift || (g->no_mul && !n->q->nm))
-                return qsim_fail(s, n, "missing weight constants");
-            break;
-        case OP_RELU:
-        case OP_CLIP:
-        case OP_LEAKYRELU:
-        case OP_SIGMOID:
-        case OP_TANH:
-            if (!n->q->lut)
-                return qsim_fail(s, n, "missing lookup table");
-            break;
-        case OP_SOFTMAX:
-            if (!n->q->exp_lut || (y->q.type != QT_U8 && y->q.type != QT_U16))
-                return qsim_fail(s, n, "missing exp table or output not unsigned");
-            break;
-        case OP_MAXPOOL:
-        case OP_AVGPOOL:
-        case OP_GLOBALAVGPOOL:
-        case OP_RESHAPE:
-        case OP_TRANSPOSE:
-            if (x->q.type != y->q.type)
-                return qsim_fail(s, n, "input and output storage types differ");
-            break;
-        case OP_ADD:
-            if (n->nin != 2)
-                return qsim_fail(s, n, "Add needs 2 inputs");
-            break;
-        case OP_CONCAT:
-            break;
-        default:
-            return ir_fail((Graph *)g, n, "integer simulator: no integer kernel for op %s",
-                           ir_op_name(n->op));
-        }
+        const char *why = ir_quantized_problem(g, &g->nodes[i]);
+        if (why)
+            return qsim_fail(s, &g->nodes[i], why);
     }
     return 0;
 }
@@ -113,7 +61,7 @@ QSim *ir_qsim_new(const Graph *g)
         int32_t count = ka_numel(tt);
         if (tt->kind != TK_CONST) {
             s->buf[t] = xcalloc((size_t)count, (size_t)ka_esize(tt));
-        } else if (tt->qdata && is_quantized(tt)) {
+        } else if (tt->qdata && ir_tensor_quantized(tt)) {
             /* constant data operand: its codes as the kernels read them */
             s->buf[t] = xmalloc((size_t)ka_bytes(tt));
             for (int32_t i = 0; i < count; i++)
