@@ -62,6 +62,8 @@ typedef struct Target {
                                  under -icount shift=0 (25 MHz clock, 1 ns per
                                  instruction: 40) */
     const char *run_packages; /* Debian packages of the emulator / counter */
+    /* -- the precision search (issue 6): backends/cost.h -- */
+    const struct CostModel *cost;
 } Target;
 
 /* The target called name, or NULL. */

@@ -61,6 +61,17 @@ counted_result() { # NAME RC SECONDS LOG
     echo "-- $1: $line (exit $2, $3 s)"
 }
 
+# header NAME, then a script that prints "N passed, N failed[, N skipped]".
+run_counted() { # HEADER NAME COMMAND...
+    local hdr=$1 name=$2 t log
+    shift 2
+    header "$hdr"
+    t=$(now)
+    log="$LOGDIR/$(echo "$name" | tr -c 'A-Za-z0-9\n' _).log"
+    "$@" 2>&1 | tee "$log"
+    counted_result "$name" "${PIPESTATUS[0]}" "$(elapsed "$t")" "$log"
+}
+
 # ---- 1. unit tests
 header "1. unit tests (make unit)"
 t=$(now)
@@ -78,47 +89,28 @@ make -j2 SAN=1 build-san/shiftc
 section_result "build-san/shiftc" $? "$(elapsed "$t")"
 
 # ---- 3. end-to-end
-header "3. end-to-end (tests/e2e.sh)"
-t=$(now)
-tests/e2e.sh 2>&1 | tee "$LOGDIR/e2e.log"
-counted_result "end-to-end" "${PIPESTATUS[0]}" "$(elapsed "$t")" "$LOGDIR/e2e.log"
+run_counted "3. end-to-end (tests/e2e.sh)" "end-to-end" tests/e2e.sh
 
 # ---- 3b. emitter golden files, multiplierless mode, cross targets
-header "3b. golden emitted C (tests/golden/run.sh)"
-t=$(now)
-tests/golden/run.sh 2>&1 | tee "$LOGDIR/golden.log"
-counted_result "golden" "${PIPESTATUS[0]}" "$(elapsed "$t")" "$LOGDIR/golden.log"
+run_counted "3b. golden emitted C (tests/golden/run.sh)" "golden" tests/golden/run.sh
 
-header "3c. multiplierless mode (tests/nomul.sh)"
-t=$(now)
-tests/nomul.sh 2>&1 | tee "$LOGDIR/nomul.log"
-counted_result "nomul" "${PIPESTATUS[0]}" "$(elapsed "$t")" "$LOGDIR/nomul.log"
+run_counted "3c. multiplierless mode (tests/nomul.sh)" "nomul" tests/nomul.sh
 
-header "3d. cross targets under QEMU (tests/targets.sh)"
-t=$(now)
-tests/targets.sh 2>&1 | tee "$LOGDIR/targets.log"
-counted_result "targets" "${PIPESTATUS[0]}" "$(elapsed "$t")" "$LOGDIR/targets.log"
+run_counted "3d. cross targets under QEMU (tests/targets.sh)" "targets" tests/targets.sh
 
-header "3e. weight formats (tests/formats.sh)"
-t=$(now)
-tests/formats.sh 2>&1 | tee "$LOGDIR/formats.log"
-counted_result "formats" "${PIPESTATUS[0]}" "$(elapsed "$t")" "$LOGDIR/formats.log"
+run_counted "3e. weight formats (tests/formats.sh)" "formats" tests/formats.sh
 
-header "3f. activation bits and clipping (tests/activations.sh)"
-t=$(now)
-tests/activations.sh 2>&1 | tee "$LOGDIR/activations.log"
-counted_result "activations" "${PIPESTATUS[0]}" "$(elapsed "$t")" "$LOGDIR/activations.log"
+run_counted "3f. activation bits and clipping (tests/activations.sh)" "activations" tests/activations.sh
 
-header "3g. Hessian sensitivity vs PyTorch (tests/sensitivity.sh)"
-t=$(now)
-tests/sensitivity.sh 2>&1 | tee "$LOGDIR/sensitivity.log"
-counted_result "sensitivity" "${PIPESTATUS[0]}" "$(elapsed "$t")" "$LOGDIR/sensitivity.log"
+run_counted "3g. Hessian sensitivity vs PyTorch (tests/sensitivity.sh)" "sensitivity" tests/sensitivity.sh
+
+run_counted "3h. precision search and budgets (tests/search.sh)" "search" tests/search.sh
+run_counted "3i. Lua policies (tests/policies.sh)" "policies" tests/policies.sh
+run_counted "3j. Lua model spec (tests/luaspec.sh)" "luaspec" tests/luaspec.sh
+run_counted "3k. HTML report (tests/report.sh)" "report" tests/report.sh
 
 # ---- 4. ONNX conformance
-header "4. ONNX conformance (tests/conformance.py)"
-t=$(now)
-$PY tests/conformance.py 2>&1 | tee "$LOGDIR/conformance.log"
-counted_result "conformance" "${PIPESTATUS[0]}" "$(elapsed "$t")" "$LOGDIR/conformance.log"
+run_counted "4. ONNX conformance (tests/conformance.py)" "conformance" $PY tests/conformance.py
 
 # ---- summary
 header "summary"
