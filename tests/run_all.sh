@@ -108,6 +108,7 @@ run_counted "3h. precision search and budgets (tests/search.sh)" "search" tests/
 run_counted "3i. Lua policies (tests/policies.sh)" "policies" tests/policies.sh
 run_counted "3j. Lua model spec (tests/luaspec.sh)" "luaspec" tests/luaspec.sh
 run_counted "3k. HTML report (tests/report.sh)" "report" tests/report.sh
+run_counted "3l. cost model vs measurement (tests/costs.sh)" "costs" tests/costs.sh
 
 # ---- 4. ONNX conformance
 run_counted "4. ONNX conformance (tests/conformance.py)" "conformance" $PY tests/conformance.py
