@@ -1,3 +1,5 @@
+#include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -80,5 +82,23 @@ int cli_parse(CliCommand *cmd, int argc, char **argv, const char **positional)
     }
     if (npos != cmd->npositional)
         return usage_error(cmd, npos < cmd->npositional ? "missing argument" : "too many arguments", NULL);
+    return 0;
+}
+
+int cli_int(CliCommand *cmd, const char *name, long lo, long hi, long def, long *out)
+{
+    const char *s = cli_opt(cmd, name)->value;
+    if (!s) {
+        *out = def;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < lo || v > hi) {
+        fprintf(stderr, "shiftc %s: --%s expects an integer in [%ld, %ld], got '%s'\n", cmd->name, name, lo, hi, s);
+        return -1;
+    }
+    *out = v;
     return 0;
 }

@@ -39,5 +39,8 @@ typedef struct CliCommand {
 int cli_parse(CliCommand *cmd, int argc, char **argv, const char **positional);
 void cli_help(const CliCommand *cmd, FILE *out);
 CliOption *cli_opt(CliCommand *cmd, const char *name);
+/* The integer value of option name in [lo, hi] (def when absent); prints
+ * "shiftc CMD: --NAME expects ..." and returns -1 on a bad value. */
+int cli_int(CliCommand *cmd, const char *name, long lo, long hi, long def, long *out);
 
 #endif

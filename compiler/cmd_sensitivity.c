@@ -43,33 +43,6 @@ static CliCommand sens_cmd = {
     1, sens_options,
 };
 
-/* Parses an integer option in [lo, hi]; returns -1 (usage printed) on error. */
-static int sens_int(const char *name, long lo, long hi, long def, long *out)
-{
-    const char *s = cli_opt(&sens_cmd, name)->value;
-    if (!s) {
-        *out = def;
-        return 0;
-    }
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi) {
-        fprintf(stderr, "shiftc sensitivity: --%s expects an integer in [%ld, %ld], got '%s'\n", name, lo, hi, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static void sens_progress(void *ctx, int done, int max)
-{
-    (void)ctx;
-    int width = 30, fill = max > 0 ? done * width / max : width;
-    fprintf(stderr, "\rsensitivity: [%.*s%*s] %d/%d probes", fill,
-            "##############################", width - fill, "", done, max);
-}
-
 int cmd_sensitivity(int argc, char **argv)
 {
     const char *model;
@@ -83,9 +56,9 @@ int cmd_sensitivity(int argc, char **argv)
         return 2;
     }
     long samples, probes, seed, threads, act_probes;
-    if (sens_int("samples", 1, 1000000, 200, &samples) || sens_int("probes", 1, 100000, 100, &probes) ||
-        sens_int("seed", 0, 0x7fffffffL, 0, &seed) || sens_int("threads", 1, 256, 2, &threads) ||
-        sens_int("act-probes", 0, 100000, 0, &act_probes))
+    if (cli_int(&sens_cmd, "samples", 1, 1000000, 200, &samples) || cli_int(&sens_cmd, "probes", 1, 100000, 100, &probes) ||
+        cli_int(&sens_cmd, "seed", 0, 0x7fffffffL, 0, &seed) || cli_int(&sens_cmd, "threads", 1, 256, 2, &threads) ||
+        cli_int(&sens_cmd, "act-probes", 0, 100000, 0, &act_probes))
         return 2;
     double tol = 1e-3;
     const char *tols = cli_opt(&sens_cmd, "tol")->value;
@@ -180,7 +153,7 @@ int cmd_sensitivity(int argc, char **argv)
     so.threads = (int)threads;
     int tty = isatty(2);
     if (tty)
-        so.progress = sens_progress;
+        so.progress = sens_progress_bar;
     if (sens_hutchinson(gm, xs, ts, n, &so, &res) != 0) {
         if (tty)
             fprintf(stderr, "\n");

@@ -130,10 +130,11 @@ void frontier_free(Frontier *f);
  * points[0].cost is the smallest feasible budget). */
 int frontier_pick(const Frontier *f, double limit);
 
-/* Sets weights, act_bits and kernel of every layer's node (and act_bits of
- * the non-weighted nodes it feeds up to the next weighted layer) to the
+/* Sets weights, act_bits and kernel of every layer's node in g (s's graph
+ * or another load of the same model: same node indices), and act_bits of
+ * the single-input nodes between it and the next weighted layer, to the
  * chosen candidates. */
-void search_apply(const SearchSpace *s, const int *choice);
+void search_apply(const SearchSpace *s, const int *choice, Graph *g);
 
 /* Totals of an assignment. */
 void search_totals(const SearchSpace *s, const int *choice, double cost[COST_COUNT], double *omega);

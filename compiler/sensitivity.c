@@ -9,6 +9,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,7 @@
 /* Squared weight error sum (Q_f(W) - W)^2 of format f over the channels
  * (dim 0) of w, quantized by the compiler's own channel quantizer, so Omega
  * measures exactly what compile would do. */
-double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_chan)
+double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_chan, int64_t *terms)
 {
     FmtQuant fq;
     fmt_init(&fq, f);
@@ -36,6 +37,9 @@ double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_cha
             double d = (double)(float)sw * codes[i] - wc[i];
             err += d * d;
         }
+        if (terms)
+            for (int64_t i = 0; i < per_chan; i++)
+                *terms += fmt_naf_weight(codes[i]);
     }
     free(codes);
     return err;
@@ -192,7 +196,7 @@ int sens_hutchinson(const GradModel *m, const double *xs, const double *targets,
         const Tensor *wt = &grad_graph(m)->tensors[grad_param(m, L->param)->tensor];
         int64_t nch = wt->rank > 0 ? wt->dims[0] : 1;
         for (int f = 0; f < sens_nformats() && f < SENS_MAX_FORMATS; f++)
-            L->omega[f] = wt->data ? L->trace / (double)L->n * sens_qerr2((WeightFormat)(f + 1), wt->data, nch, L->n / nch)
+            L->omega[f] = wt->data ? L->trace / (double)L->n * sens_qerr2((WeightFormat)(f + 1), wt->data, nch, L->n / nch, NULL)
                                    : 0.0;
     }
     for (int t = 0; t < nt; t++) {
@@ -304,4 +308,12 @@ void sens_act_traces(const GradModel *m, const double *xs, const double *targets
         r->layers[l].act_se = var > 0 ? sqrt(var / n) : 0.0;
     }
     free(per), free(jobs), free(tids), free(started);
+}
+
+void sens_progress_bar(void *ctx, int done, int max)
+{
+    (void)ctx;
+    int width = 30, fill = max > 0 ? done * width / max : width;
+    fprintf(stderr, "\rsensitivity: [%.*s%*s] %d/%d probes", fill,
+            "##############################", width - fill, "", done, max);
 }

@@ -71,7 +71,12 @@ void sens_act_traces(const GradModel *m, const double *xs, const double *targets
                      const SensOptions *opt, SensResult *r);
 
 /* Squared quantization error of weight format f over the output channels
- * (dim 0) of w, as the compiler quantizes them. */
-double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_chan);
+ * (dim 0) of w, as the compiler quantizes them; adds the nonzero signed
+ * digits of the codes (the shift-add terms) to *terms when not NULL. */
+double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_chan, int64_t *terms);
+
+/* A progress bar on stderr ("\rsensitivity: [####   ] 12/100 probes"), for
+ * SensOptions.progress. */
+void sens_progress_bar(void *ctx, int done, int max);
 
 #endif
