@@ -7,11 +7,19 @@
  * (runtime/shiftc_board.h).  No FPU is assumed (soft float for the runner's
  * float I/O: the network itself is integer-only).
  */
+#include "cost.h"
 #include "target.h"
 
 static const char *const clang_args[] = {"-target", "thumbv7em-none-eabi", "-mcpu=cortex-m4", "-isystem",
                                          "/usr/lib/picolibc/arm-none-eabi/include", NULL};
 static const char *const emulator[] = {"qemu-system-arm", "-M", "mps2-an386", "-icount", "shift=0", NULL};
+
+static const CostModel cost_cortex_m4 = {
+    .flash_per_term = 5, .flash_per_output = 40, .flash_per_layer = 200,
+    .instr_per_term = 1.3, .instr_per_output = 22, .instr_per_pixel = 10, .instr_per_layer = 60,
+    .flash_base = 3000, .flash_per_node = 30, .instr_per_element = 5,
+    .source = "first guess, to be fitted",
+};
 
 const Target target_cortex_m4 = {
     .name = "cortex-m4",
@@ -35,4 +43,5 @@ const Target target_cortex_m4 = {
     .board = "mps2-an386",
     .count_scale = 40,
     .run_packages = "qemu-system-arm",
+    .cost = &cost_cortex_m4,
 };

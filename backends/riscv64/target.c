@@ -1,11 +1,19 @@
 /* RISC-V 64 Linux (rv64gc, lp64d): built static with the riscv64-linux-gnu
  * cross toolchain, run under qemu-riscv64 (user mode), where rdinstret is
  * not an instruction count: no count is reported. */
+#include "cost.h"
 #include "target.h"
 
 static const char *const clang_args[] = {"-target", "riscv64-linux-gnu", "-isystem",
                                          "/usr/riscv64-linux-gnu/include", NULL};
 static const char *const emulator[] = {"qemu-riscv64", NULL};
+
+static const CostModel cost_riscv64 = {
+    .flash_per_term = 7, .flash_per_output = 50, .flash_per_layer = 250,
+    .instr_per_term = 2.3, .instr_per_output = 22, .instr_per_pixel = 8, .instr_per_layer = 60,
+    .flash_base = 5000, .flash_per_node = 40, .instr_per_element = 4,
+    .source = "first guess, to be fitted",
+};
 
 const Target target_riscv64 = {
     .name = "riscv64",
@@ -27,4 +35,5 @@ const Target target_riscv64 = {
     .ar = "riscv64-linux-gnu-ar",
     .linux_arch = "riscv64",
     .run_packages = "qemu-user",
+    .cost = &cost_riscv64,
 };

@@ -12,6 +12,7 @@
  * rv32im/ilp32, rv32i/ilp32 and rv32e/ilp32e match.  clang 14 knows no
  * ilp32e: the libclang check parses rv32e code as rv32i (the C is the same).
  */
+#include "cost.h"
 #include "target.h"
 
 #define RV32_LDFLAGS                                                                                    \
@@ -41,6 +42,13 @@ static const char *const emu_e[] = {"qemu-system-riscv32", "-M", "virt", "-bios"
     .ar = "riscv64-unknown-elf-ar", .board = "virt",        \
     .run_packages = "qemu-system-misc"
 
+static const CostModel cost_rv32imc = {
+    .flash_per_term = 6, .flash_per_output = 44, .flash_per_layer = 200,
+    .instr_per_term = 2.3, .instr_per_output = 25, .instr_per_pixel = 10, .instr_per_layer = 60,
+    .flash_base = 3000, .flash_per_node = 30, .instr_per_element = 5,
+    .source = "first guess, to be fitted",
+};
+
 const Target target_rv32imc = {
     .name = "rv32imc",
     .summary = "RV32IMC bare metal (QEMU virt, picolibc); exact minstret count",
@@ -49,6 +57,14 @@ const Target target_rv32imc = {
     .clang_args = clang_imc,
     .emulator = emu_imc,
     RV32_COMMON,
+    .cost = &cost_rv32imc,
+};
+
+static const CostModel cost_rv32i = {
+    .flash_per_term = 10, .flash_per_output = 120, .flash_per_layer = 300,
+    .instr_per_term = 2.3, .instr_per_output = 45, .instr_per_pixel = 10, .instr_per_layer = 60,
+    .flash_base = 4000, .flash_per_node = 40, .instr_per_element = 6,
+    .source = "first guess, to be fitted",
 };
 
 const Target target_rv32i = {
@@ -59,6 +75,14 @@ const Target target_rv32i = {
     .clang_args = clang_i,
     .emulator = emu_i,
     RV32_COMMON,
+    .cost = &cost_rv32i,
+};
+
+static const CostModel cost_rv32e = {
+    .flash_per_term = 10, .flash_per_output = 120, .flash_per_layer = 300,
+    .instr_per_term = 2.5, .instr_per_output = 50, .instr_per_pixel = 12, .instr_per_layer = 60,
+    .flash_base = 4000, .flash_per_node = 40, .instr_per_element = 6,
+    .source = "first guess, to be fitted",
 };
 
 const Target target_rv32e = {
@@ -69,4 +93,5 @@ const Target target_rv32e = {
     .clang_args = clang_i,
     .emulator = emu_e,
     RV32_COMMON,
+    .cost = &cost_rv32e,
 };

@@ -1,10 +1,18 @@
 /* x86-64 Linux: built static with the x86-64 GNU toolchain; runs natively on
  * an x86-64 machine (qemu-x86_64 elsewhere) and counts instructions with
  * callgrind (Ir inside NAME_run), which needs the native run. */
+#include "cost.h"
 #include "target.h"
 
 static const char *const clang_args[] = {"-target", "x86_64-linux-gnu", NULL};
 static const char *const emulator[] = {"qemu-x86_64", NULL};
+
+static const CostModel cost_x86_64 = {
+    .flash_per_term = 7, .flash_per_output = 60, .flash_per_layer = 300,
+    .instr_per_term = 1.6, .instr_per_output = 20, .instr_per_pixel = 8, .instr_per_layer = 60,
+    .flash_base = 6000, .flash_per_node = 40, .instr_per_element = 4,
+    .source = "first guess, to be fitted",
+};
 
 const Target target_x86_64 = {
     .name = "x86_64",
@@ -26,4 +34,5 @@ const Target target_x86_64 = {
     .ar = "x86_64-linux-gnu-ar",
     .linux_arch = "x86_64",
     .run_packages = "qemu-user", /* off x86-64; valgrind counts */
+    .cost = &cost_x86_64,
 };

@@ -1,0 +1,127 @@
+/*
+ * Cost model (cost.h): flash, instructions, bit operations and activation
+ * RAM of one weighted layer from its geometry and the number of nonzero
+ * signed digits ("terms") of its weight codes, and of the rest of the model
+ * from its node outputs.  The coefficients are per target (`.cost` in
+ * backends/<target>/target.c), fitted by tools/fit_costs.py; the formula
+ * here and the one in tools/fit_costs.py (predict_layer, predict_base) must
+ * stay the same.
+ *
+ *   pixels   = Conv: N * OH * OW (every output dimension but the channels);
+ *              Dense: the product of the output's leading dimensions (rows)
+ *   channels = Conv: OC; Dense: the output's last dimension
+ *   flash        = fpt * terms + fpo * channels + fpl
+ *   instructions = pixels * (ipt * terms + ipo * channels + ipp) + ipl
+ *   bops         = MACs * wbits * in_bits
+ *   ram          = input + output activation bytes (1 per element up to
+ *                  8 bits, 2 above)
+ *
+ * 16-bit activations: a term reads a 16-bit input (same instruction count,
+ * a longer encoding on some ISAs) and the requantization clamps to a wider
+ * range; the fit found no difference worth a coefficient (bench/costs.md),
+ * so act_bits and in_bits enter only bops and ram.
+ *
+ * The rest of the model (cost_base): every non-weighted node costs
+ * flash_per_node bytes (its call and arguments) and instr_per_element
+ * instructions per element of its outputs; flash_base is the runtime
+ * helpers, the run function and the tables.
+ */
+#include "cost.h"
+
+/* A target without coefficients (the host, whose folder is registered in
+ * targets.c) borrows those of the ISA it runs on. */
+static const CostModel *model_of(const Target *t)
+{
+    if (t && t->cost)
+        return t->cost;
+#if defined(__aarch64__)
+    return target_aarch64.cost;
+#elif defined(__riscv) && __riscv_xlen == 64
+    return target_riscv64.cost;
+#else
+    return target_x86_64.cost;
+#endif
+}
+
+static int64_t act_bytes(int64_t elements, int bits)
+{
+    return elements * (bits > 8 ? 2 : 1);
+}
+
+/* pixels, channels and weights per output of weighted node n */
+static void geometry(const Graph *g, const Node *n, int64_t *pixels, int64_t *channels, int64_t *per_out)
+{
+    const Tensor *y = &g->tensors[n->out[0]];
+    const Tensor *w = n->nin > 1 && n->in[1] >= 0 ? &g->tensors[n->in[1]] : NULL;
+    int64_t px = 1, ch = 1, po = 1;
+    if (n->op == OP_CONV) {
+        /* [N, OC, OH, OW] or [N, OC, L] */
+        for (int d = 0; d < y->rank; d++) {
+            if (d == 1)
+                ch = y->dims[d];
+            else
+                px *= y->dims[d];
+        }
+    } else {
+        /* Dense: [..., N] */
+        for (int d = 0; d + 1 < y->rank; d++)
+            px *= y->dims[d];
+        ch = y->rank > 0 ? y->dims[y->rank - 1] : 1;
+    }
+    if (w) /* Conv [OC, IC/group, KH, KW], Dense [N, K] */
+        for (int d = 1; d < w->rank; d++)
+            po *= w->dims[d];
+    *pixels = px > 0 ? px : 1;
+    *channels = ch > 0 ? ch : 1;
+    *per_out = po > 0 ? po : 1;
+}
+
+LayerCost cost_layer(const Target *t, const Graph *g, const Node *n, KernelStyle k, int64_t terms,
+                     int wbits, int act_bits, int in_bits)
+{
+    LayerCost c = {0, 0, 0, 0};
+    const CostModel *m = model_of(t);
+    int64_t pixels, channels, per_out;
+    geometry(g, n, &pixels, &channels, &per_out);
+    (void)k; /* KS_UNROLLED only for now (cost.h) */
+    if (terms < 0)
+        terms = 0;
+    double macs = (double)pixels * (double)channels * (double)per_out;
+    c.bops = macs * wbits * in_bits;
+    const Tensor *x = &g->tensors[n->in[0]];
+    const Tensor *y = &g->tensors[n->out[0]];
+    c.ram = (double)(act_bytes(ir_numel(x), in_bits) + act_bytes(ir_numel(y), act_bits));
+    if (!m)
+        return c;
+    c.flash = m->flash_per_term * (double)terms + m->flash_per_output * (double)channels + m->flash_per_layer;
+    c.instructions = (double)pixels * (m->instr_per_term * (double)terms + m->instr_per_output * (double)channels +
+                                       m->instr_per_pixel) +
+                     m->instr_per_layer;
+    return c;
+}
+
+LayerCost cost_base(const Target *t, const Graph *g)
+{
+    LayerCost c = {0, 0, 0, 0};
+    const CostModel *m = model_of(t);
+    double elements = 0;
+    int nodes = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = &g->nodes[i];
+        if (ir_op_is_weighted(n->op))
+            continue;
+        nodes++;
+        for (int o = 0; o < n->nout; o++)
+            if (n->out[o] >= 0) {
+                const Tensor *y = &g->tensors[n->out[o]];
+                int64_t e = ir_numel(y);
+                elements += (double)e;
+                c.ram += (double)act_bytes(e, y->q.bits > 0 ? y->q.bits : 8);
+            }
+    }
+    if (!m)
+        return c;
+    c.flash = m->flash_base + m->flash_per_node * nodes;
+    c.instructions = m->instr_per_element * elements;
+    return c;
+}
