@@ -82,9 +82,11 @@ typedef struct LsDef {
 } LsDef;
 
 static const LsDef ls_defs[] = {
-    {"conv2d", LK_CONV2D,
+    {"conv2d",
+     LK_CONV2D,
      {"weights", "bias", "filters", "kernel", "stride", "pad", "dilation", "group", "activation"},
-     1, 1},
+     1,
+     1},
     {"dense", LK_DENSE, {"weights", "bias", "units", "layout", "activation"}, 1, 1},
     {"batchnorm", LK_BATCHNORM, {"scale", "bias", "mean", "var", "epsilon", "activation"}, 1, 1},
     {"relu", LK_RELU, {NULL}, 1, 1},
@@ -105,10 +107,17 @@ static const LsDef ls_defs[] = {
 #define LS_NDEFS ((int)(sizeof ls_defs / sizeof ls_defs[0]))
 
 /* The activation= field. */
-typedef enum { ACTV_NONE, ACTV_RELU, ACTV_RELU6, ACTV_LEAKY, ACTV_SIGMOID, ACTV_TANH,
-               ACTV_SOFTMAX } LsActv;
-static const char *const ls_actv_names[] = {"none", "relu", "relu6", "leaky_relu", "sigmoid",
-                                            "tanh", "softmax", NULL};
+typedef enum {
+    ACTV_NONE,
+    ACTV_RELU,
+    ACTV_RELU6,
+    ACTV_LEAKY,
+    ACTV_SIGMOID,
+    ACTV_TANH,
+    ACTV_SOFTMAX
+} LsActv;
+static const char *const ls_actv_names[] = {"none",    "relu", "relu6",   "leaky_relu",
+                                            "sigmoid", "tanh", "softmax", NULL};
 
 /* A weight tensor: from npy(), tensor{} or an inline table. */
 typedef struct LsTensor {
@@ -120,15 +129,15 @@ typedef struct LsTensor {
 
 typedef struct LsLayer {
     const LsDef *def;
-    int line;                  /* of the constructor call */
-    char *name;                /* NULL: made up at lowering ("dense_3") */
-    char *in[IR_MAX_IO];       /* input names; nin 0: the previous layer */
+    int line;            /* of the constructor call */
+    char *name;          /* NULL: made up at lowering ("dense_3") */
+    char *in[IR_MAX_IO]; /* input names; nin 0: the previous layer */
     int nin;
     Attrs a;
     LsActv act;
-    int w, b;                  /* LsTensor indices, -1 when absent */
-    int bn[4];                 /* batchnorm: scale, bias, mean, var (-1: default) */
-    int dense_kn;              /* dense weights given as [K, N] */
+    int w, b;     /* LsTensor indices, -1 when absent */
+    int bn[4];    /* batchnorm: scale, bias, mean, var (-1: default) */
+    int dense_kn; /* dense weights given as [K, N] */
 } LsLayer;
 
 typedef struct LsInput {
@@ -168,12 +177,12 @@ typedef struct LsHandle {
     int index;
 } LsHandle;
 
-#define LS_GROW(arr, n, cap)                                                   \
-    do {                                                                       \
-        if ((n) == (cap)) {                                                    \
-            (cap) = (cap) ? 2 * (cap) : 16;                                    \
-            (arr) = xrealloc((arr), (size_t)(cap) * sizeof *(arr));            \
-        }                                                                      \
+#define LS_GROW(arr, n, cap)                                                                       \
+    do {                                                                                           \
+        if ((n) == (cap)) {                                                                        \
+            (cap) = (cap) ? 2 * (cap) : 16;                                                        \
+            (arr) = xrealloc((arr), (size_t)(cap) * sizeof *(arr));                                \
+        }                                                                                          \
     } while (0)
 
 static LsCtx *ls_ctx(lua_State *L)
@@ -277,8 +286,7 @@ static void ls_check_keys(lua_State *L, int idx, const char *what, const char *c
             snprintf(bad, sizeof bad, "%s", k);
     }
     if (nonstring && !bad[0])
-        ls_error(L, "%s: positional values are not allowed, use named fields (name = value)",
-                   what);
+        ls_error(L, "%s: positional values are not allowed, use named fields (name = value)", what);
     if (!bad[0])
         return;
     char known[512] = "", hint[96] = "";
@@ -341,11 +349,10 @@ static int64_t ls_get_int(lua_State *L, int t, const char *key, int64_t def, int
         *given = ty != LUA_TNIL;
     if (ty != LUA_TNIL) {
         if (!ls_to_int(L, -1, &v))
-            ls_error(L, "%s: field '%s' must be an integer, got %s", what, key,
-                       ls_type_of(L, -1));
+            ls_error(L, "%s: field '%s' must be an integer, got %s", what, key, ls_type_of(L, -1));
         if (v < min || v > max)
-            ls_error(L, "%s: field '%s' is %lld, must be in [%lld, %lld]", what, key,
-                       (long long)v, (long long)min, (long long)max);
+            ls_error(L, "%s: field '%s' is %lld, must be in [%lld, %lld]", what, key, (long long)v,
+                     (long long)min, (long long)max);
     }
     lua_pop(L, 1);
     return v;
@@ -373,7 +380,7 @@ static int ls_get_bool(lua_State *L, int t, const char *key, const char *what)
     if (ty != LUA_TNIL) {
         if (ty != LUA_TBOOLEAN)
             ls_error(L, "%s: field '%s' must be true or false, got %s", what, key,
-                       ls_type_of(L, -1));
+                     ls_type_of(L, -1));
         v = lua_toboolean(L, -1);
     }
     lua_pop(L, 1);
@@ -389,10 +396,14 @@ static char *ls_get_string(lua_State *L, int t, const char *key, const char *wha
         if (lua_type(L, -1) != LUA_TSTRING)
             ls_error(L, "%s: field '%s' must be a string, got %s", what, key, ls_type_of(L, -1));
         const char *v = lua_tolstring(L, -1, &len);
-        if (len == 0 || strlen(v) != len || len > 200)
-            ls_error(L, "%s: field '%s' must be a non-empty string of at most 200 characters "
-                          "without NUL bytes",
-                       what, key);
+        int ctrl = 0;
+        for (size_t i = 0; i < len; i++)
+            ctrl |= (unsigned char)v[i] < 0x20 || v[i] == 0x7f;
+        if (len == 0 || len > 200 || ctrl)
+            ls_error(L,
+                     "%s: field '%s' must be a non-empty string of at most 200 characters "
+                     "without control characters",
+                     what, key);
         s = xstrdup(v);
     }
     lua_pop(L, 1);
@@ -405,7 +416,7 @@ static int ls_int_list(lua_State *L, int idx, int64_t *out, int maxn, int64_t mi
 {
     if (lua_type(L, idx) != LUA_TTABLE)
         ls_error(L, "%s: field '%s' must be a list of integers, got %s", what, key,
-                   ls_type_of(L, idx));
+                 ls_type_of(L, idx));
     lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
     if (n < 1 || n > maxn)
         ls_error(L, "%s: field '%s' has %d values, expected 1 to %d", what, key, (int)n, maxn);
@@ -413,11 +424,11 @@ static int ls_int_list(lua_State *L, int idx, int64_t *out, int maxn, int64_t mi
         lua_rawgeti(L, idx, i);
         int64_t v;
         if (!ls_to_int(L, -1, &v))
-            ls_error(L, "%s: field '%s': value %d must be an integer, got %s", what, key,
-                       (int)i, ls_type_of(L, -1));
+            ls_error(L, "%s: field '%s': value %d must be an integer, got %s", what, key, (int)i,
+                     ls_type_of(L, -1));
         if (v < min || v > max)
             ls_error(L, "%s: field '%s': value %d is %lld, must be in [%lld, %lld]", what, key,
-                       (int)i, (long long)v, (long long)min, (long long)max);
+                     (int)i, (long long)v, (long long)min, (long long)max);
         out[i - 1] = v;
         lua_pop(L, 1);
     }
@@ -432,13 +443,13 @@ static int ls_get_pair(lua_State *L, int t, const char *key, int64_t *out, const
     if (ty == LUA_TNUMBER) {
         int64_t v;
         if (!ls_to_int(L, -1, &v) || v < 1 || v > 65536)
-            ls_error(L, "%s: field '%s' must be an integer in [1, 65536] or a pair {h, w}",
-                       what, key);
+            ls_error(L, "%s: field '%s' must be an integer in [1, 65536] or a pair {h, w}", what,
+                     key);
         out[0] = out[1] = v;
     } else if (given) {
         if (ty != LUA_TTABLE)
             ls_error(L, "%s: field '%s' must be an integer or a pair {h, w}, got %s", what, key,
-                       ls_type_of(L, -1));
+                     ls_type_of(L, -1));
         int n = ls_int_list(L, lua_gettop(L), out, 2, 1, 65536, what, key);
         if (n != 2)
             ls_error(L, "%s: field '%s' must be an integer or a pair {h, w}", what, key);
@@ -460,9 +471,10 @@ static void ls_get_pads(lua_State *L, int t, Attrs *a, const char *what)
         else if (strcmp(s, "valid") == 0)
             a->auto_pad = PAD_VALID;
         else
-            ls_error(L, "%s: field 'pad' is '%s'; expected \"same\", \"same_lower\", "
-                          "\"valid\", a number, {h, w} or {top, left, bottom, right}",
-                       what, s);
+            ls_error(L,
+                     "%s: field 'pad' is '%s'; expected \"same\", \"same_lower\", "
+                     "\"valid\", a number, {h, w} or {top, left, bottom, right}",
+                     what, s);
     } else if (ty == LUA_TNUMBER) {
         int64_t p;
         if (!ls_to_int(L, -1, &p) || p < 0 || p > 65536)
@@ -477,13 +489,14 @@ static void ls_get_pads(lua_State *L, int t, Attrs *a, const char *what)
         } else if (n == 4) {
             memcpy(a->pads, v, sizeof v); /* {h_begin, w_begin, h_end, w_end} */
         } else {
-            ls_error(L, "%s: field 'pad' has %d values; expected {h, w} or {top, left, bottom, "
-                          "right}",
-                       what, n);
+            ls_error(L,
+                     "%s: field 'pad' has %d values; expected {h, w} or {top, left, bottom, "
+                     "right}",
+                     what, n);
         }
     } else if (ty != LUA_TNIL) {
-        ls_error(L, "%s: field 'pad' must be a number, a list or \"same\"/\"valid\", got %s",
-                   what, ls_type_of(L, -1));
+        ls_error(L, "%s: field 'pad' must be a number, a list or \"same\"/\"valid\", got %s", what,
+                 ls_type_of(L, -1));
     }
     lua_pop(L, 1);
 }
@@ -506,7 +519,7 @@ static int64_t ls_count(lua_State *L, int rank, const int64_t *dims, const char 
             ls_error(L, "%s: dimension %d is %lld (must be >= 1)", what, i, (long long)dims[i]);
         if (n > LS_MAX_ELEMS / dims[i])
             ls_error(L, "%s: more than %lld values are not supported", what,
-                       (long long)LS_MAX_ELEMS);
+                     (long long)LS_MAX_ELEMS);
         n *= dims[i];
     }
     return n;
@@ -520,7 +533,7 @@ static int ls_nested_shape(lua_State *L, int idx, int64_t *dims, const char *wha
     while (lua_type(L, -1) == LUA_TTABLE) {
         if (rank == IR_MAX_RANK)
             ls_error(L, "%s: nested more than %d deep (rank at most %d)", what, IR_MAX_RANK,
-                       IR_MAX_RANK);
+                     IR_MAX_RANK);
         lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
         if (n < 1)
             ls_error(L, "%s: empty list at depth %d", what, rank + 1);
@@ -538,8 +551,7 @@ static void ls_nested_fill(lua_State *L, int idx, int depth, int rank, const int
                            float *data, int64_t *at, int64_t *pos, const char *what)
 {
     if (lua_type(L, idx) != LUA_TTABLE)
-        ls_error(L, "%s: expected a list at depth %d, got %s", what, depth + 1,
-                   ls_type_of(L, idx));
+        ls_error(L, "%s: expected a list at depth %d, got %s", what, depth + 1, ls_type_of(L, idx));
     lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
     if (n != dims[depth]) {
         char where[160] = "";
@@ -547,7 +559,7 @@ static void ls_nested_fill(lua_State *L, int idx, int depth, int rank, const int
         for (int d = 0; d < depth && k < sizeof where; d++)
             k += (size_t)snprintf(where + k, sizeof where - k, "[%lld]", (long long)pos[d] + 1);
         ls_error(L, "%s: list%s has %d values, expected %lld (lists must be rectangular)", what,
-                   where, (int)n, (long long)dims[depth]);
+                 where, (int)n, (long long)dims[depth]);
     }
     for (lua_Integer i = 1; i <= n; i++) {
         pos[depth] = i - 1;
@@ -559,15 +571,13 @@ static void ls_nested_fill(lua_State *L, int idx, int depth, int rank, const int
             char where[160] = "";
             size_t k = 0;
             for (int d = 0; d <= depth && k < sizeof where; d++)
-                k += (size_t)snprintf(where + k, sizeof where - k, "[%lld]",
-                                      (long long)pos[d] + 1);
+                k += (size_t)snprintf(where + k, sizeof where - k, "[%lld]", (long long)pos[d] + 1);
             if (lua_type(L, -1) != LUA_TNUMBER)
-                ls_error(L, "%s: value%s is %s, expected a number", what, where,
-                           ls_type_of(L, -1));
+                ls_error(L, "%s: value%s is %s, expected a number", what, where, ls_type_of(L, -1));
             lua_Number x = lua_tonumber(L, -1);
             if (!isfinite(x) || fabs(x) > 3.4e38)
                 ls_error(L, "%s: value%s is not a finite float32 number (%g)", what, where,
-                           (double)x);
+                         (double)x);
             data[(*at)++] = (float)x;
         }
         lua_pop(L, 1);
@@ -592,8 +602,8 @@ static void ls_table_tensor(lua_State *L, LsCtx *c, int idx, int ti, int shape_r
         if (want != count) {
             char sh[128];
             ls_shape_text(sh, sizeof sh, shape_rank, shape);
-            ls_error(L, "%s: data has %lld values, shape %s needs %lld", what, (long long)count,
-                       sh, (long long)want);
+            ls_error(L, "%s has %lld values, shape %s needs %lld", what, (long long)count, sh,
+                     (long long)want);
         }
         rank = shape_rank;
         memcpy(dims, shape, sizeof dims[0] * (size_t)rank);
@@ -633,8 +643,7 @@ static int ls_npy(lua_State *L)
         ls_error(L, "npy: %s is empty", path);
     if (nonfinite >= 0) {
         free(data);
-        ls_error(L, "npy: %s: value %lld (flat index) is not finite", path,
-                   (long long)nonfinite);
+        ls_error(L, "npy: %s: value %lld (flat index) is not finite", path, (long long)nonfinite);
     }
     int ti = ls_new_tensor(c);
     LsTensor *t = &c->tensors[ti];
@@ -666,8 +675,7 @@ static int ls_tensor(lua_State *L)
     int ti = ls_new_tensor(c);
     if (has_data) {
         if (lua_type(L, 2) != LUA_TTABLE)
-            ls_error(L, "tensor: field 'data' must be a list of numbers, got %s",
-                       ls_type_of(L, 2));
+            ls_error(L, "tensor: field 'data' must be a list of numbers, got %s", ls_type_of(L, 2));
         ls_table_tensor(L, c, 2, ti, rank, shape, "tensor: data");
     } else {
         if (rank < 0)
@@ -697,18 +705,20 @@ static int ls_get_tensor(lua_State *L, LsCtx *c, int t, const char *key, int req
     snprintf(w, sizeof w, "%s: field '%s'", what, key);
     if (ty == LUA_TNIL) {
         if (required)
-            ls_error(L, "%s: missing field '%s' (npy \"file.npy\", tensor {...} or a nested "
-                          "list of numbers)",
-                       what, key);
+            ls_error(L,
+                     "%s: missing field '%s' (npy \"file.npy\", tensor {...} or a nested "
+                     "list of numbers)",
+                     what, key);
     } else if (ty == LUA_TTABLE) {
         ti = ls_new_tensor(c);
         ls_table_tensor(L, c, lua_gettop(L), ti, -1, NULL, w);
     } else {
         LsHandle *h = luaL_testudata(L, -1, LS_TENSOR_MT);
         if (!h)
-            ls_error(L, "%s must be npy \"file.npy\", tensor {...} or a nested list of "
-                          "numbers, got %s",
-                       w, ls_type_of(L, -1));
+            ls_error(L,
+                     "%s must be npy \"file.npy\", tensor {...} or a nested list of "
+                     "numbers, got %s",
+                     w, ls_type_of(L, -1));
         ti = h->index;
     }
     lua_pop(L, 1);
@@ -727,9 +737,10 @@ static int ls_actv(lua_State *L, int t, const char *what)
             if (strcmp(s, ls_actv_names[i]) == 0)
                 found = i;
         if (found < 0)
-            ls_error(L, "%s: field 'activation' is %s%s%s; expected one of none, relu, relu6, "
-                          "leaky_relu, sigmoid, tanh, softmax",
-                       what, s ? "'" : "", s ? s : ls_type_of(L, -1), s ? "'" : "");
+            ls_error(L,
+                     "%s: field 'activation' is %s%s%s; expected one of none, relu, relu6, "
+                     "leaky_relu, sigmoid, tanh, softmax",
+                     what, s ? "'" : "", s ? s : ls_type_of(L, -1), s ? "'" : "");
         act = found;
     }
     lua_pop(L, 1);
@@ -785,8 +796,8 @@ static void ls_layer_conv(lua_State *L, LsCtx *c, int li, const char *what)
     ls_get_pads(L, 1, &ly->a, what);
     ly->a.group = ls_get_int(L, 1, "group", 1, 1, INT32_MAX, what, NULL);
     if (w->dims[0] % ly->a.group != 0)
-        ls_error(L, "%s: group %lld does not divide the %lld output channels of the weights",
-                   what, (long long)ly->a.group, (long long)w->dims[0]);
+        ls_error(L, "%s: group %lld does not divide the %lld output channels of the weights", what,
+                 (long long)ly->a.group, (long long)w->dims[0]);
     if (ly->b >= 0) {
         int64_t want[1] = {w->dims[0]};
         ls_expect_shape(L, c, ly->b, 1, want, what, "bias", "the weights' output channels");
@@ -807,9 +818,10 @@ static void ls_layer_dense(lua_State *L, LsCtx *c, int li, const char *what)
         kn = strcmp(layout, "kn") == 0 ? 1 : strcmp(layout, "nk") == 0 ? 0 : -1;
         free(layout);
         if (kn < 0)
-            ls_error(L, "%s: field 'layout' must be \"nk\" (weights [units, inputs], the "
-                          "default) or \"kn\" ([inputs, units])",
-                       what);
+            ls_error(L,
+                     "%s: field 'layout' must be \"nk\" (weights [units, inputs], the "
+                     "default) or \"kn\" ([inputs, units])",
+                     what);
     }
     ly = &c->layers[li];
     ly->dense_kn = kn;
@@ -848,7 +860,7 @@ static void ls_layer_bn(lua_State *L, LsCtx *c, int li, const char *what)
     for (int64_t i = 0; i < var->count; i++)
         if (var->data[i] < 0)
             ls_error(L, "%s: var[%lld] is negative (%g)", what, (long long)i + 1,
-                       (double)var->data[i]);
+                     (double)var->data[i]);
     ly->a.epsilon = ls_get_float(L, 1, "epsilon", 1e-5f, what);
     if (!(ly->a.epsilon >= 0))
         ls_error(L, "%s: field 'epsilon' must be >= 0", what);
@@ -881,7 +893,7 @@ static void ls_layer_inputs(lua_State *L, LsLayer *ly, const char *what)
     if (t1 != LUA_TNIL) {
         if (d->min_in > 1)
             ls_error(L, "%s: needs %d or more inputs: use inputs = {\"a\", \"b\"}", what,
-                       d->min_in);
+                     d->min_in);
         lua_pop(L, 1);
         ly->in[0] = ls_get_string(L, 1, "input", what);
         ly->nin = 1;
@@ -891,26 +903,25 @@ static void ls_layer_inputs(lua_State *L, LsLayer *ly, const char *what)
     if (t2 == LUA_TNIL) {
         if (d->min_in > 1)
             ls_error(L, "%s: missing field 'inputs' (a list of %s%d layer or input names)", what,
-                       d->max_in > d->min_in ? "at least " : "", d->min_in);
+                     d->max_in > d->min_in ? "at least " : "", d->min_in);
         lua_pop(L, 2);
         return;
     }
     if (t2 != LUA_TTABLE)
-        ls_error(L, "%s: field 'inputs' must be a list of names, got %s", what,
-                   ls_type_of(L, -1));
+        ls_error(L, "%s: field 'inputs' must be a list of names, got %s", what, ls_type_of(L, -1));
     int n = (int)(lua_Integer)lua_rawlen(L, -1);
     if (n < d->min_in || n > d->max_in) {
         if (d->min_in == d->max_in)
             ls_error(L, "%s: field 'inputs' has %d names, expected %d", what, n, d->min_in);
         ls_error(L, "%s: field 'inputs' has %d names, expected %d to %d", what, n, d->min_in,
-                   d->max_in);
+                 d->max_in);
     }
     for (int i = 1; i <= n; i++) {
         size_t len;
         lua_rawgeti(L, -1, i);
         if (lua_type(L, -1) != LUA_TSTRING)
             ls_error(L, "%s: inputs[%d] must be a layer or input name, got %s", what, i,
-                       ls_type_of(L, -1));
+                     ls_type_of(L, -1));
         const char *s = lua_tolstring(L, -1, &len);
         if (len == 0 || strlen(s) != len)
             ls_error(L, "%s: inputs[%d] is empty or contains a NUL byte", what, i);
@@ -925,11 +936,12 @@ static int ls_layer(lua_State *L)
     static const char *const common[] = {"name", "input", "inputs", NULL};
     LsCtx *c = ls_ctx(L);
     const LsDef *d = &ls_defs[lua_tointeger(L, lua_upvalueindex(2))];
-    if (lua_isnoneornil(L, 1))
+    if (lua_isnoneornil(L, 1)) { /* relu() is relu {} */
+        lua_settop(L, 0);
         lua_newtable(L);
-    else if (lua_type(L, 1) != LUA_TTABLE)
+    } else if (lua_type(L, 1) != LUA_TTABLE)
         ls_error(L, "%s: expected a table of fields (%s { ... }), got %s", d->name, d->name,
-                   ls_type_of(L, 1));
+                 ls_type_of(L, 1));
     lua_settop(L, 1);
 
     LS_GROW(c->layers, c->nlayers, c->cap_layers);
@@ -969,7 +981,7 @@ static int ls_layer(lua_State *L)
         ly->a.clip_max = ls_get_float(L, 1, "max", ly->a.clip_max, what.s);
         if (!(ly->a.clip_min <= ly->a.clip_max))
             ls_error(L, "%s: min %g is larger than max %g", what.s, (double)ly->a.clip_min,
-                       (double)ly->a.clip_max);
+                     (double)ly->a.clip_max);
         break;
     case LK_SOFTMAX:
         ly->a.axis = ls_get_int(L, 1, "axis", -1, -IR_MAX_RANK, IR_MAX_RANK - 1, what.s, NULL);
@@ -982,15 +994,13 @@ static int ls_layer(lua_State *L)
         ls_layer_pool(L, c, li, what.s);
         break;
     case LK_FLATTEN:
-        ly->a.flatten_axis =
-            (int)ls_get_int(L, 1, "axis", 1, 0, IR_MAX_RANK, what.s, NULL);
+        ly->a.flatten_axis = (int)ls_get_int(L, 1, "axis", 1, 0, IR_MAX_RANK, what.s, NULL);
         ly->a.nshape = 0;
         break;
     case LK_RESHAPE:
         if (ls_field(L, 1, "shape") == LUA_TNIL)
             ls_error(L, "%s: missing field 'shape'", what.s);
-        ly->a.nshape = ls_int_list(L, 2, ly->a.shape, IR_MAX_RANK, -1, INT32_MAX, what.s,
-                                   "shape");
+        ly->a.nshape = ls_int_list(L, 2, ly->a.shape, IR_MAX_RANK, -1, INT32_MAX, what.s, "shape");
         lua_pop(L, 1);
         break;
     case LK_ADD:
@@ -1044,7 +1054,7 @@ static void ls_model_input(lua_State *L, LsModel *m, int idx, const char *what)
     static const char *const fields[] = {"name", "shape", NULL};
     if (lua_type(L, idx) != LUA_TTABLE)
         ls_error(L, "%s must be a table { name = \"x\", shape = {1, 784} }, got %s", what,
-                   ls_type_of(L, idx));
+                 ls_type_of(L, idx));
     ls_check_keys(L, idx, what, fields, NULL);
     LsInput *in = &m->in[m->nin];
     in->name = ls_get_string(L, idx, "name", what);
@@ -1071,9 +1081,9 @@ static void ls_model_layers(lua_State *L, LsCtx *c, LsModel *m, int idx, int dep
         keys++;
         if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > n)
             ls_error(L, "model: %s must be a list (found key %s%s%s)", path,
-                       lua_type(L, -1) == LUA_TSTRING ? "'" : "",
-                       lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1),
-                       lua_type(L, -1) == LUA_TSTRING ? "'" : "");
+                     lua_type(L, -1) == LUA_TSTRING ? "'" : "",
+                     lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1),
+                     lua_type(L, -1) == LUA_TSTRING ? "'" : "");
     }
     if (keys != n)
         ls_error(L, "model: %s has holes (a nil entry?)", path);
@@ -1089,9 +1099,10 @@ static void ls_model_layers(lua_State *L, LsCtx *c, LsModel *m, int idx, int dep
         } else if (lua_type(L, -1) == LUA_TTABLE && !lua_getmetatable(L, -1)) {
             ls_model_layers(L, c, m, lua_gettop(L), depth + 1, sub);
         } else {
-            ls_error(L, "model: %s is %s, expected a layer (dense {...}, conv2d {...}, ...) or "
-                          "a list of layers",
-                       sub, ls_type_of(L, -1));
+            ls_error(L,
+                     "model: %s is %s, expected a layer (dense {...}, conv2d {...}, ...) or "
+                     "a list of layers",
+                     sub, ls_type_of(L, -1));
         }
         lua_pop(L, 1);
     }
@@ -1099,12 +1110,11 @@ static void ls_model_layers(lua_State *L, LsCtx *c, LsModel *m, int idx, int dep
 
 static int ls_model(lua_State *L)
 {
-    static const char *const fields[] = {"name", "input", "inputs", "layers", "output",
-                                         "outputs", NULL};
+    static const char *const fields[] = {"name",   "input",   "inputs", "layers",
+                                         "output", "outputs", NULL};
     LsCtx *c = ls_ctx(L);
     if (lua_type(L, 1) != LUA_TTABLE)
-        ls_error(L, "model: expected a table of fields (model { ... }), got %s",
-                   ls_type_of(L, 1));
+        ls_error(L, "model: expected a table of fields (model { ... }), got %s", ls_type_of(L, 1));
     lua_settop(L, 1);
     ls_check_keys(L, 1, "model", fields, NULL);
     LS_GROW(c->models, c->nmodels, c->cap_models);
@@ -1114,14 +1124,15 @@ static int ls_model(lua_State *L)
     m->line = ls_line(L);
     m->name = ls_get_string(L, 1, "name", "model");
     if (m->name && !ls_is_identifier(m->name))
-        ls_error(L, "model: name '%s' must be a C identifier (letters, digits, _; not starting "
-                      "with a digit)",
-                   m->name);
+        ls_error(L,
+                 "model: name '%s' must be a C identifier (letters, digits, _; not starting "
+                 "with a digit)",
+                 m->name);
 
     int t1 = ls_field(L, 1, "input"), t2 = ls_field(L, 1, "inputs");
     if ((t1 == LUA_TNIL) == (t2 == LUA_TNIL))
         ls_error(L, "model: give exactly one of 'input' = { name = ..., shape = {...} } and "
-                      "'inputs' = { {...}, ... }");
+                    "'inputs' = { {...}, ... }");
     if (t1 != LUA_TNIL) {
         ls_model_input(L, m, 2, "model: input");
     } else {
@@ -1166,7 +1177,7 @@ static int ls_model(lua_State *L)
             lua_rawgeti(L, 2, i);
             if (lua_type(L, -1) != LUA_TSTRING)
                 ls_error(L, "model: outputs[%d] must be a layer name, got %s", i,
-                           ls_type_of(L, -1));
+                         ls_type_of(L, -1));
             m->out[m->nout++] = xstrdup(lua_tostring(L, -1));
             lua_pop(L, 1);
         }
@@ -1311,8 +1322,8 @@ static int ls_lower_layer(LsCtx *c, const LsModel *m, int pos, LsName *names, in
                         strcmp(c->layers[m->layers[j]].name, ly->in[i]) == 0)
                         later = j;
                 if (later == pos)
-                    return ls_fail(c, ly->line, "%s: input '%s' is the layer itself (a cycle)",
-                                   who, ly->in[i]);
+                    return ls_fail(c, ly->line, "%s: input '%s' is the layer itself (a cycle)", who,
+                                   ly->in[i]);
                 if (later >= 0)
                     return ls_fail(c, ly->line,
                                    "%s: input '%s' is layer %d, which comes later (a layer can "
@@ -1384,8 +1395,9 @@ static int ls_lower_layer(LsCtx *c, const LsModel *m, int pos, LsName *names, in
         int64_t ch = c->tensors[ly->bn[2]].dims[0];
         w[0] = in[0];
         for (int i = 0; i < 4; i++)
-            w[i + 1] = ly->bn[i] >= 0 ? ls_const(c, lname, suffix[i], ly->bn[i], 0)
-                                      : ls_const_fill(c, lname, suffix[i], ch, i == 0 ? 1.0f : 0.0f);
+            w[i + 1] = ly->bn[i] >= 0
+                           ? ls_const(c, lname, suffix[i], ly->bn[i], 0)
+                           : ls_const_fill(c, lname, suffix[i], ch, i == 0 ? 1.0f : 0.0f);
         ls_node(c, OP_BATCHNORM, lname, no, w, 5, &a, first);
         break;
     }
@@ -1484,14 +1496,16 @@ static int ls_lower(LsCtx *c, const LsModel *m)
             continue;
         for (int i = 0; i < m->nin; i++)
             if (strcmp(ly->name, m->in[i].name) == 0)
-                return ls_fail(c, ly->line, "layer %d '%s' (%s): the name is also the model "
-                                            "input's",
+                return ls_fail(c, ly->line,
+                               "layer %d '%s' (%s): the name is also the model "
+                               "input's",
                                p + 1, ly->name, ly->def->name);
         for (int q = 0; q < p; q++) {
             const LsLayer *o = &c->layers[m->layers[q]];
             if (o->name && strcmp(o->name, ly->name) == 0)
-                return ls_fail(c, ly->line, "layer %d '%s' (%s): duplicate name (layer %d at "
-                                            "line %d has it too)",
+                return ls_fail(c, ly->line,
+                               "layer %d '%s' (%s): duplicate name (layer %d at "
+                               "line %d has it too)",
                                p + 1, ly->name, ly->def->name, q + 1, o->line);
         }
         LS_GROW(c->names, c->nnames, c->cap_names);
@@ -1525,8 +1539,8 @@ static int ls_lower(LsCtx *c, const LsModel *m)
         if (m->nout) {
             int k = ls_lookup(names, nnames, m->out[i]);
             if (k < 0)
-                rc = ls_fail(c, m->line, "model: output '%s' is not the name of a layer",
-                             m->out[i]);
+                rc =
+                    ls_fail(c, m->line, "model: output '%s' is not the name of a layer", m->out[i]);
             else if (names[k].layer_no == 0)
                 rc = ls_fail(c, m->line, "model: output '%s' is a model input, not a layer",
                              m->out[i]);
@@ -1556,8 +1570,8 @@ static int ls_lower(LsCtx *c, const LsModel *m)
             const LsLayer *ly = &c->layers[m->layers[no - 1]];
             char made[64];
             snprintf(made, sizeof made, "%s_%d", ly->def->name, no);
-            return ls_fail(c, ly->line, "layer %d '%s' (%s): %s", no,
-                           ly->name ? ly->name : made, ly->def->name, msg);
+            return ls_fail(c, ly->line, "layer %d '%s' (%s): %s", no, ly->name ? ly->name : made,
+                           ly->def->name, msg);
         }
         return ls_fail(c, m->line, "%s", msg);
     }
@@ -1572,8 +1586,8 @@ static void ls_register(Sandbox *sb, LsCtx *c)
     static const struct {
         const char *mt;
         lua_CFunction tostring;
-    } mts[] = {{LS_LAYER_MT, ls_layer_tostring}, {LS_TENSOR_MT, ls_tensor_tostring},
-               {LS_MODEL_MT, NULL}};
+    } mts[] = {
+        {LS_LAYER_MT, ls_layer_tostring}, {LS_TENSOR_MT, ls_tensor_tostring}, {LS_MODEL_MT, NULL}};
     for (size_t i = 0; i < sizeof mts / sizeof mts[0]; i++) {
         luaL_newmetatable(L, mts[i].mt);
         if (mts[i].tostring) {
@@ -1675,8 +1689,9 @@ Graph *luaspec_load(const char *path, char *err, size_t errlen)
     } else {
         LsHandle *h = luaL_testudata(L, -1, LS_MODEL_MT);
         if (!h) {
-            ls_fail(&c, 0, "the file must return a model (end it with `return model { ... }`), "
-                           "it returned %s",
+            ls_fail(&c, 0,
+                    "the file must return a model (end it with `return model { ... }`), "
+                    "it returned %s",
                     lua_isnil(L, -1) ? "nothing" : ls_type_of(L, -1));
             rc = -1;
         } else {
