@@ -43,7 +43,8 @@
 #include "tensorfile.h"
 #include "util.h"
 
-#define LS_MAX_ELEMS (64LL << 20) /* values in one weight tensor */
+#define LS_MAX_ELEMS (16LL << 20) /* values in one weight tensor */
+#define LS_MAX_TOTAL (64LL << 20) /* values in all weight tensors of a file */
 #define LS_MAX_DEPTH 16           /* nesting of layer lists */
 
 #define LS_LAYER_MT "shiftc.Layer"
@@ -162,6 +163,7 @@ typedef struct LsCtx {
     char *dir;        /* its directory with a trailing '/', or "" */
     LsTensor *tensors;
     int ntensors, cap_tensors;
+    int64_t total; /* values in all tensors, at most LS_MAX_TOTAL */
     LsLayer *layers;
     int nlayers, cap_layers;
     LsModel *models;
@@ -511,6 +513,15 @@ static int ls_new_tensor(LsCtx *c)
     return c->ntensors++;
 }
 
+/* Counts n more weight values against the file's budget. */
+static void ls_spend(lua_State *L, LsCtx *c, int64_t n, const char *what)
+{
+    if (n > LS_MAX_TOTAL - c->total)
+        ls_error(L, "%s: the weights of the file would exceed %lld values in all", what,
+                 (long long)LS_MAX_TOTAL);
+    c->total += n;
+}
+
 static int64_t ls_count(lua_State *L, int rank, const int64_t *dims, const char *what)
 {
     int64_t n = 1;
@@ -591,6 +602,7 @@ static void ls_table_tensor(lua_State *L, LsCtx *c, int idx, int ti, int shape_r
     int64_t dims[IR_MAX_RANK], pos[IR_MAX_RANK];
     int rank = ls_nested_shape(L, idx, dims, what);
     int64_t count = ls_count(L, rank, dims, what);
+    ls_spend(L, c, count, what);
     LsTensor *t = &c->tensors[ti];
     t->data = xmalloc((size_t)count * sizeof *t->data);
     int64_t at = 0;
@@ -627,7 +639,7 @@ static int ls_npy(lua_State *L)
     char err[768];
     if (tf_read(path, &tf, err, sizeof err) < 0)
         ls_error(L, "npy: %s", err);
-    int bad = tf.rank > IR_MAX_RANK ? 1 : tf.count == 0 ? 2 : 0;
+    int bad = tf.rank > IR_MAX_RANK ? 1 : tf.count == 0 ? 2 : tf.count > LS_MAX_ELEMS ? 3 : 0;
     float *data = bad ? NULL : tf_to_float(&tf);
     int rank = tf.rank;
     int64_t dims[TF_MAX_RANK], count = tf.count;
@@ -641,6 +653,12 @@ static int ls_npy(lua_State *L)
         ls_error(L, "npy: %s has rank %d (at most %d supported)", path, rank, IR_MAX_RANK);
     if (bad == 2)
         ls_error(L, "npy: %s is empty", path);
+    if (bad == 3)
+        ls_error(L, "npy: %s has %lld values (more than %lld are not supported)", path,
+                 (long long)count, (long long)LS_MAX_ELEMS);
+    if (count > LS_MAX_TOTAL - c->total)
+        free(data);
+    ls_spend(L, c, count, "npy");
     if (nonfinite >= 0) {
         free(data);
         ls_error(L, "npy: %s: value %lld (flat index) is not finite", path, (long long)nonfinite);
@@ -682,6 +700,7 @@ static int ls_tensor(lua_State *L)
             ls_error(L, "tensor: 'fill' needs a 'shape'");
         float v = ls_get_float(L, 1, "fill", 0.0f, "tensor");
         int64_t n = ls_count(L, rank, shape, "tensor");
+        ls_spend(L, c, n, "tensor");
         LsTensor *t = &c->tensors[ti];
         t->data = xmalloc((size_t)n * sizeof *t->data);
         for (int64_t i = 0; i < n; i++)
