@@ -319,6 +319,15 @@ static const char *ls_type_of(lua_State *L, int idx)
     return luaL_typename(L, idx);
 }
 
+/* What a value that should have been an integer is: "2.5" or "a string". */
+static const char *ls_not_int(lua_State *L, int idx, char *buf, size_t len)
+{
+    if (lua_type(L, idx) != LUA_TNUMBER)
+        return ls_type_of(L, idx);
+    snprintf(buf, len, "%g", (double)lua_tonumber(L, idx));
+    return buf;
+}
+
 /* Pushes t[key]; returns its Lua type. */
 static int ls_field(lua_State *L, int t, const char *key)
 {
@@ -346,12 +355,14 @@ static int64_t ls_get_int(lua_State *L, int t, const char *key, int64_t def, int
                           int64_t max, const char *what, int *given)
 {
     int64_t v = def;
+    char num[32];
     int ty = ls_field(L, t, key);
     if (given)
         *given = ty != LUA_TNIL;
     if (ty != LUA_TNIL) {
         if (!ls_to_int(L, -1, &v))
-            ls_error(L, "%s: field '%s' must be an integer, got %s", what, key, ls_type_of(L, -1));
+            ls_error(L, "%s: field '%s' must be an integer, got %s", what, key,
+                     ls_not_int(L, -1, num, sizeof num));
         if (v < min || v > max)
             ls_error(L, "%s: field '%s' is %lld, must be in [%lld, %lld]", what, key, (long long)v,
                      (long long)min, (long long)max);
@@ -425,9 +436,10 @@ static int ls_int_list(lua_State *L, int idx, int64_t *out, int maxn, int64_t mi
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, idx, i);
         int64_t v;
+        char num[32];
         if (!ls_to_int(L, -1, &v))
             ls_error(L, "%s: field '%s': value %d must be an integer, got %s", what, key, (int)i,
-                     ls_type_of(L, -1));
+                     ls_not_int(L, -1, num, sizeof num));
         if (v < min || v > max)
             ls_error(L, "%s: field '%s': value %d is %lld, must be in [%lld, %lld]", what, key,
                      (int)i, (long long)v, (long long)min, (long long)max);

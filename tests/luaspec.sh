@@ -85,6 +85,15 @@ for m in mlp cnn; do
     done
 done
 
+# the committed weights are what tools/make_lua_models.py exports from the fixtures
+if "$PY" tools/make_lua_models.py "$FIX" "$TMP/export" >"$TMP/export.log" 2>&1 &&
+    diff -r "$TMP/export/mlp" "$EX/mlp" >/dev/null && diff -r "$TMP/export/cnn" "$EX/cnn" >/dev/null; then
+    ok "examples/models/{mlp,cnn}/*.npy are what tools/make_lua_models.py exports"
+else
+    not_ok "examples/models/{mlp,cnn}/*.npy are what tools/make_lua_models.py exports" \
+        "$(tail_of "$TMP/export.log")"
+fi
+
 # ---- compile + run, bit-exact with the simulator ---------------------------
 
 for m in cnn residual; do
