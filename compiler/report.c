@@ -42,7 +42,7 @@
 #define PT 22.0  /* top */
 #define PB 404.0 /* bottom */
 
-#define MAX_ROWS 60 /* frontier table: more points than this are sampled */
+#define MAX_ROWS 32 /* frontier table: more points than this are sampled */
 
 /* ---- text ---- */
 
@@ -119,41 +119,49 @@ static void fmt_pct(char *buf, size_t n, double v)
 
 static int is_bytes(CostKind k) { return k == COST_FLASH || k == COST_RAM; }
 
-/* A cost in human units: "110.3 KiB", "1.36 M instructions", "3.98 bits
- * per weight" (params > 0), "2.10 G BOPs". */
-static void fmt_cost(char *buf, size_t n, double v, CostKind k, int64_t params)
+/* A cost in human units, number and unit apart: "110.3" "KiB", "1.36"
+ * "M instructions", "3.980" "bits/weight" (params > 0), "2.10" "G BOPs". */
+static void fmt_cost2(char *num, size_t n, char *unit, size_t un, double v, CostKind k, int64_t params)
 {
+    unit[0] = 0;
     if (!isfinite(v)) {
-        snprintf(buf, n, "&#8212;");
+        snprintf(num, n, "&#8212;");
         return;
     }
     double a = fabs(v);
     if (is_bytes(k)) {
-        if (a < 1024)
-            snprintf(buf, n, "%.0f B", v);
-        else if (a < 1024.0 * 1024)
-            snprintf(buf, n, "%.1f KiB", v / 1024);
-        else if (a < 1024.0 * 1024 * 1024)
-            snprintf(buf, n, "%.2f MiB", v / (1024.0 * 1024));
-        else
-            snprintf(buf, n, "%.2f GiB", v / (1024.0 * 1024 * 1024));
+        static const char *const u[] = {"B", "KiB", "MiB", "GiB"};
+        static const int dec[] = {0, 1, 2, 2};
+        int e = a < 1024 ? 0 : a < 1024.0 * 1024 ? 1 : a < 1024.0 * 1024 * 1024 ? 2 : 3;
+        snprintf(num, n, "%.*f", dec[e], v / pow(1024, e));
+        snprintf(unit, un, "%s", u[e]);
         return;
     }
     if (k == COST_BITS && params > 0) {
-        snprintf(buf, n, "%.3f bits/weight", v / (double)params);
+        snprintf(num, n, "%.3f", v / (double)params);
+        snprintf(unit, un, "bits/weight");
         return;
     }
-    const char *unit = k == COST_INSTRUCTIONS ? "instructions" : k == COST_BITS ? "bits" : "BOPs";
-    if (a < 1e4)
-        snprintf(buf, n, "%.0f %s", v, unit);
-    else if (a < 1e6)
-        snprintf(buf, n, "%.1f k %s", v / 1e3, unit);
-    else if (a < 1e9)
-        snprintf(buf, n, "%.2f M %s", v / 1e6, unit);
-    else if (a < 1e12)
-        snprintf(buf, n, "%.2f G %s", v / 1e9, unit);
-    else
-        snprintf(buf, n, "%.4g %s", v, unit);
+    const char *name = k == COST_INSTRUCTIONS ? "instructions" : k == COST_BITS ? "bits" : "BOPs";
+    if (a >= 1e12) {
+        snprintf(num, n, "%.4g", v);
+        snprintf(unit, un, "%s", name);
+        return;
+    }
+    static const char *const pre[] = {"", "k ", "M ", "G "};
+    static const int dec[] = {0, 1, 2, 2};
+    int e = a < 1e4 ? 0 : a < 1e6 ? 1 : a < 1e9 ? 2 : 3;
+    snprintf(num, n, "%.*f", dec[e], v / pow(1000, e));
+    snprintf(unit, un, "%s%s", pre[e], name);
+}
+
+static void fmt_cost(char *buf, size_t n, double v, CostKind k, int64_t params)
+{
+    char num[64], unit[32];
+    fmt_cost2(num, sizeof num, unit, sizeof unit, v, k, params);
+    int len = snprintf(buf, n, "%s", num);
+    if (unit[0] && len >= 0 && (size_t)len + 1 < n)
+        snprintf(buf + len, n - (size_t)len, " %s", unit);
 }
 
 /* ---- axes ---- */
@@ -491,6 +499,8 @@ static void x_axis(const Page *pg, Axis *a, char *title, size_t n)
     if (isfinite(b) && b >= lo - 0.5 * span && b <= hi + 0.5 * span)
         lo = fmin(lo, b), hi = fmax(hi, b);
     axis_linear(a, lo, hi, 0.05, PL, PR);
+    if (lo >= 0 && a->lo < 0) /* no negative costs on the axis */
+        a->lo = -0.03 * a->hi;
     double m = fmax(fabs(a->lo), fabs(a->hi));
     const char *name = pg->kind == COST_FLASH ? "Flash"
                        : pg->kind == COST_RAM ? "RAM"
@@ -599,13 +609,21 @@ static void plot_frontier(const Page *pg)
         fprintf(f, "H%.1f", PR);
     fputs("\"/>\n", f);
     int npts = pg->fr->npoints;
-    double r = npts > 200 ? 2.0 : npts > 60 ? 2.8 : 3.8;
+    /* many points: small plain dots, so the line stays a line */
+    if (npts > 60)
+        fprintf(f, "<g fill=\"%s\">\n", C_FRONTIER);
     for (int i = 0; i < npts; i++) {
         const FrontierPoint *q = &pg->fr->points[i];
         if (!isfinite(q->cost) || !isfinite(q->omega))
             continue;
-        dot(f, axis_px(&p.x, q->cost / pg->xdiv), axis_px(&p.y, q->omega), r, C_FRONTIER);
+        double x = axis_px(&p.x, q->cost / pg->xdiv), y = axis_px(&p.y, q->omega);
+        if (npts > 60)
+            fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\"/>\n", x, y, npts > 200 ? 2.0 : 2.6);
+        else
+            dot(f, x, y, 4, C_FRONTIER);
     }
+    if (npts > 60)
+        fputs("</g>\n", f);
     /* chosen point, then uniform points with labels */
     if (pg->chosen >= 0) {
         const FrontierPoint *q = &pg->fr->points[pg->chosen];
@@ -771,20 +789,23 @@ static const char CSS[] =
     "main{max-width:1140px;margin:0 auto;padding:28px 24px 48px}\n"
     "h1{font-size:26px;margin:0 0 2px;font-weight:700;letter-spacing:-0.01em}\n"
     "h2{font-size:18px;margin:0 0 4px;font-weight:650}\n"
-    ".sub{color:#4b5563;margin:0 0 20px;overflow-wrap:anywhere}\n"
+    ".meta{display:flex;flex-wrap:wrap;gap:6px 22px;color:#374151;margin:6px 0 18px;font-size:14px}\n"
+    ".meta b{color:#6b7280;font-weight:600;text-transform:uppercase;font-size:11px;letter-spacing:.05em;"
+    "margin-right:4px}\n"
     ".note{color:#6b7280;font-size:13px;margin:0 0 12px}\n"
     "section{background:#fff;border:1px solid #e5e7eb;border-radius:10px;padding:18px 20px;margin:0 0 20px;"
     "box-shadow:0 1px 2px rgba(0,0,0,.04)}\n"
-    ".cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:12px;margin:0 0 20px}\n"
+    ".cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(165px,1fr));gap:12px;margin:0 0 20px}\n"
     ".card{background:#fff;border:1px solid #e5e7eb;border-radius:10px;padding:12px 14px}\n"
     ".card .k{font-size:12px;color:#6b7280;text-transform:uppercase;letter-spacing:.04em}\n"
-    ".card .v{font-size:20px;font-weight:650;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}\n"
+    ".card .v{font-size:22px;font-weight:650;font-variant-numeric:tabular-nums;white-space:nowrap}\n"
+    ".card .u{font-size:13px;font-weight:500;color:#4b5563}\n"
     ".card .d{font-size:12px;color:#6b7280;overflow-wrap:anywhere}\n"
     ".card.hl{border-color:#fca5a5;background:#fef2f2}\n"
     "svg.plot{width:100%;height:auto;display:block}\n"
     ".tw{overflow-x:auto}\n"
     "table{border-collapse:collapse;width:100%;font-size:13px;font-variant-numeric:tabular-nums}\n"
-    "th,td{padding:5px 8px;border-bottom:1px solid #eef0f3;text-align:right;white-space:nowrap}\n"
+    "th,td{padding:5px 7px;border-bottom:1px solid #eef0f3;text-align:right;white-space:nowrap}\n"
     "th{background:#f9fafb;color:#374151;font-weight:600;position:sticky;top:0}\n"
     "td.l,th.l{text-align:left}\n"
     "td.name{max-width:260px;overflow:hidden;text-overflow:ellipsis}\n"
@@ -792,8 +813,9 @@ static const char CSS[] =
     "tr.sel{background:#fef2f2!important;font-weight:600}\n"
     "tr.tot td{border-top:2px solid #d1d5db;font-weight:650}\n"
     "tr.base td{color:#6b7280}\n"
-    ".bar{display:inline-block;height:8px;background:#93c5fd;border-radius:2px;vertical-align:middle;"
-    "margin-right:6px}\n"
+    ".bt{display:inline-block;width:56px;height:8px;background:#eef2f7;border-radius:2px;vertical-align:middle;"
+    "margin-right:8px;text-align:left}\n"
+    ".bar{display:block;height:8px;background:#60a5fa;border-radius:2px}\n"
     ".tag{display:inline-block;font-size:11px;padding:0 6px;border-radius:9px;background:#fee2e2;color:#b91c1c;"
     "margin-left:6px;font-weight:600}\n"
     ".fmt{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}\n"
@@ -802,79 +824,93 @@ static const char CSS[] =
     "@media (max-width:800px){.two{grid-template-columns:1fr}}\n"
     "footer{color:#9ca3af;font-size:12px;text-align:center}\n";
 
-static void card(FILE *f, const char *cls, const char *key, const char *value_html, const char *detail_html)
+static void card(FILE *f, const char *cls, const char *key, const char *value_html, const char *unit,
+                 const char *detail_html)
 {
-    fprintf(f, "<div class=\"card%s\"><div class=\"k\">%s</div><div class=\"v\">%s</div>", cls, key, value_html);
-    if (detail_html)
+    fprintf(f, "<div class=\"card%s\"><div class=\"k\">%s</div><div class=\"v\">%s", cls, key, value_html);
+    if (unit && *unit)
+        fprintf(f, " <span class=\"u\">%s</span>", unit);
+    fputs("</div>", f);
+    if (detail_html && *detail_html)
         fprintf(f, "<div class=\"d\">%s</div>", detail_html);
     fputs("</div>\n", f);
 }
 
-/* A card whose value is user text (escaped). */
-static void card_text(FILE *f, const char *key, const char *text)
+/* One "key value" item of the line under the title; the value is user text. */
+static void meta(FILE *f, const char *key, const char *text, const char *extra_html)
 {
-    fprintf(f, "<div class=\"card\"><div class=\"k\">%s</div><div class=\"v\" style=\"font-size:15px\">", key);
+    fprintf(f, "<span><b>%s</b> ", key);
     html_text(f, text);
-    fputs("</div></div>\n", f);
+    if (extra_html)
+        fputs(extra_html, f);
+    fputs("</span>\n", f);
 }
 
 static void header(const Page *pg)
 {
     FILE *f = pg->f;
     const ReportInput *in = pg->in;
-    fputs("<h1>Precision search report</h1>\n<p class=\"sub\">", f);
-    html_text(f, in->model ? in->model : "(model)");
-    fputs(" &#183; target ", f);
-    html_text(f, in->target ? in->target : "?");
-    fprintf(f, " &#183; frontier over %s</p>\n<div class=\"cards\">\n", cost_kind_name(pg->kind));
-    card_text(f, "model", in->model);
-    card_text(f, "target", in->target);
-    char v[128], d[192];
+    char v[128], u[64], d[192];
+    fputs("<h1>Precision search report</h1>\n<div class=\"meta\">\n", f);
+    meta(f, "model", in->model ? in->model : "?", NULL);
+    meta(f, "target", in->target ? in->target : "?", NULL);
     if (isfinite(in->budget)) {
+        char lim[160];
         fmt_cost(v, sizeof v, in->budget, pg->kind, pg->params);
-        if (in->budget_text) {
-            fprintf(f, "<div class=\"card\"><div class=\"k\">budget</div><div class=\"v\">%s</div><div class=\"d\">",
-                    v);
-            html_text(f, in->budget_text);
-            fputs("</div></div>\n", f);
-        } else {
-            card(f, "", "budget", v, NULL);
-        }
-    } else if (in->budget_text) {
-        card_text(f, "budget", in->budget_text);
+        snprintf(lim, sizeof lim, in->budget_text ? " (limit %s)" : "limit %s", v);
+        meta(f, "budget", in->budget_text ? in->budget_text : "", lim);
     } else {
-        card(f, "", "budget", "none", NULL);
+        meta(f, "budget", in->budget_text ? in->budget_text : "none", NULL);
     }
     if (in->policy)
-        card_text(f, "policy", in->policy);
-    char np[32];
-    snprintf(np, sizeof np, "%d points", pg->fr->npoints);
-    card(f, "", "Pareto frontier", np, NULL);
+        meta(f, "policy", in->policy, NULL);
+    snprintf(d, sizeof d, "%d point%s over %s", pg->fr->npoints, pg->fr->npoints == 1 ? "" : "s",
+             cost_kind_name(pg->kind));
+    meta(f, "frontier", d, NULL);
+    fputs("</div>\n<div class=\"cards\">\n", f);
     if (pg->chosen >= 0) {
         const FrontierPoint *q = &pg->fr->points[pg->chosen];
-        char idx[48];
-        snprintf(idx, sizeof idx, "point %d of %d", pg->chosen, pg->fr->npoints);
-        fmt_cost(v, sizeof v, q->cost, pg->kind, pg->params);
-        card(f, " hl", "chosen cost", v, idx);
+        double tot[COST_COUNT], omega;
+        search_totals(pg->s, q->choice, tot, &omega);
+        char idx[64];
+        snprintf(idx, sizeof idx, "frontier point %d of %d", pg->chosen, pg->fr->npoints);
+        fmt_cost2(v, sizeof v, u, sizeof u, q->cost, pg->kind, pg->params);
+        card(f, " hl", "chosen cost", v, u, idx);
         fmt_real(v, sizeof v, q->omega);
-        card(f, " hl", "chosen &#937;", v, q->objective != q->omega && isfinite(q->objective) ? "policy objective" : NULL);
+        d[0] = 0;
         if (q->objective != q->omega && isfinite(q->objective)) {
-            fmt_real(v, sizeof v, q->objective);
-            card(f, " hl", "chosen objective", v, NULL);
+            char o[64];
+            fmt_real(o, sizeof o, q->objective);
+            snprintf(d, sizeof d, "policy objective %s", o);
         }
+        card(f, " hl", "chosen total &#937;", v, NULL, d);
         if (isfinite(facc(pg, pg->chosen))) {
             fmt_pct(v, sizeof v, facc(pg, pg->chosen));
             d[0] = 0;
             if (isfinite(in->float_accuracy))
                 snprintf(d, sizeof d, "%+.2f points vs float", 100 * (facc(pg, pg->chosen) - in->float_accuracy));
-            card(f, " hl", "chosen accuracy", v, d[0] ? d : NULL);
+            card(f, " hl", "chosen accuracy", v, NULL, d);
+        }
+        if (isfinite(in->float_accuracy)) {
+            fmt_pct(v, sizeof v, in->float_accuracy);
+            card(f, "", "float accuracy", v, NULL, "the unquantized model");
+        }
+        /* the other costs of the chosen point, predicted */
+        for (int k = 0; k < COST_COUNT; k++) {
+            if (k == (int)pg->kind || k == COST_BOPS || (k == COST_BITS && pg->params <= 0))
+                continue;
+            char key[64];
+            snprintf(key, sizeof key, "%s%s", k == COST_BITS ? "weight bits" : cost_kind_name((CostKind)k),
+                     k == COST_RAM ? " (peak layer)" : "");
+            fmt_cost2(v, sizeof v, u, sizeof u, tot[k], (CostKind)k, pg->params);
+            card(f, "", key, v, u, "predicted");
         }
     } else {
-        card(f, "", "chosen point", "none", NULL);
-    }
-    if (isfinite(in->float_accuracy)) {
-        fmt_pct(v, sizeof v, in->float_accuracy);
-        card(f, "", "float accuracy", v, NULL);
+        card(f, "", "chosen point", "none", NULL, "no point within the budget");
+        if (isfinite(in->float_accuracy)) {
+            fmt_pct(v, sizeof v, in->float_accuracy);
+            card(f, "", "float accuracy", v, NULL, "the unquantized model");
+        }
     }
     fputs("</div>\n", f);
 }
@@ -897,7 +933,7 @@ static void layer_table(const Page *pg)
           "flash and instructions are the cost model's predictions for the target.</p>\n<div class=\"tw\"><table>\n"
           "<thead><tr><th>#</th><th class=\"l\">layer</th><th class=\"l\">op</th><th>params</th><th>MACs</th>"
           "<th>trace/params</th><th class=\"l\">weights</th><th>act bits</th><th class=\"l\">kernel</th>"
-          "<th class=\"l\">&#937;</th><th>flash (B)</th><th>instructions</th><th>bits</th></tr></thead>\n<tbody>\n",
+          "<th>&#937;</th><th>flash (B)</th><th>instructions</th><th>bits</th></tr></thead>\n<tbody>\n",
           f);
     double sum_macs = 0;
     for (int i = 0; i < s->nlayers; i++) {
@@ -921,10 +957,10 @@ static void layer_table(const Page *pg)
         }
         fputs("</td><td class=\"l\">", f);
         html_text(f, L->op ? L->op : "");
-        double w = omax > 0 && isfinite(c->omega) && c->omega > 0 ? 60.0 * c->omega / omax : 0;
+        double w = omax > 0 && isfinite(c->omega) && c->omega > 0 ? 100.0 * c->omega / omax : 0;
         fprintf(f,
                 "</td><td>%s</td><td>%s</td><td>%s</td><td class=\"l fmt\">%s</td><td>%d</td><td class=\"l\">%s</td>"
-                "<td class=\"l\"><span class=\"bar\" style=\"width:%.1fpx\"></span>%s</td><td>%s</td><td>%s</td>"
+                "<td><span class=\"bt\"><span class=\"bar\" style=\"width:%.1f%%\"></span></span>%s</td><td>%s</td><td>%s</td>"
                 "<td>%s</td></tr>\n",
                 a, b, t, (unsigned)c->weights < WF_COUNT ? fmt_name(c->weights) : "?", c->act_bits,
                 c->kernel == KS_UNROLLED ? "unrolled" : "table", w, o, fl, in, bi);
@@ -942,14 +978,19 @@ static void layer_table(const Page *pg)
     fmt_count(fl, sizeof fl, tot[COST_FLASH]);
     fmt_count(in, sizeof in, tot[COST_INSTRUCTIONS]);
     fmt_count(bi, sizeof bi, tot[COST_BITS]);
-    char avg[64] = "";
-    if (s->params > 0)
-        snprintf(avg, sizeof avg, " (%.3f / weight)", tot[COST_BITS] / (double)s->params);
     fprintf(f,
             "</tbody>\n<tfoot><tr class=\"tot\"><td></td><td class=\"l\">total</td><td></td><td>%s</td><td>%s</td>"
-            "<td></td><td></td><td></td><td></td><td class=\"l\">%s</td><td>%s</td><td>%s</td><td>%s%s</td></tr>"
-            "</tfoot>\n</table></div>\n</section>\n",
-            a, b, o, fl, in, bi, avg);
+            "<td></td><td></td><td></td><td></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
+            "</tfoot>\n</table></div>\n",
+            a, b, o, fl, in, bi);
+    char ram[64], bops[64];
+    fmt_cost(ram, sizeof ram, tot[COST_RAM], COST_RAM, 0);
+    fmt_cost(bops, sizeof bops, tot[COST_BOPS], COST_BOPS, 0);
+    fprintf(f, "<p class=\"note\" style=\"margin:10px 0 0\">");
+    if (s->params > 0)
+        fprintf(f, "Average weight bits %.3f; ", tot[COST_BITS] / (double)s->params);
+    fprintf(f, "peak layer RAM %s; %s.</p>\n", ram, bops);
+    fputs("</section>\n", f);
 }
 
 static void frontier_table(const Page *pg)
@@ -971,8 +1012,8 @@ static void frontier_table(const Page *pg)
         for (int i = 0; i < n; i++)
             if (isfinite(facc(pg, i)))
                 show[i] = 1;
-        for (int k = 0; k < 40; k++)
-            show[(int)((double)k * (n - 1) / 39 + 0.5)] = 1;
+        for (int k = 0; k < 16; k++)
+            show[(int)((double)k * (n - 1) / 15 + 0.5)] = 1;
         for (int i = 0; i < n; i++)
             shown += show[i];
     }
@@ -983,9 +1024,8 @@ static void frontier_table(const Page *pg)
                 shown, n);
     else
         fprintf(f, "<p class=\"note\">Ascending cost; every point has less &#937; than all cheaper ones.</p>\n");
-    fputs("<div class=\"tw\"><table>\n<thead><tr><th>#</th><th>cost</th><th>&#937;</th><th>accuracy</th></tr>"
-          "</thead>\n<tbody>\n",
-          f);
+    fprintf(f, "<div class=\"tw\"><table>\n<thead><tr><th>#</th><th>cost</th><th>&#937;</th>%s</tr></thead>\n<tbody>\n",
+            pg->any_accuracy ? "<th>accuracy</th>" : "");
     for (int i = 0; i < n; i++) {
         if (!show[i])
             continue;
@@ -994,8 +1034,11 @@ static void frontier_table(const Page *pg)
         fmt_cost(c, sizeof c, q->cost, pg->kind, pg->params);
         fmt_real(o, sizeof o, q->omega);
         fmt_pct(a, sizeof a, facc(pg, i));
-        fprintf(f, "<tr%s><td>%d%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n", i == pg->chosen ? " class=\"sel\"" : "",
-                i, i == pg->chosen ? "<span class=\"tag\">chosen</span>" : "", c, o, a);
+        fprintf(f, "<tr%s><td>%d%s</td><td>%s</td><td>%s</td>", i == pg->chosen ? " class=\"sel\"" : "", i,
+                i == pg->chosen ? "<span class=\"tag\">chosen</span>" : "", c, o);
+        if (pg->any_accuracy)
+            fprintf(f, "<td>%s</td>", a);
+        fputs("</tr>\n", f);
     }
     fputs("</tbody></table></div></div>\n", f);
     free(show);
@@ -1011,9 +1054,9 @@ static void uniform_table(const Page *pg)
         fputs("<p class=\"note\">None computed.</p></div>\n", f);
         return;
     }
-    fputs("<div class=\"tw\"><table>\n<thead><tr><th class=\"l\">format</th><th>cost</th><th>&#937;</th>"
-          "<th>accuracy</th></tr></thead>\n<tbody>\n",
-          f);
+    fprintf(f, "<div class=\"tw\"><table>\n<thead><tr><th class=\"l\">format</th><th>cost</th><th>&#937;</th>%s</tr>"
+               "</thead>\n<tbody>\n",
+            pg->any_accuracy ? "<th>accuracy</th>" : "");
     for (int i = 0; i < pg->in->nuniform; i++) {
         const ReportPoint *u = &pg->in->uniform[i];
         char c[96], o[64], a[64];
@@ -1022,7 +1065,10 @@ static void uniform_table(const Page *pg)
         fmt_pct(a, sizeof a, u->accuracy);
         fputs("<tr><td class=\"l fmt\">", f);
         html_text(f, u->label ? u->label : "");
-        fprintf(f, "</td><td>%s</td><td>%s</td><td>%s</td></tr>\n", c, o, a);
+        fprintf(f, "</td><td>%s</td><td>%s</td>", c, o);
+        if (pg->any_accuracy)
+            fprintf(f, "<td>%s</td>", a);
+        fputs("</tr>\n", f);
     }
     fputs("</tbody></table></div></div>\n", f);
 }

@@ -5,8 +5,9 @@
  * costs, Omega = 0 on a log axis, huge and non-finite values, a bad chosen
  * index, an unwritable directory).
  *
- * SHIFTC_REPORT_SAMPLE=DIR also writes the sample page to DIR (tests/report.sh
- * and tools/screenshot.sh use it to look at a page without running a search).
+ * SHIFTC_REPORT_KEEP=DIR writes every page under DIR (DIR/sample/index.html,
+ * DIR/one/, DIR/zero/, DIR/huge/, DIR/many/, ...) and keeps them, to look at
+ * them with tools/screenshot.sh.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -208,12 +210,6 @@ static void test_sample_page(void **state)
     Fixture *x = malloc(sizeof *x);
     ReportInput in = sample(x, COST_BITS);
     write_ok("sample", &in);
-    const char *keep = getenv("SHIFTC_REPORT_SAMPLE");
-    if (keep && *keep) {
-        char err[512];
-        if (report_write(keep, &in, err, sizeof err) != 0)
-            fail_msg("%s", err);
-    }
     char *html = page_of("sample");
     assert_non_null(strstr(html, "<!DOCTYPE html>"));
     assert_non_null(strstr(html, "<svg"));
@@ -421,9 +417,20 @@ static void test_errors(void **state)
     free(x);
 }
 
+static const char *keep_dir(void)
+{
+    const char *k = getenv("SHIFTC_REPORT_KEEP");
+    return k && *k ? k : NULL;
+}
+
 static int setup(void **state)
 {
     (void)state;
+    if (keep_dir()) {
+        snprintf(tmpdir, sizeof tmpdir, "%s", keep_dir());
+        mkdir(tmpdir, 0777);
+        return 0;
+    }
     snprintf(tmpdir, sizeof tmpdir, "%s/shiftc-report-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     return mkdtemp(tmpdir) ? 0 : -1;
 }
@@ -431,6 +438,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    if (keep_dir())
+        return 0;
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     return system(cmd) == 0 ? 0 : -1;
