@@ -193,6 +193,8 @@ static double axis_px(const Axis *a, double v)
 /* 1, 2 or 5 times a power of ten, >= x (x > 0). */
 static double nice_step(double x)
 {
+    if (!(x > 1e-300) || !isfinite(x))
+        return 0; /* no ticks */
     double e = pow(10, floor(log10(x)));
     double m = x / e;
     return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * e;
@@ -256,15 +258,17 @@ static void take(Plot *p, Box b)
         p->taken[p->ntaken++] = b;
 }
 
-/* Places a text label of len characters (12px) near the marker at (x, y):
- * the first of eight positions around it that overlaps no earlier label
- * and stays inside the plot area.  Returns the text anchor point. */
+/* The box of a label of width w at position k around (x, y). */
 static Box label_box(double x, double y, double w, int k, const double *dx, const double *dy)
 {
     double bx = dx[k] > 0 ? x + dx[k] : dx[k] < 0 ? x + dx[k] - w : x - w / 2;
     return (Box){bx, y + dy[k] - 11, bx + w, y + dy[k] + 3};
 }
 
+/* Places a text label of len characters (12px) near the marker at (x, y):
+ * the first of eight positions around it that overlaps no earlier label
+ * or marker and stays inside the plot area (else the first).  Sets the
+ * text's anchor point and text-anchor. */
 static void place_label(Plot *p, double x, double y, size_t len, double *tx, double *ty, const char **anchor)
 {
     static const double dx[8] = {9, 9, -9, -9, 9, -9, 0, 0};
@@ -317,7 +321,7 @@ static void draw_axes(Plot *p, const char *xtitle, const char *ytitle)
     double span = (x->hi - x->lo) / x->scale;
     double step = nice_step(span / 7);
     double first = ceil(x->lo / x->scale / step) * step;
-    for (int i = 0; i < 40; i++) {
+    for (int i = 0; i < 40 && step > 0 && isfinite(first); i++) {
         double t = first + i * step;
         if (t > x->hi / x->scale + step * 1e-9)
             break;
@@ -354,7 +358,7 @@ static void draw_axes(Plot *p, const char *xtitle, const char *ytitle)
     } else {
         double ystep = nice_step((y->hi - y->lo) / y->scale / 6);
         double yfirst = ceil(y->lo / y->scale / ystep) * ystep;
-        for (int i = 0; i < 40; i++) {
+        for (int i = 0; i < 40 && ystep > 0 && isfinite(yfirst); i++) {
             double t = yfirst + i * ystep;
             if (t > y->hi / y->scale + ystep * 1e-9)
                 break;

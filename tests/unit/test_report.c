@@ -319,6 +319,17 @@ static void test_degenerate_values(void **state)
     write_ok("huge", &in);
     html = page_of("huge");
     assert_non_null(strstr(html, "<svg"));
+    assert_false(has_word(html, "nan"));
+    free(html);
+
+    /* spans below the smallest tick step */
+    pts[0] = (FrontierPoint){1e-310, 3e-310, 3e-310, c[0]};
+    pts[1] = (FrontierPoint){2e-310, 2e-310, 2e-310, c[1]};
+    pts[2] = (FrontierPoint){3e-310, 1e-310, 1e-310, c[2]};
+    in.budget = 2e-310;
+    write_ok("tiny", &in);
+    html = page_of("tiny");
+    assert_false(has_word(html, "nan") || has_word(html, "inf"));
     free(html);
 
     /* every kind of cost, zero params (bits cannot be per weight) */
