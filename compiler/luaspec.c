@@ -1601,8 +1601,17 @@ static int ls_lower(LsCtx *c, const LsModel *m)
             const LsLayer *ly = &c->layers[m->layers[no - 1]];
             char made[64];
             snprintf(made, sizeof made, "%s_%d", ly->def->name, no);
-            return ls_fail(c, ly->line, "layer %d '%s' (%s): %s", no, ly->name ? ly->name : made,
-                           ly->def->name, msg);
+            /* the usual mistake: dense straight after a convolution */
+            const Node *n = NULL;
+            for (int i = 0; i < c->g->nnodes && !n; i++)
+                if (c->g->nodes[i].src_index == no)
+                    n = &c->g->nodes[i];
+            int hint = ly->def->kind == LK_DENSE && n && n->in[0] >= 0 &&
+                       c->g->tensors[n->in[0]].rank > 2;
+            return ls_fail(c, ly->line, "layer %d '%s' (%s): %s%s", no,
+                           ly->name ? ly->name : made, ly->def->name, msg,
+                           hint ? " (dense maps the last dimension: put flatten {} before it)"
+                                : "");
         }
         return ls_fail(c, m->line, "%s", msg);
     }
