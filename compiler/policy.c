@@ -690,6 +690,15 @@ static int apply_ties(Policy *p, SearchSpace *s, int ties, char *err, size_t err
 
 /* ---- hooks ---- */
 
+/* err = msg with context appended to its first line (before the
+ * traceback). */
+static void with_context(char *err, size_t errlen, const char *msg, const char *context)
+{
+    const char *nl = strchr(msg, '\n');
+    int first = nl ? (int)(nl - msg) : (int)strlen(msg);
+    snprintf(err, errlen, "%.*s %s%s", first, msg, context, nl ? nl : "");
+}
+
 static const char *cand_text(const Candidate *c, char *buf, size_t len)
 {
     snprintf(buf, len, "%s/a%d/%s", fmt_name(c->weights), c->act_bits, kernel_name(c->kernel));
@@ -728,8 +737,10 @@ static int run_hook(Policy *p, SearchSpace *s, int kind, char *err, size_t errle
             lua_rawgeti(L, ct, j + 1);
             char msg[2048], ctext[64], where[256];
             if (sandbox_call(p->sb, 2, 1, msg, sizeof msg) != 0) {
-                snprintf(err, errlen, "%s (in the %s hook, layer '%s', candidate %s)", msg, name, l->name,
+                char context[512];
+                snprintf(context, sizeof context, "(in the %s hook, layer '%s', candidate %s)", name, l->name,
                          cand_text(c, ctext, sizeof ctext));
+                with_context(err, errlen, msg, context);
                 rc = -1;
                 break;
             }
@@ -749,7 +760,7 @@ static int run_hook(Policy *p, SearchSpace *s, int kind, char *err, size_t errle
                 if (lua_type(L, -1) != LUA_TNUMBER || !isnum || !isfinite(v)) {
                     fn_where(L, hook, p->path, where, sizeof where);
                     if (lua_type(L, -1) == LUA_TNUMBER)
-                        snprintf(msg, sizeof msg, "%g", v);
+                        snprintf(msg, sizeof msg, "%s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
                     else
                         snprintf(msg, sizeof msg, "%s", luaL_typename(L, -1));
                     snprintf(err, errlen, "%s the objective hook must return a finite number, returned %s (layer '%s', "
@@ -862,7 +873,7 @@ int policy_choose(Policy *p, const SearchSpace *s, const Frontier *f, double lim
     lua_pushnumber(L, limit);
     char msg[2048], where[256];
     if (sandbox_call(p->sb, 2, 1, msg, sizeof msg) != 0) {
-        snprintf(err, errlen, "%s (in the choose hook)", msg);
+        with_context(err, errlen, msg, "(in the choose hook)");
         rc = -1;
     } else if (!lua_isnil(L, -1)) {
         fn_where(L, hook, p->path, where, sizeof where);
