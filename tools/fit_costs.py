@@ -385,7 +385,27 @@ def c_initialiser(cname, cm):
             "    .source = \"%s\",\n};\n") % (
         cname, g("flash_per_term"), g("flash_per_output"), g("flash_per_layer"), g("instr_per_term"),
         g("instr_per_output"), g("instr_per_pixel"), g("instr_per_layer"), g("flash_base"),
+        g("flash_per_node"), g("instr_per_element"), cm["source"]) if "flash_per_weight" not in cm else (
+        "static const CostModel %s = {\n"
+        "    .flash_per_term = %s, .flash_per_weight = %s, .flash_per_shift = %s,\n"
+        "    .flash_per_output = %s, .flash_per_layer = %s,\n"
+        "    .instr_per_term = %s, .instr_per_weight = %s, .instr_per_shift = %s,\n"
+        "    .instr_per_output = %s, .instr_per_pixel = %s, .instr_per_layer = %s,\n"
+        "    .flash_base = %s, .flash_per_node = %s, .instr_per_element = %s,\n"
+        "    .source = \"%s\",\n};\n") % (
+        cname, g("flash_per_term"), g("flash_per_weight"), g("flash_per_shift"), g("flash_per_output"),
+        g("flash_per_layer"), g("instr_per_term"), g("instr_per_weight"), g("instr_per_shift"),
+        g("instr_per_output"), g("instr_per_pixel"), g("instr_per_layer"), g("flash_base"),
         g("flash_per_node"), g("instr_per_element"), cm["source"])
+
+
+def header_is_extended(root):
+    """backends/cost.h prices loads and shifts (CostModel.flash_per_weight ...):
+    then the committed tables are the extended form"""
+    try:
+        return "flash_per_weight" in open(os.path.join(root, "backends", "cost.h")).read()
+    except OSError:
+        return False
 
 
 CM_RE = re.compile(r"static const CostModel (\w+) = \{(.*?)\n\};", re.S)
@@ -500,7 +520,7 @@ def main():
             continue
         src_t = INSTR_FROM.get(t, t)
         instr_rs = by_t.get(src_t) or [r for r in res if r["target"] == src_t]
-        cm = fit_target(by_t[t], instr_rs)
+        cm = fit_target(by_t[t], instr_rs, extended=header_is_extended(ROOT))
         nl = sum(len(r["layers"]) for r in by_t[t])
         fm = sorted({r["format"] for r in by_t[t]})
         mm = sorted({r["model"] for r in by_t[t]})
