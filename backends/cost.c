@@ -21,10 +21,12 @@
  * range; the fit found no difference worth a coefficient (bench/costs.md),
  * so act_bits and in_bits enter only bops and ram.
  *
- * The rest of the model (cost_base): every non-weighted node costs
- * flash_per_node bytes (its call and arguments) and instr_per_element
- * instructions per element of its outputs; flash_base is the runtime
- * helpers, the run function and the tables.
+ * The rest of the model (cost_base): every non-weighted node that is not a
+ * view costs flash_per_node bytes (its call and arguments) and
+ * instr_per_element instructions per element of its outputs; the padded
+ * copy of a padded Conv's input counts as such elements too (it is the same
+ * work in every format); flash_base is the runtime helpers, the run
+ * function and the tables.
  */
 #include "cost.h"
 
@@ -108,7 +110,7 @@ LayerCost cost_base(const Target *t, const Graph *g)
     int nodes = 0;
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = &g->nodes[i];
-        if (ir_op_is_weighted(n->op))
+        if (ir_op_is_weighted(n->op) || ir_is_view(g, n)) /* a view has no code */
             continue;
         nodes++;
         for (int o = 0; o < n->nout; o++)
@@ -118,6 +120,19 @@ LayerCost cost_base(const Target *t, const Graph *g)
                 elements += (double)e;
                 c.ram += (double)act_bytes(e, y->q.bits > 0 ? y->q.bits : 8);
             }
+    }
+    /* a padded Conv copies its input into a padded scratch first: the same
+       work in every format, so it is priced here, per element */
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = &g->nodes[i];
+        const int64_t *p = n->a.pads;
+        if (n->op != OP_CONV || !(p[0] || p[1] || p[2] || p[3]))
+            continue;
+        const Tensor *x = &g->tensors[n->in[0]];
+        if (x->rank < 3)
+            continue;
+        int64_t h = x->rank >= 4 ? x->dims[2] : 1, w = x->dims[x->rank - 1];
+        elements += (double)x->dims[0] * (double)x->dims[1] * (double)(h + p[0] + p[2]) * (double)(w + p[1] + p[3]);
     }
     if (!m)
         return c;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "luaspec.h"
 #include "pipeline.h"
 #include "tensorfile.h"
 #include "util.h"
@@ -31,7 +32,15 @@ static void print_line(void *ctx, const char *line)
 Graph *pipeline_load(const char *path, const LoadOptions *opt)
 {
     char err[1024];
-    Graph *g = onnx_load(path, opt->bind, opt->nbind, err, sizeof err);
+    size_t len = strlen(path);
+    int lua = len > 4 && strcmp(path + len - 4, ".lua") == 0;
+    if (lua && opt->nbind) {
+        fprintf(stderr, "shiftc: %s: --bind is for ONNX graph inputs; a Lua model has none to "
+                        "freeze\n", path);
+        return NULL;
+    }
+    Graph *g = lua ? luaspec_load(path, err, sizeof err)
+                   : onnx_load(path, opt->bind, opt->nbind, err, sizeof err);
     if (!g) {
         fprintf(stderr, "shiftc: %s\n", err);
         return NULL;

@@ -1,0 +1,6 @@
+-- model names become C identifiers
+return model {
+  name = "my-net",
+  input = { shape = {1, 2} },
+  layers = { relu {} },
+}

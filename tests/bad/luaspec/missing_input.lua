@@ -1,0 +1,4 @@
+-- no model input
+return model {
+  layers = { relu {} },
+}

@@ -1,0 +1,2 @@
+-- expected: unknown weight format 'int9'
+return { layers = { first = { weights = "int9" } } }

@@ -1,0 +1,2 @@
+-- expected: undeclared global 'dofile'
+return dofile("/etc/passwd")

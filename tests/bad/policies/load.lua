@@ -1,0 +1,2 @@
+-- expected: undeclared global 'load'
+return load("return {}")()

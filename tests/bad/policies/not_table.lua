@@ -1,0 +1,2 @@
+-- expected: must return a table
+return 42

@@ -1,0 +1,3 @@
+-- expected: undeclared global 'os'
+os.execute("touch /tmp/shiftc-policy-pwned")
+return {}

@@ -1,0 +1,3 @@
+-- expected: undeclared global 'require'
+local os = require("os")
+return {}

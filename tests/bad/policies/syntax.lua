@@ -1,0 +1,4 @@
+-- expected: syntax.lua:4: ... '}' expected
+return {
+    layers = { first = { weights = "int8" } },
+    tie = { {"a", "b"}
