@@ -23,7 +23,7 @@ WARN    = -Wall -Wextra -Werror
 INC     = -Iir -Icompiler -Ibackends -Iruntime -I$(BUILD)/gen -I/usr/include/lua5.4 -I$(LLVM_DIR)/include
 CFLAGS  = -std=c11 $(OPT) -g -D_POSIX_C_SOURCE=200809L $(INC) $(SANFLAGS) \
           -DSHIFTC_CLANG_RESOURCE_DIR='"$(CLANG_RESOURCE_DIR)"'
-LDLIBS  = -L$(LLVM_DIR)/lib -lclang -lprotobuf-c -llua5.4 -lm -lpthread
+LDLIBS  = -L$(LLVM_DIR)/lib -lclang -lprotobuf-c -llua5.4 -lcjson -lm -lpthread
 
 SRC      = $(sort $(wildcard ir/*.c ir/passes/*.c backends/*.c backends/*/*.c compiler/*.c))
 LIB_SRC  = $(filter-out compiler/main.c,$(SRC))
@@ -81,5 +81,5 @@ FUZZ_FLAGS = -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -Iir -Icompiler -Ibackend
 fuzz: build/gen/onnx.pb-c.h build/gen/embedded_files.c
 	@mkdir -p build-fuzz
 	for h in onnx tf; do clang $(FUZZ_FLAGS) tests/fuzz/fuzz_$$h.c $(LIB_SRC) build/gen/onnx.pb-c.c \
-	    build/gen/embedded_files.c -L$(LLVM_DIR)/lib -lclang -lprotobuf-c -llua5.4 -lm -lpthread -o build-fuzz/fuzz_$$h || exit 1; done
+	    build/gen/embedded_files.c -L$(LLVM_DIR)/lib -lclang -lprotobuf-c -llua5.4 -lcjson -lm -lpthread -o build-fuzz/fuzz_$$h || exit 1; done
 .PHONY: fuzz

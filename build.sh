@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # What each package is for: see README.md, "Dependencies".
-BUILD_PKGS=(gcc make binutils protobuf-c-compiler libprotobuf-c-dev libonnx-dev libcmocka-dev libclang-dev liblua5.4-dev)
+BUILD_PKGS=(gcc make binutils protobuf-c-compiler libprotobuf-c-dev libonnx-dev libcmocka-dev libclang-dev liblua5.4-dev libcjson-dev)
 # the targets (tests/targets.sh): cross toolchains, picolibc, QEMU, callgrind
 TARGET_PKGS=(gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu qemu-user
              gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm

@@ -1,4 +1,5 @@
 /* shiftc compile: model -> C sources, header, runner and Makefile. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "emit_c.h"
+#include "mixed.h"
 #include "pipeline.h"
 #include "target.h"
 #include "toolchain.h"
@@ -29,13 +31,14 @@ static CliOption compile_options[] = {
     {"act-bits", OPT_VALUE, "N", ACT_BITS_HELP, 0, 0, {0}, 0},
     {"clip", OPT_VALUE, "METHOD", ACT_CLIP_HELP, 0, 0, {0}, 0},
     WEIGHTS_CLI_OPTIONS,
+    MIXED_CLI_OPTIONS,
     {"no-verify", OPT_FLAG, NULL, "skip the libclang check that every emitted file parses warning-free", 0, 0, {0}, 0},
     {NULL, 0, NULL, NULL, 0, 0, {0}, 0},
 };
 
 static CliCommand compile_cmd = {
     "compile", "MODEL.onnx --calib X.npy -o DIR [options]",
-    "Compiles an ONNX model into DIR: NAME.h (the API), NAME.c and one file per\n"
+    "Compiles an ONNX (or Lua model spec) model into DIR: NAME.h (the API), NAME.c and one file per\n"
     "weighted layer (weights baked into shift-add code), the runtime headers, a\n"
     "runner and a Makefile for the target ('make -C DIR' builds the runner with the\n"
     "target's toolchain, 'make -C DIR lib' a library).",
@@ -93,6 +96,14 @@ int cmd_compile(int argc, char **argv)
         fprintf(stderr, "shiftc compile: --name '%s' is not a C identifier\n", name);
         return 2;
     }
+    Mixed mx;
+    if (mixed_parse(&compile_cmd, &mx) != 0)
+        return 2;
+    mx.model = model;
+    if (mx.active && float_mode) {
+        fprintf(stderr, "shiftc compile: --budget and --policy choose quantized precisions; not with --float\n");
+        return 2;
+    }
     ActOptions act;
     if (act_options_parse("compile", cli_opt(&compile_cmd, "act-bits")->value, cli_opt(&compile_cmd, "clip")->value,
                           &act) != 0)
@@ -135,7 +146,7 @@ int cmd_compile(int argc, char **argv)
     act_options_apply(g, &act);
     if (!float_mode) {
         int n = pipeline_read_samples(calib_path, g, &calib);
-        if (n < 0 || pipeline_quantize(g, model, calib, n) != 0)
+        if (n < 0 || mixed_choose(&mx, g, target, calib, n) != 0 || pipeline_quantize(g, model, calib, n) != 0)
             goto done;
     }
     EmitOptions eo = {0};
@@ -171,6 +182,7 @@ int cmd_compile(int argc, char **argv)
             char clip[64];
             act_clip_text(&act, clip, sizeof clip);
             printf(", \"act_bits\": %d, \"clip\": \"%s\"", act.bits, clip);
+            mixed_print(&mx, stdout, 1);
         }
         if (measure)
             printf(", \"flash_bytes\": %lld, \"ram_bytes\": %lld, \"text_bytes\": %lld, \"data_bytes\": %lld, "
@@ -186,9 +198,13 @@ int cmd_compile(int argc, char **argv)
             printf("  flash %lld bytes (text+rodata %lld, data %lld), RAM %lld bytes (data+bss; stack not "
                    "included) on %s\n",
                    sz.flash, sz.text, sz.data, sz.ram, target->name);
+        mixed_print(&mx, stdout, 0);
     }
+    if (mixed_report(&mx, g, NULL, NULL, NAN) != 0)
+        goto done;
     status = 0;
 done:
+    mixed_free(&mx);
     free(calib);
     ir_graph_free(g);
     return status;

@@ -1,5 +1,6 @@
 /* shiftc eval: float accuracy from the reference interpreter and quantized
  * accuracy from the integer simulator, on labelled data. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,10 +8,13 @@
 
 #include "act_options.h"
 #include "cli.h"
+#include "mixed.h"
 #include "commands.h"
 #include "pipeline.h"
 #include "quant.h"
+#include "target.h"
 #include "tensorfile.h"
+#include "toolchain.h"
 #include "util.h"
 #include "weights.h"
 
@@ -25,11 +29,13 @@ static CliOption eval_options[] = {
     {"act-bits", OPT_VALUE, "N", ACT_BITS_HELP, 0, 0, {0}, 0},
     {"clip", OPT_VALUE, "METHOD", ACT_CLIP_HELP, 0, 0, {0}, 0},
     WEIGHTS_CLI_OPTIONS,
+    {"target", OPT_VALUE, "T", "whose cost model --budget uses (default host)", 0, 0, {0}, 0},
+    MIXED_CLI_OPTIONS,
     {NULL, 0, NULL, NULL, 0, 0, {0}, 0},
 };
 
 static CliCommand eval_cmd = {
-    "eval", "MODEL.onnx --calib X.npy --data X.npy --labels Y.npy [options]",
+    "eval", "MODEL.onnx|MODEL.lua --calib X.npy --data X.npy --labels Y.npy [options]",
     "Quantizes the model as 'compile' does and measures top-1 accuracy of the float\n"
     "model (reference interpreter) and of the quantized one (integer simulator, which\n"
     "computes exactly what the emitted C computes).",
@@ -47,6 +53,54 @@ static int argmax_f(const float *v, int64_t n)
     return best;
 }
 
+/* One quantized inference: the class the integer simulator picks for input
+ * x, or -1 (g->err set).  qin, qout, deq: scratch of the right sizes. */
+static int quant_class(Graph *g, QSim *sim, const float *x, void *qin, void *qout, float *deq)
+{
+    const Tensor *in = &g->tensors[g->inputs[0]], *out = &g->tensors[g->outputs[0]];
+    ir_quantize_input(in, x, qin);
+    const void *ins[1] = {qin};
+    void *outs[1] = {qout};
+    if (ir_qsim_run(sim, ins, outs) != 0)
+        return -1;
+    ir_dequantize_output(out, qout, deq);
+    return argmax_f(deq, ir_numel(out));
+}
+
+/* The report's accuracy of other assignments: quantize g again, simulate
+ * every test input. */
+typedef struct EvalData {
+    const char *model;
+    const float *calib, *data;
+    const int64_t *labels;
+    int ncalib, n;
+} EvalData;
+
+static double assignment_accuracy(void *ctx, Graph *g)
+{
+    const EvalData *d = ctx;
+    if (pipeline_quantize(g, d->model, d->calib, d->ncalib) != 0)
+        return NAN;
+    QSim *sim = ir_qsim_new(g);
+    if (!sim)
+        return NAN;
+    const Tensor *in = &g->tensors[g->inputs[0]], *out = &g->tensors[g->outputs[0]];
+    int64_t in_n = ir_numel(in);
+    void *qin = xmalloc((size_t)(in_n * quant_type_bytes(in->q.type)));
+    void *qout = xmalloc((size_t)(ir_numel(out) * quant_type_bytes(out->q.type)));
+    float *deq = xmalloc((size_t)ir_numel(out) * sizeof *deq);
+    int ok = 0, s;
+    for (s = 0; s < d->n; s++) {
+        int c = quant_class(g, sim, d->data + (int64_t)s * in_n, qin, qout, deq);
+        if (c < 0)
+            break;
+        ok += c == d->labels[s];
+    }
+    free(qin), free(qout), free(deq);
+    ir_qsim_free(sim);
+    return s == d->n ? (double)ok / d->n : NAN;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     const char *model;
@@ -62,6 +116,14 @@ int cmd_eval(int argc, char **argv)
         return 2;
     }
     int json = cli_opt(&eval_cmd, "json")->set;
+    Mixed mx;
+    if (mixed_parse(&eval_cmd, &mx) != 0)
+        return 2;
+    mx.model = model;
+    const char *target_name = cli_opt(&eval_cmd, "target")->value;
+    const Target *target = target_name ? toolchain_target("eval", target_name) : target_host();
+    if (!target)
+        return 2;
     ActOptions act;
     if (act_options_parse("eval", cli_opt(&eval_cmd, "act-bits")->value, cli_opt(&eval_cmd, "clip")->value, &act) != 0)
         return 2;
@@ -86,7 +148,8 @@ int cmd_eval(int argc, char **argv)
     }
     act_options_apply(g, &act);
     int ncalib = pipeline_read_samples(calib_path, g, &calib);
-    if (ncalib < 0 || pipeline_quantize(g, model, calib, ncalib) != 0)
+    if (ncalib < 0 || mixed_choose(&mx, g, target, calib, ncalib) != 0 ||
+        pipeline_quantize(g, model, calib, ncalib) != 0)
         goto done;
     int n = pipeline_read_samples(data_path, g, &data);
     if (n < 0)
@@ -127,16 +190,13 @@ int cmd_eval(int argc, char **argv)
             goto done;
         }
         memcpy(fout + (int64_t)s * out_n, vals[g->outputs[0]], (size_t)out_n * sizeof *fout);
-        ir_quantize_input(in, x, qin);
-        const void *ins[1] = {qin};
-        void *outs[1] = {(unsigned char *)qout + (int64_t)s * out_bytes};
-        if (ir_qsim_run(sim, ins, outs) != 0) {
+        int qc = quant_class(g, sim, x, qin, (unsigned char *)qout + (int64_t)s * out_bytes, deq);
+        if (qc < 0) {
             fprintf(stderr, "shiftc: %s: %s\n", model, g->err);
             free(qin), free(deq);
             goto done;
         }
-        ir_dequantize_output(out, outs[0], deq);
-        int fc = argmax_f(fout + (int64_t)s * out_n, out_n), qc = argmax_f(deq, out_n);
+        int fc = argmax_f(fout + (int64_t)s * out_n, out_n);
         float_ok += fc == labels[s];
         quant_ok += qc == labels[s];
         agree += fc == qc;
@@ -170,16 +230,26 @@ int cmd_eval(int argc, char **argv)
         printf(", \"samples\": %d, \"float_accuracy\": %.6f, \"quant_accuracy\": %.6f, \"agreement\": %.6f, "
                "\"no_mul\": %s", n, fa, qa, ag, g->no_mul ? "true" : "false");
         weights_print(stdout, g, 1);
-        printf(", \"act_bits\": %d, \"clip\": \"%s\"}\n", act.bits, clip);
+        printf(", \"act_bits\": %d, \"clip\": \"%s\"", act.bits, clip);
+        mixed_print(&mx, stdout, 1);
+        printf("}\n");
     } else {
         printf("%s: %d samples\n  float accuracy  %.2f%%\n  quant accuracy  %.2f%% (%s weights, %d-bit activations%s; integer simulator)\n"
                "  agreement       %.2f%%\n", model, n, 100 * fa, 100 * qa, weights_name(g), act.bits,
                g->no_mul ? ", no-mul" : "", 100 * ag);
         printf("  activations     %d-bit, %s ranges\n", act.bits, clip);
         weights_print(stdout, g, 0);
+        mixed_print(&mx, stdout, 0);
+    }
+    fflush(stdout);
+    if (mx.report_dir) {
+        EvalData ed = {model, calib, data, labels, ncalib, n};
+        if (mixed_report(&mx, g, assignment_accuracy, &ed, fa) != 0)
+            goto done;
     }
     status = 0;
 done:
+    mixed_free(&mx);
     free(calib), free(data), free(fout), free(qout), free(labels);
     tf_free(&ltf);
     if (vals)

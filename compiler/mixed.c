@@ -80,6 +80,7 @@ int mixed_parse(CliCommand *cmd, Mixed *m)
     const char *cands = cli_opt(cmd, "candidates")->value;
     const char *acts = cli_opt(cmd, "act-candidates")->value;
     m->calib_labels = cli_opt(cmd, "calib-labels")->value;
+    m->sens_path = cli_opt(cmd, "sensitivity")->value;
     m->report_dir = cli_opt(cmd, "report")->value;
     if ((cands && parse_formats(cmd->name, cands, m) != 0) || (acts && parse_bits(cmd->name, acts, m) != 0))
         return -1;
@@ -93,8 +94,8 @@ int mixed_parse(CliCommand *cmd, Mixed *m)
         return -1;
     }
     m->active = m->budget_text || m->policy_path;
-    if (!m->active && (cands || acts || m->report_dir || m->npolicy_args)) {
-        fprintf(stderr, "shiftc %s: --candidates, --act-candidates, --policy-arg and --report belong to the "
+    if (!m->active && (cands || acts || m->report_dir || m->npolicy_args || m->sens_path)) {
+        fprintf(stderr, "shiftc %s: --candidates, --act-candidates, --sensitivity, --policy-arg and --report belong to the "
                         "precision search: add --budget or --policy\n", cmd->name);
         return -1;
     }
@@ -185,6 +186,14 @@ static double *hessian_targets(Mixed *m, Graph *g, GradModel **gm, const float *
 
 static int run_sensitivity(Mixed *m, Graph *g, const float *calib, int ncalib)
 {
+    if (m->sens_path) {
+        char err[1024];
+        if (sens_read_json(m->sens_path, g, &m->sens, err, sizeof err) != 0) {
+            fprintf(stderr, "shiftc: %s\n", err);
+            return -1;
+        }
+        return 0;
+    }
     int n = ncalib < m->samples ? ncalib : (int)m->samples;
     GradModel *gm = NULL;
     double *ts = hessian_targets(m, g, &gm, calib, n);

@@ -28,6 +28,8 @@
      "activation bits the search may pick, from 4, 8, 16 (default: the --act-bits value)", 0, 0, {0}, 0},     \
     {"calib-labels", OPT_VALUE, "Y.npy",                                                                       \
      "labels of the calibration inputs for the Hessian (default: the float model's own top-1)", 0, 0, {0}, 0}, \
+    {"sensitivity", OPT_VALUE, "S.json",                                                                       \
+     "Hessian traces from 'shiftc sensitivity --json' instead of computing them", 0, 0, {0}, 0},            \
     {"sens-samples", OPT_VALUE, "N", "calibration samples for the Hessian traces (default 200)", 0, 0, {0}, 0}, \
     {"probes", OPT_VALUE, "N", "maximum Hutchinson probes (default 100)", 0, 0, {0}, 0},                        \
     {"seed", OPT_VALUE, "S", "random seed of the probes (default 0)", 0, 0, {0}, 0},                            \
@@ -50,6 +52,7 @@ typedef struct Mixed {
     int act_bits[3];
     int nact_bits;           /* 0: the graph's */
     const char *calib_labels;
+    const char *sens_path;   /* --sensitivity */
     long samples, probes, seed, report_points;
     const char *report_dir;
     /* results */

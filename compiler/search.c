@@ -149,16 +149,20 @@ int search_build(SearchSpace *s, Graph *g, const Target *t, const SensResult *se
                 ns = &sens->layers[k];
         L->act_trace = ns ? ns->act_trace : 0.0;
 
+        int keep_bits = 0;
+        for (int b = 0; b < nb; b++)
+            if (bits[b] == n->prec.act_bits)
+                keep_bits = b;
         int64_t nch = w->dims[0], per = ir_numel(w) / nch;
         L->cand = xcalloc((size_t)(nf * nb), sizeof *L->cand);
         for (int f = 0; f < nf; f++) {
             int64_t terms = 0;
             double q2 = sens_qerr2(all[f], w->data, nch, per, &terms);
             for (int b = 0; b < nb; b++) {
-                /* without the next layer's activation trace only the first
-                   activation width is a candidate: Omega could not rank
-                   the others */
-                if (b > 0 && !ns)
+                /* without the next layer's activation trace Omega cannot
+                   rank activation widths: only the node's own (--act-bits)
+                   is a candidate, or the first listed when it is not */
+                if (!ns && b != keep_bits)
                     continue;
                 Candidate *c = &L->cand[L->ncand++];
                 c->weights = all[f];

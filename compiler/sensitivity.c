@@ -7,11 +7,14 @@
  * The main thread then folds the rows in probe order and applies the
  * stopping rule, so the answer is the same for any thread count.
  */
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include "formats.h"
 #include "sensitivity.h"
@@ -316,4 +319,102 @@ void sens_progress_bar(void *ctx, int done, int max)
     int width = 30, fill = max > 0 ? done * width / max : width;
     fprintf(stderr, "\rsensitivity: [%.*s%*s] %d/%d probes", fill,
             "##############################", width - fill, "", done, max);
+}
+
+/* ---- reading `shiftc sensitivity --json` back ---- */
+
+static const cJSON *json_member(const cJSON *o, const char *key, int number)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return v && (number ? cJSON_IsNumber(v) : cJSON_IsString(v)) ? v : NULL;
+}
+
+int sens_read_json(const char *path, const Graph *g, SensResult *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0, got;
+    char chunk[65536];
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + got + 1 > cap) {
+            cap = (len + got + 1) * 2;
+            text = xrealloc(text, cap);
+        }
+        memcpy(text + len, chunk, got);
+        len += got;
+    }
+    fclose(f);
+    cJSON *root = text ? cJSON_ParseWithLength(text, len) : NULL;
+    free(text);
+    const cJSON *layers = root ? cJSON_GetObjectItemCaseSensitive(root, "layers") : NULL;
+    if (!cJSON_IsArray(layers)) {
+        snprintf(err, errlen, "%s: not the output of 'shiftc sensitivity --json' (no \"layers\" array)", path);
+        cJSON_Delete(root);
+        return -1;
+    }
+    int nw = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        nw += ir_op_is_weighted(g->nodes[i].op);
+    r->layers = xcalloc((size_t)(nw ? nw : 1), sizeof *r->layers);
+    int rc = -1;
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = &g->nodes[i];
+        if (!ir_op_is_weighted(n->op))
+            continue;
+        const cJSON *item = NULL, *it;
+        cJSON_ArrayForEach(it, layers)
+        {
+            const cJSON *name = json_member(it, "name", 0);
+            if (name && strcmp(name->valuestring, n->name) == 0)
+                item = it;
+        }
+        const Tensor *w = &g->tensors[n->in[1]];
+        const cJSON *params = item ? json_member(item, "params", 1) : NULL;
+        const cJSON *trace = item ? json_member(item, "trace", 1) : NULL;
+        if (!item || !params || !trace) {
+            snprintf(err, errlen, "%s: no layer \"%s\" with params and trace (was it made from this model?)", path,
+                     n->name);
+            goto done;
+        }
+        if ((int64_t)params->valuedouble != ir_numel(w)) {
+            snprintf(err, errlen, "%s: layer \"%s\" has %.0f weights there but %lld in the model", path, n->name,
+                     params->valuedouble, (long long)ir_numel(w));
+            goto done;
+        }
+        SensLayer *L = &r->layers[r->nlayers++];
+        L->node = i;
+        L->param = -1;
+        L->n = ir_numel(w);
+        L->trace = trace->valuedouble;
+        const cJSON *se = json_member(item, "stderr", 1), *at = json_member(item, "act_trace", 1);
+        L->se = se ? se->valuedouble : 0.0;
+        L->act_tensor = -1;
+        if (at) {
+            const cJSON *ase = json_member(item, "act_stderr", 1);
+            L->act_tensor = n->in[0];
+            L->act_n = ir_numel(&g->tensors[n->in[0]]);
+            L->act_trace = at->valuedouble;
+            L->act_se = ase ? ase->valuedouble : 0.0;
+        }
+        int64_t nch = w->dims[0];
+        for (int fi = 0; fi < sens_nformats(); fi++)
+            L->omega[fi] = w->data ? L->trace / (double)L->n *
+                                         sens_qerr2((WeightFormat)(fi + 1), w->data, nch, L->n / nch, NULL)
+                                   : 0.0;
+    }
+    if (r->nlayers == 0) {
+        snprintf(err, errlen, "%s: the model has no Conv or Dense weights", path);
+        goto done;
+    }
+    rc = 0;
+done:
+    cJSON_Delete(root);
+    if (rc != 0)
+        sens_result_free(r);
+    return rc;
 }

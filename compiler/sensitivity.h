@@ -75,6 +75,12 @@ void sens_act_traces(const GradModel *m, const double *xs, const double *targets
  * digits of the codes (the shift-add terms) to *terms when not NULL. */
 double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_chan, int64_t *terms);
 
+/* Reads the traces of `shiftc sensitivity --json` (PATH) for the weighted
+ * layers of g, matched by name (their weight counts must agree); Omega is
+ * recomputed, the activation traces read when present.  Returns 0, or -1
+ * with err naming the file. */
+int sens_read_json(const char *path, const Graph *g, SensResult *r, char *err, size_t errlen);
+
 /* A progress bar on stderr ("\rsensitivity: [####   ] 12/100 probes"), for
  * SensOptions.progress. */
 void sens_progress_bar(void *ctx, int done, int max);
