@@ -28,7 +28,7 @@ static CliOption sens_options[] = {
 };
 
 static CliCommand sens_cmd = {
-    "sensitivity", "MODEL.onnx --calib X.npy --labels Y.npy [options]",
+    "sensitivity", "MODEL.onnx|MODEL.lua --calib X.npy --labels Y.npy [options]",
     "Estimates, for every Conv and Dense weight tensor, the trace of its block of the\n"
     "Hessian of the loss (Hutchinson's estimator, Rademacher probes, Hessian-vector\n"
     "products by central differences of double-precision gradients, with the branches\n"
