@@ -21,6 +21,8 @@
 # Environment:
 #   SHIFTC=path     binary under test (default build-san/shiftc if present,
 #                   else build/shiftc)
+#   N=100           test images per run (accuracy is not what is tested)
+#   JOBS=n          runs at a time (default: nproc)
 #   KEEP=1          keep the temporary directory
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,9 +35,12 @@ if [ -z "${SHIFTC:-}" ]; then
 fi
 FIX=tests/fixtures
 BAD=tests/bad/policies
+N=${N:-100}
+JOBS=${JOBS:-$(nproc)}
 T0=$(now)
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/shiftc-policies-XXXXXX")
+RES=$TMP/res
 if [ "${KEEP:-0}" = 1 ]; then
     echo "# keeping $TMP"
 else
@@ -43,6 +48,17 @@ else
 fi
 
 finish() {
+    local r status desc detail
+    for r in "$RES"/*.res; do
+        [ -e "$r" ] || continue
+        while IFS='|' read -r status desc detail; do
+            if [ "$status" = ok ]; then
+                ok "$desc"
+            else
+                not_ok "$desc" "$(printf '%s' "$detail" | tr '\036' '\n')"
+            fi
+        done <"$r"
+    done
     summary >/dev/null
     echo "# policies took $(elapsed "$T0") s"
     echo "policies: $TESTS_PASSED passed, $TESTS_FAILED failed"
@@ -67,7 +83,37 @@ fi
 FAST=()
 grep -q -- '--sens-samples' <<<"$HELP" && FAST+=(--sens-samples 16)
 grep -q -- '--probes' <<<"$HELP" && FAST+=(--probes 4)
-EVAL=(eval $FIX/mlp.onnx --calib $FIX/calib.npy --data $FIX/test_x.npy --labels $FIX/test_y.npy "${FAST[@]}")
+# The first N test images are enough: accuracy is not what is tested here.
+if ! $PY - "$FIX" "$TMP" "$N" <<'PY'; then
+import sys, numpy as np
+fix, tmp, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+np.save(tmp + "/x_n.npy", np.load(fix + "/test_x.npy")[:n])
+np.save(tmp + "/y_n.npy", np.load(fix + "/test_y.npy")[:n])
+PY
+    not_ok "subset of $N test images (numpy)"
+    finish
+fi
+DATA=(--calib $FIX/calib.npy --data $TMP/x_n.npy --labels $TMP/y_n.npy "${FAST[@]}")
+EVAL=(eval $FIX/mlp.onnx "${DATA[@]}")
+
+# Checks run JOBS at a time; each writes "ok|DESC" or "not_ok|DESC|DETAIL"
+# lines to its own result file, read back in order at the end.
+RES=$TMP/res
+mkdir -p "$RES"
+NRES=0
+spawn() { # FUNCTION ARGS...: runs it in the background into the next result file
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do
+        wait -n 2>/dev/null || true
+    done
+    NRES=$((NRES + 1))
+    "$@" >"$RES/$(printf '%03d' $NRES).res" 2>/dev/null &
+}
+res_ok() { printf 'ok|%s\n' "$1"; }
+res_fail() { # DESC DETAIL...
+    local d=$1
+    shift
+    printf 'not_ok|%s|%s\n' "$d" "$(printf '%s\n' "$@" | tr '\n' '\036')"
+}
 
 # ---- hostile and malformed files: exit 1, message, no crash ----
 # file|substring of the message (after "FILE" is checked too)
@@ -97,23 +143,25 @@ CASES=(
     "choose_range.lua|the choose hook returned 100000"
     "empty_rule.lua|with no allowed candidate"
 )
-rm -f /tmp/shiftc-policy-pwned
-for c in "${CASES[@]}"; do
-    f=${c%%|*}
-    want=${c#*|}
-    log=$TMP/${f%.lua}.log
+bad_case() { # FILE SUBSTRING
+    local f=$1 want=$2 log=$TMP/${1%.lua}.log rc
     "$SHIFTC" "${EVAL[@]}" --budget bits=4 --policy "$BAD/$f" >"$log" 2>&1
     rc=$?
     if crashed "$rc" "$log"; then
-        not_ok "bad/$f: no crash" "exit status $rc" "$(tail_of "$log")"
+        res_fail "bad/$f: no crash" "exit status $rc" "$(tail_of "$log")"
     elif [ "$rc" -ne 1 ]; then
-        not_ok "bad/$f: exit status 1" "exit status $rc" "$(tail_of "$log")"
+        res_fail "bad/$f: exit status 1" "exit status $rc" "$(tail_of "$log")"
     elif ! grep -qF -- "$BAD/$f" "$log" || ! grep -qF -- "$want" "$log"; then
-        not_ok "bad/$f: message names the file and says '$want'" "$(tail_of "$log")"
+        res_fail "bad/$f: message names the file and says '$want'" "$(tail_of "$log")"
     else
-        ok "bad/$f: exit 1, '$want'"
+        res_ok "bad/$f: exit 1, '$want'"
     fi
+}
+rm -f /tmp/shiftc-policy-pwned
+for c in "${CASES[@]}"; do
+    spawn bad_case "${c%%|*}" "${c#*|}"
 done
+wait
 if [ -e /tmp/shiftc-policy-pwned ]; then
     not_ok "no policy escaped the sandbox (/tmp/shiftc-policy-pwned exists)"
 else
@@ -123,43 +171,49 @@ fi
 # ---- the examples ----
 # On the CNN (three weighted layers); keep_ends.lua pins two of them at int8,
 # which needs more than 4 bits on average.
-EVAL_CNN=(eval $FIX/cnn.onnx --calib $FIX/calib.npy --data $FIX/test_x.npy --labels $FIX/test_y.npy "${FAST[@]}")
+EVAL_CNN=(eval $FIX/cnn.onnx "${DATA[@]}")
 run_example() { # NAME OUT [ARGS...]
     local name=$1 out=$2 budget=bits=4
     shift 2
     [ "$name" = keep_ends ] && budget=bits=7.5
     "$SHIFTC" "${EVAL_CNN[@]}" --budget $budget --policy examples/policies/$name.lua --json "$@" >"$out" 2>"$out.err"
 }
-for ex in examples/policies/*.lua; do
-    name=$(basename "$ex" .lua)
+example_case() { # NAME: runs twice, same output
+    local name=$1 rc
     run_example "$name" "$TMP/$name.1.json"
     rc=$?
     if [ "$rc" -ne 0 ] || crashed "$rc" "$TMP/$name.1.json.err"; then
-        not_ok "example $name.lua runs" "exit status $rc" "$(tail_of "$TMP/$name.1.json.err")"
-        continue
+        res_fail "example $name.lua runs" "exit status $rc" "$(tail_of "$TMP/$name.1.json.err")"
+        return
     fi
     if ! grep -q '"policy"' "$TMP/$name.1.json"; then
-        not_ok "example $name.lua: the JSON names the policy" "$(head -c 600 "$TMP/$name.1.json")"
+        res_fail "example $name.lua: the JSON names the policy" "$(head -c 600 "$TMP/$name.1.json")"
     else
-        ok "example $name.lua runs"
+        res_ok "example $name.lua runs"
     fi
     run_example "$name" "$TMP/$name.2.json"
     if cmp -s "$TMP/$name.1.json" "$TMP/$name.2.json"; then
-        ok "example $name.lua: same output twice"
+        res_ok "example $name.lua: same output twice"
     else
-        not_ok "example $name.lua: same output twice" "$(diff "$TMP/$name.1.json" "$TMP/$name.2.json" | head -5)"
+        res_fail "example $name.lua: same output twice" "$(diff "$TMP/$name.1.json" "$TMP/$name.2.json" | head -5)"
     fi
-done
-
-# random.lua: another seed, another draw (the JSON of seed 1 is random.1.json)
-if [ -s "$TMP/random.1.json" ]; then
+}
+# random.lua: another seed, another draw
+random_seeds() {
+    run_example random "$TMP/random.s1.json" --policy-arg seed=1
     run_example random "$TMP/random.s7.json" --policy-arg seed=7
-    if [ $? -eq 0 ] && ! cmp -s "$TMP/random.1.json" "$TMP/random.s7.json"; then
-        ok "random.lua: seed=7 differs from seed=1"
+    if [ -s "$TMP/random.s1.json" ] && [ -s "$TMP/random.s7.json" ] &&
+        ! cmp -s "$TMP/random.s1.json" "$TMP/random.s7.json"; then
+        res_ok "random.lua: seed=7 differs from seed=1"
     else
-        not_ok "random.lua: seed=7 differs from seed=1" "$(tail_of "$TMP/random.s7.json.err")"
+        res_fail "random.lua: seed=7 differs from seed=1" "$(tail_of "$TMP/random.s7.json.err")"
     fi
-fi
+}
+for ex in examples/policies/*.lua; do
+    spawn example_case "$(basename "$ex" .lua)"
+done
+spawn random_seeds
+wait
 
 # the policy's own budget, used when --budget is absent
 printf 'return { budget = "bits=4", layers = { last = { weights = "int8" } } }\n' >"$TMP/own_budget.lua"
