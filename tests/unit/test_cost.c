@@ -3,7 +3,7 @@
  * layer cost behaves as the formula says -- monotone in the terms, a Conv
  * scales with its output pixels, bops = MACs * weight bits * input bits,
  * RAM counts 16-bit activations twice -- and the base counts only the
- * non-weighted nodes.  How close the coefficients are to measurement is
+ * non-weighted nodes (and the padded copies of padded Conv inputs).  How close the coefficients are to measurement is
  * tests/costs.sh's business (tools/fit_costs.py --check).
  */
 #include <setjmp.h>
@@ -163,6 +163,12 @@ static void test_base_skips_weighted(void **state)
     /* one Relu node of 800 output elements */
     assert_true(fabs(b.flash - (m->flash_base + m->flash_per_node)) < 1e-6);
     assert_true(fabs(b.instructions - m->instr_per_element * 800) < 1e-6);
+    /* a padded Conv copies its input into a padded scratch: 4 x 12 x 12 */
+    for (int d = 0; d < 4; d++)
+        g->nodes[0].a.pads[d] = 1;
+    b = cost_base(t, g);
+    assert_true(fabs(b.instructions - m->instr_per_element * (800 + 576)) < 1e-6);
+    assert_true(fabs(b.flash - (m->flash_base + m->flash_per_node)) < 1e-6);
     ir_graph_free(g);
 }
 
