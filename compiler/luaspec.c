@@ -1488,28 +1488,6 @@ static int ls_lower_layer(LsCtx *c, const LsModel *m, int pos, LsName *names, in
     return 0;
 }
 
-/* "models/My-Net.v2.lua" -> "my_net_v2" (as the ONNX frontend does) */
-static char *ls_graph_name(const char *path)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    size_t len = strlen(base);
-    const char *dot = strrchr(base, '.');
-    if (dot && dot != base)
-        len = (size_t)(dot - base);
-    char *name = xmalloc(len + 3);
-    size_t k = 0;
-    if (len == 0 || isdigit((unsigned char)base[0])) {
-        name[k++] = 'm';
-        name[k++] = '_';
-    }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)tolower((unsigned char)base[i]);
-        name[k++] = (char)(isalnum(ch) ? ch : '_');
-    }
-    name[k] = 0;
-    return name;
-}
 
 static int ls_lower(LsCtx *c, const LsModel *m)
 {
@@ -1543,7 +1521,7 @@ static int ls_lower(LsCtx *c, const LsModel *m)
         c->names[c->nnames++] = ly->name;
     }
 
-    char *gname = m->name ? xstrdup(m->name) : ls_graph_name(c->path);
+    char *gname = m->name ? xstrdup(m->name) : ident_from_path(c->path);
     c->g = ir_graph_new(gname);
     free(gname);
     LsName *names = xcalloc((size_t)(m->nin + m->nlayers) + 1, sizeof *names);

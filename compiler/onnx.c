@@ -2711,31 +2711,6 @@ static int onnx_graph_outputs(Importer *imp)
 
 /* ---- the model ---- */
 
-/* "models/My-Net.v2.onnx" -> "my_net_v2" */
-static char *onnx_graph_name(const char *path)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    size_t len = strlen(base);
-    const char *dot = strrchr(base, '.');
-    if (dot && dot != base)
-        len = (size_t)(dot - base);
-    char *name = xmalloc(len + 3);
-    size_t k = 0;
-    if (len == 0 || (base[0] >= '0' && base[0] <= '9')) {
-        name[k++] = 'm';
-        name[k++] = '_';
-    }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)base[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (unsigned char)(c - 'A' + 'a');
-        name[k++] = ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) ? (char)c : '_';
-    }
-    name[k] = 0;
-    return name;
-}
-
 static int onnx_opset(Importer *imp)
 {
     const Onnx__ModelProto *m = imp->model;
@@ -2765,7 +2740,7 @@ static int onnx_import(Importer *imp, const void *buf, size_t len, const OnnxBin
     if (onnx_opset(imp) < 0)
         return -1;
 
-    char *gname = onnx_graph_name(imp->path);
+    char *gname = ident_from_path(imp->path);
     imp->g = ir_graph_new(gname);
     free(gname);
 

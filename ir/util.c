@@ -23,3 +23,27 @@ void internal_error(const char *file, int line, const char *msg)
     fprintf(stderr, "shiftc: internal error at %s:%d: %s\n", file, line, msg);
     abort();
 }
+
+char *ident_from_path(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t len = strlen(base);
+    const char *dot = strrchr(base, '.');
+    if (dot && dot != base)
+        len = (size_t)(dot - base);
+    char *name = xmalloc(len + 3);
+    size_t k = 0;
+    if (len == 0 || (base[0] >= '0' && base[0] <= '9')) {
+        name[k++] = 'm';
+        name[k++] = '_';
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)base[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c - 'A' + 'a');
+        name[k++] = ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) ? (char)c : '_';
+    }
+    name[k] = 0;
+    return name;
+}

@@ -10,6 +10,10 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 
+/* A C identifier from a file name, for model names: "models/My-Net.v2.onnx"
+ * -> "my_net_v2" (lower case, other characters '_', "m_" before a digit). */
+char *ident_from_path(const char *path);
+
 /* Internal errors (a bug in shiftc, never the user's input). */
 _Noreturn void internal_error(const char *file, int line, const char *msg);
 #define unreachable() internal_error(__FILE__, __LINE__, "unreachable")
