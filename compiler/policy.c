@@ -692,11 +692,14 @@ static int apply_ties(Policy *p, SearchSpace *s, int ties, char *err, size_t err
 
 /* err = msg with context appended to its first line (before the
  * traceback). */
-static void with_context(char *err, size_t errlen, const char *msg, const char *context)
+static void with_context(char *err, size_t errlen, const Policy *p, const char *msg, const char *context)
 {
     const char *nl = strchr(msg, '\n');
     int first = nl ? (int)(nl - msg) : (int)strlen(msg);
-    snprintf(err, errlen, "%.*s %s%s", first, msg, context, nl ? nl : "");
+    /* errors without a position (memory) still name the file */
+    int named = strncmp(msg, p->path, strlen(p->path)) == 0;
+    snprintf(err, errlen, "%s%s%.*s %s%s", named ? "" : p->path, named ? "" : ": ", first, msg, context,
+             nl ? nl : "");
 }
 
 static const char *cand_text(const Candidate *c, char *buf, size_t len)
@@ -740,7 +743,7 @@ static int run_hook(Policy *p, SearchSpace *s, int kind, char *err, size_t errle
                 char context[512];
                 snprintf(context, sizeof context, "(in the %s hook, layer '%s', candidate %s)", name, l->name,
                          cand_text(c, ctext, sizeof ctext));
-                with_context(err, errlen, msg, context);
+                with_context(err, errlen, p, msg, context);
                 rc = -1;
                 break;
             }
@@ -798,7 +801,9 @@ int policy_constrain(Policy *p, SearchSpace *s, char *err, size_t errlen)
     if (lua_isfunction(L, -1)) {
         /* layers = function(layers) return {rules} end */
         lua_rawgeti(L, LUA_REGISTRYINDEX, p->layers);
-        if (sandbox_call(p->sb, 1, 1, err, errlen) != 0) {
+        char msg[2048];
+        if (sandbox_call(p->sb, 1, 1, msg, sizeof msg) != 0) {
+            with_context(err, errlen, p, msg, "(in the layers function)");
             rc = -1;
             goto out;
         }
@@ -873,7 +878,7 @@ int policy_choose(Policy *p, const SearchSpace *s, const Frontier *f, double lim
     lua_pushnumber(L, limit);
     char msg[2048], where[256];
     if (sandbox_call(p->sb, 2, 1, msg, sizeof msg) != 0) {
-        with_context(err, errlen, msg, "(in the choose hook)");
+        with_context(err, errlen, p, msg, "(in the choose hook)");
         rc = -1;
     } else if (!lua_isnil(L, -1)) {
         fn_where(L, hook, p->path, where, sizeof where);

@@ -474,6 +474,30 @@ static void test_objective_hook(void **state)
     }
 }
 
+/* Errors without a position still name the file, and say where. */
+static void test_hook_memory(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *expect;
+    } bad[] = {
+        {"return { objective = function() local t = {} for i = 1, 1e9 do t[i] = {} end end }",
+         "p.lua: memory limit of 268435456 bytes exceeded (in the objective hook, layer 'conv1', candidate "
+         "int2/a4/unrolled)"},
+        {"return { layers = function(l)\n error('no rules today')\n end }",
+         "p.lua:2: no rules today (in the layers function)\nstack traceback:"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        SearchSpace s;
+        make_space(&s);
+        Policy *p = load_text(bad[i].text);
+        assert_int_equal(policy_constrain(p, &s, errbuf, sizeof errbuf), -1);
+        assert_contains(errbuf, bad[i].expect);
+        policy_free(p);
+        free_space(&s);
+    }
+}
+
 static void test_choose_hook(void **state)
 {
     (void)state;
@@ -770,6 +794,7 @@ int main(void)
         cmocka_unit_test(test_params_and_globals),
         cmocka_unit_test(test_candidate_hook),
         cmocka_unit_test(test_objective_hook),
+        cmocka_unit_test(test_hook_memory),
         cmocka_unit_test(test_choose_hook),
         cmocka_unit_test(test_ties),
         cmocka_unit_test(test_example_keep_ends),
