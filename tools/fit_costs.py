@@ -12,7 +12,9 @@ measures it), reads per layer the number of shift-add terms (the comment
 comments of NAME.c: "node K: Conv ... [in] -> [out]") and the flash (the
 target's `size` of NAME_lK*.o; NAME.o is the base), runs the model on a few
 images (`shiftc run --json`) for the instructions per inference where the
-target counts them, and fits by least squares, per target:
+target counts them (on x86-64 also per layer: callgrind's inclusive count of
+each NAME_lK function, reported, and fitted with --layer-fit), and fits by
+least squares, per target:
 
   per layer  flash = fpt*terms + fpo*channels + fpl
   per model  flash_base + fpn*nodes              (NAME.o)
