@@ -78,9 +78,10 @@ static void geometry(const Graph *g, const Node *n, int64_t *pixels, int64_t *ch
     *per_out = po > 0 ? po : 1;
 }
 
-LayerCost cost_layer(const Target *t, const Graph *g, const Node *n, KernelStyle k, int64_t terms,
+LayerCost cost_layer(const Target *t, const Graph *g, const Node *n, KernelStyle k, const FmtCount *count,
                      int wbits, int act_bits, int in_bits)
 {
+    int64_t terms = count->terms;
     LayerCost c = {0, 0, 0, 0};
     const CostModel *m = model_of(t);
     int64_t pixels, channels, per_out;

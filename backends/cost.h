@@ -25,6 +25,7 @@
 
 #include <stdint.h>
 
+#include "formats.h"
 #include "ir.h"
 #include "target.h"
 
@@ -45,10 +46,11 @@ typedef struct LayerCost {
     double ram;          /* bytes of the layer's input and output activations */
 } LayerCost;
 
-/* The cost of weighted node n of g with `terms` nonzero signed digits over
+/* The cost of weighted node n of g whose weight codes have `count` (nonzero
+ * codes, terms = nonzero signed digits, shifted terms) over
  * its weight codes, weights of `wbits` storage bits, output activations of
  * act_bits and input activations of in_bits.  KS_UNROLLED only for now. */
-LayerCost cost_layer(const Target *t, const Graph *g, const Node *n, KernelStyle k, int64_t terms,
+LayerCost cost_layer(const Target *t, const Graph *g, const Node *n, KernelStyle k, const FmtCount *count,
                      int wbits, int act_bits, int in_bits);
 
 /* Everything but the weighted layers (which cost_layer prices). */

@@ -156,8 +156,8 @@ int search_build(SearchSpace *s, Graph *g, const Target *t, const SensResult *se
         int64_t nch = w->dims[0], per = ir_numel(w) / nch;
         L->cand = xcalloc((size_t)(nf * nb), sizeof *L->cand);
         for (int f = 0; f < nf; f++) {
-            int64_t terms = 0;
-            double q2 = sens_qerr2(all[f], w->data, nch, per, &terms);
+            FmtCount count = {0, 0, 0};
+            double q2 = sens_qerr2(all[f], w->data, nch, per, &count);
             for (int b = 0; b < nb; b++) {
                 /* without the next layer's activation trace Omega cannot
                    rank activation widths: only the node's own (--act-bits)
@@ -168,7 +168,7 @@ int search_build(SearchSpace *s, Graph *g, const Target *t, const SensResult *se
                 c->weights = all[f];
                 c->act_bits = bits[b];
                 c->kernel = KS_UNROLLED;
-                c->terms = terms;
+                c->terms = count.terms;
                 c->omega_w = L->trace / (double)L->params * q2;
                 if (ns) {
                     const Tensor *x = &g->tensors[ns->act_tensor];
@@ -180,7 +180,7 @@ int search_build(SearchSpace *s, Graph *g, const Target *t, const SensResult *se
                 c->omega = c->omega_w + c->omega_a;
                 c->objective = c->omega;
                 int wbits = fmt_bits(all[f]);
-                LayerCost lc = cost_layer(t, g, n, KS_UNROLLED, terms, wbits, bits[b], input_bits(g, n));
+                LayerCost lc = cost_layer(t, g, n, KS_UNROLLED, &count, wbits, bits[b], input_bits(g, n));
                 c->cost[COST_FLASH] = lc.flash;
                 c->cost[COST_INSTRUCTIONS] = lc.instructions;
                 c->cost[COST_BITS] = (double)wbits * (double)L->params;

@@ -25,7 +25,7 @@
 /* Squared weight error sum (Q_f(W) - W)^2 of format f over the channels
  * (dim 0) of w, quantized by the compiler's own channel quantizer, so Omega
  * measures exactly what compile would do. */
-double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_chan, int64_t *terms)
+double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_chan, FmtCount *count)
 {
     FmtQuant fq;
     fmt_init(&fq, f);
@@ -40,9 +40,8 @@ double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_cha
             double d = (double)(float)sw * codes[i] - wc[i];
             err += d * d;
         }
-        if (terms)
-            for (int64_t i = 0; i < per_chan; i++)
-                *terms += fmt_naf_weight(codes[i]);
+        if (count)
+            fmt_count_codes(codes, per_chan, count);
     }
     free(codes);
     return err;

@@ -15,6 +15,7 @@
 
 #include <stdint.h>
 
+#include "formats.h"
 #include "grad.h"
 
 typedef struct SensOptions {
@@ -71,9 +72,9 @@ void sens_act_traces(const GradModel *m, const double *xs, const double *targets
                      const SensOptions *opt, SensResult *r);
 
 /* Squared quantization error of weight format f over the output channels
- * (dim 0) of w, as the compiler quantizes them; adds the nonzero signed
- * digits of the codes (the shift-add terms) to *terms when not NULL. */
-double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_chan, int64_t *terms);
+ * (dim 0) of w, as the compiler quantizes them; adds what the codes' shift-add
+ * code is made of to *count when not NULL. */
+double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_chan, FmtCount *count);
 
 /* Reads the traces of `shiftc sensitivity --json` (PATH) for the weighted
  * layers of g, matched by name (their weight counts must agree); Omega is

@@ -80,6 +80,17 @@ int fmt_naf_weight(int32_t q)
     return n;
 }
 
+void fmt_count_codes(const int32_t *codes, int64_t n, FmtCount *c)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (codes[i] != 0) {
+            int w = fmt_naf_weight(codes[i]);
+            c->nonzero++;
+            c->terms += w;
+            c->shifted += w - (codes[i] & 1); /* the NAF has a 2^0 digit iff q is odd */
+        }
+}
+
 int fmt_naf_length(int32_t q)
 {
     int len = 0;

@@ -91,6 +91,15 @@ size_t fmt_list(char *buf, size_t size);
  * (highest nonzero position + 1, 0 for q = 0). */
 int fmt_naf_weight(int32_t q);
 int fmt_naf_length(int32_t q);
+
+/* What the unrolled shift-add code of some weight codes is made of: one
+ * input load per nonzero code, one add/sub per nonzero NAF digit ("term"),
+ * a shift for each term at a digit position above 0. */
+typedef struct FmtCount {
+    int64_t nonzero, terms, shifted;
+} FmtCount;
+/* Adds the counts of n codes to *c. */
+void fmt_count_codes(const int32_t *codes, int64_t n, FmtCount *c);
 /* The codes of f, ascending (symmetric, 0 included); returns the count,
  * <= FMT_MAX_CODES, or 0 when f has no fixed codebook (float; ttq, whose
  * a and b are chosen per channel). */

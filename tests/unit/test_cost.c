@@ -83,7 +83,7 @@ static void test_every_target_has_coefficients(void **state)
             assert_non_null(t->cost->source);
         }
         Graph *g = dense_graph(1, 64, 10);
-        LayerCost c = cost_layer(t, g, &g->nodes[0], KS_UNROLLED, 200, 8, 8, 8);
+        LayerCost c = cost_layer(t, g, &g->nodes[0], KS_UNROLLED, &(FmtCount){0, 200, 0}, 8, 8, 8);
         assert_true(c.flash > 0);
         assert_true(c.instructions > 0);
         LayerCost b = cost_base(t, g);
@@ -101,7 +101,7 @@ static void test_monotone_in_terms(void **state)
         const Node *n = &g->nodes[0];
         double pf = -1, pi = -1;
         for (int64_t terms = 0; terms <= 4096; terms += 512) {
-            LayerCost c = cost_layer(targets[i], g, n, KS_UNROLLED, terms, 8, 8, 8);
+            LayerCost c = cost_layer(targets[i], g, n, KS_UNROLLED, &(FmtCount){0, terms, 0}, 8, 8, 8);
             assert_true(c.flash > pf);
             assert_true(c.instructions > pi);
             pf = c.flash;
@@ -116,8 +116,8 @@ static void test_conv_scales_with_pixels(void **state)
     (void)state;
     const Target *t = target_find("cortex-m4");
     Graph *a = conv_graph(8, 16, 8, 8), *b = conv_graph(8, 16, 16, 16);
-    LayerCost ca = cost_layer(t, a, &a->nodes[0], KS_UNROLLED, 1000, 4, 8, 8);
-    LayerCost cb = cost_layer(t, b, &b->nodes[0], KS_UNROLLED, 1000, 4, 8, 8);
+    LayerCost ca = cost_layer(t, a, &a->nodes[0], KS_UNROLLED, &(FmtCount){0, 1000, 0}, 4, 8, 8);
+    LayerCost cb = cost_layer(t, b, &b->nodes[0], KS_UNROLLED, &(FmtCount){0, 1000, 0}, 4, 8, 8);
     /* same code, four times the pixels */
     assert_true(ca.flash == cb.flash);
     const CostModel *m = t->cost;
@@ -129,7 +129,7 @@ static void test_conv_scales_with_pixels(void **state)
     assert_true(cb.bops == 4 * ca.bops);
     /* ram: input + output bytes */
     assert_true(ca.ram == 8 * 64 + 16 * 64);
-    LayerCost w = cost_layer(t, a, &a->nodes[0], KS_UNROLLED, 1000, 4, 16, 16);
+    LayerCost w = cost_layer(t, a, &a->nodes[0], KS_UNROLLED, &(FmtCount){0, 1000, 0}, 4, 16, 16);
     assert_true(w.ram == 2 * ca.ram);
     assert_true(w.bops == 2 * ca.bops);
     ir_graph_free(a);
@@ -141,8 +141,8 @@ static void test_dense_rows(void **state)
     (void)state;
     const Target *t = target_find("rv32imc");
     Graph *a = dense_graph(1, 100, 10), *b = dense_graph(3, 100, 10);
-    LayerCost ca = cost_layer(t, a, &a->nodes[0], KS_UNROLLED, 700, 2, 8, 8);
-    LayerCost cb = cost_layer(t, b, &b->nodes[0], KS_UNROLLED, 700, 2, 8, 8);
+    LayerCost ca = cost_layer(t, a, &a->nodes[0], KS_UNROLLED, &(FmtCount){0, 700, 0}, 2, 8, 8);
+    LayerCost cb = cost_layer(t, b, &b->nodes[0], KS_UNROLLED, &(FmtCount){0, 700, 0}, 2, 8, 8);
     const CostModel *m = t->cost;
     assert_true(fabs(ca.flash - (m->flash_per_term * 700 + m->flash_per_output * 10 + m->flash_per_layer)) < 1e-6);
     assert_true(fabs((cb.instructions - m->instr_per_layer) - 3 * (ca.instructions - m->instr_per_layer)) <
