@@ -21,7 +21,7 @@
      "each layer's activation RAM", 0, 0, {0}, 0},                                                             \
     {"policy", OPT_VALUE, "FILE.lua", "a Lua policy that constrains or makes the choice (docs/policies.md)", 0, \
      0, {0}, 0},                                                                                               \
-    {"policy-arg", OPT_REPEAT, "KEY=VALUE", "a value for the policy's params table (repeatable)", 0, 0, {0}, 0}, \
+    {"policy-arg", OPT_REPEAT, "KEY=VALUE", "a value for the policy's params table", 0, 0, {0}, 0}, \
     {"candidates", OPT_VALUE, "F,F,...", "weight formats the search may pick (default: every format)", 0, 0,    \
      {0}, 0},                                                                                                  \
     {"act-candidates", OPT_VALUE, "B,B,...",                                                                   \
@@ -33,7 +33,7 @@
     {"sens-samples", OPT_VALUE, "N", "calibration samples for the Hessian traces (default 200)", 0, 0, {0}, 0}, \
     {"probes", OPT_VALUE, "N", "maximum Hutchinson probes (default 100)", 0, 0, {0}, 0},                        \
     {"seed", OPT_VALUE, "S", "random seed of the probes (default 0)", 0, 0, {0}, 0},                            \
-    {"report", OPT_VALUE, "DIR", "write DIR/index.html: the frontier, the chosen point, the per-layer table",  \
+    {"report", OPT_VALUE, "DIR", "write DIR/index.html: the frontier, uniform points, accuracy at sampled points (eval), the per-layer table",  \
      0, 0, {0}, 0},                                                                                            \
     {"report-points", OPT_VALUE, "N",                                                                          \
      "eval --report: frontier points whose accuracy is measured (default 6)", 0, 0, {0}, 0}
