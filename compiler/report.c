@@ -243,7 +243,7 @@ typedef struct Box {
 typedef struct Plot {
     FILE *f;
     Axis x, y;
-    Box taken[256]; /* label and legend boxes already placed */
+    Box taken[1024]; /* labels, markers and the legend already placed */
     int ntaken;
 } Plot;
 
@@ -271,11 +271,11 @@ static Box label_box(double x, double y, double w, int k, const double *dx, cons
  * text's anchor point and text-anchor. */
 static void place_label(Plot *p, double x, double y, size_t len, double *tx, double *ty, const char **anchor)
 {
-    static const double dx[8] = {9, 9, -9, -9, 9, -9, 0, 0};
-    static const double dy[8] = {-7, 15, -7, 15, -20, -20, -14, 24};
+    static const double dx[12] = {9, 9, -9, -9, 9, -9, 0, 0, 12, -12, 12, -12};
+    static const double dy[12] = {-7, 15, -7, 15, -20, -20, -14, 24, -33, -33, 30, 30};
     double w = 7.0 * (double)len + 2;
     int best = 0;
-    for (int k = 0; k < 8; k++) {
+    for (int k = 0; k < 12; k++) {
         Box b = label_box(x, y, w, k, dx, dy);
         int clash = b.x0 < PL || b.x1 > PR || b.y0 < PT || b.y1 > PB;
         for (int i = 0; i < p->ntaken && !clash; i++)
@@ -309,6 +309,50 @@ static void chosen_mark(FILE *f, double x, double y)
             "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"10\" fill=\"none\" stroke=\"%s\" stroke-width=\"2.5\"/>\n"
             "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\"/>\n",
             x, y, C_CHOSEN, x, y, C_CHOSEN);
+}
+
+/* A label with a white halo, so it stays legible over lines. */
+static void label_text(FILE *f, double x, double y, const char *anchor, const char *colour, int bold,
+                       const char *text)
+{
+    fprintf(f,
+            "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"%d\"%s fill=\"%s\" stroke=\"#fff\" "
+            "stroke-width=\"3\" stroke-linejoin=\"round\" paint-order=\"stroke\">",
+            x, y, anchor, bold ? 13 : 12, bold ? " font-weight=\"600\"" : "", colour);
+    html_text(f, text);
+    fputs("</text>\n", f);
+}
+
+/* A marker at pixel (x, y) with a label; NaN x: not drawn. */
+typedef struct Mark {
+    double x, y;
+    const char *label;
+} Mark;
+
+/* The uniform-precision diamonds and the chosen point (may be NULL), then
+ * their labels, placed around every marker drawn so far. */
+static void draw_marks(Plot *p, const Mark *uni, int nuni, const Mark *chosen)
+{
+    for (int i = 0; i < nuni; i++)
+        if (!isnan(uni[i].x)) {
+            diamond(p->f, uni[i].x, uni[i].y, 6.5, C_UNIFORM);
+            take(p, (Box){uni[i].x - 6, uni[i].y - 6, uni[i].x + 6, uni[i].y + 6});
+        }
+    if (chosen) {
+        chosen_mark(p->f, chosen->x, chosen->y);
+        take(p, (Box){chosen->x - 11, chosen->y - 11, chosen->x + 11, chosen->y + 11});
+    }
+    double tx, ty;
+    const char *anchor;
+    if (chosen) {
+        place_label(p, chosen->x + 4, chosen->y, strlen(chosen->label), &tx, &ty, &anchor);
+        label_text(p->f, tx, ty, anchor, C_CHOSEN, 1, chosen->label);
+    }
+    for (int i = 0; i < nuni; i++)
+        if (!isnan(uni[i].x) && uni[i].label) {
+            place_label(p, uni[i].x, uni[i].y, strlen(uni[i].label), &tx, &ty, &anchor);
+            label_text(p->f, tx, ty, anchor, "#9a3412", 0, uni[i].label);
+        }
 }
 
 /* Grid, ticks and tick labels of both axes, and the axis titles. */
@@ -625,46 +669,25 @@ static void plot_frontier(const Page *pg)
             fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\"/>\n", x, y, npts > 200 ? 2.0 : 2.6);
         else
             dot(f, x, y, 4, C_FRONTIER);
+        take(&p, (Box){x - 3, y - 3, x + 3, y + 3});
     }
     if (npts > 60)
         fputs("</g>\n", f);
-    /* chosen point, then uniform points with labels */
-    if (pg->chosen >= 0) {
-        const FrontierPoint *q = &pg->fr->points[pg->chosen];
-        if (isfinite(q->cost) && isfinite(q->omega)) {
-            double x = axis_px(&p.x, q->cost / pg->xdiv), y = axis_px(&p.y, q->omega);
-            chosen_mark(f, x, y);
-            take(&p, (Box){x - 11, y - 11, x + 11, y + 11});
-            double tx, ty;
-            const char *anchor;
-            place_label(&p, x + 4, y, strlen("chosen"), &tx, &ty, &anchor);
-            fprintf(f,
-                    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"13\" font-weight=\"600\" "
-                    "fill=\"%s\">chosen</text>\n",
-                    tx, ty, anchor, C_CHOSEN);
-        }
-    }
+    Mark *uni = calloc((size_t)pg->in->nuniform + 1, sizeof *uni);
+    if (!uni)
+        return;
     for (int i = 0; i < pg->in->nuniform; i++) {
         const ReportPoint *u = &pg->in->uniform[i];
-        if (!isfinite(u->cost) || !isfinite(u->omega))
-            continue;
-        double x = axis_px(&p.x, u->cost / pg->xdiv), y = axis_px(&p.y, u->omega);
-        diamond(f, x, y, 6.5, C_UNIFORM);
-        take(&p, (Box){x - 6, y - 6, x + 6, y + 6});
+        uni[i].x = NAN;
+        if (isfinite(u->cost) && isfinite(u->omega))
+            uni[i] = (Mark){axis_px(&p.x, u->cost / pg->xdiv), axis_px(&p.y, u->omega), u->label};
     }
-    for (int i = 0; i < pg->in->nuniform; i++) {
-        const ReportPoint *u = &pg->in->uniform[i];
-        if (!isfinite(u->cost) || !isfinite(u->omega) || !u->label)
-            continue;
-        double x = axis_px(&p.x, u->cost / pg->xdiv), y = axis_px(&p.y, u->omega);
-        double tx, ty;
-        const char *anchor;
-        place_label(&p, x, y, strlen(u->label), &tx, &ty, &anchor);
-        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"12\" fill=\"#9a3412\">", tx, ty,
-                anchor);
-        html_text(f, u->label);
-        fputs("</text>\n", f);
-    }
+    Mark ch = {NAN, NAN, "chosen"};
+    if (pg->chosen >= 0 && isfinite(pg->fr->points[pg->chosen].cost) && isfinite(pg->fr->points[pg->chosen].omega))
+        ch.x = axis_px(&p.x, pg->fr->points[pg->chosen].cost / pg->xdiv),
+        ch.y = axis_px(&p.y, pg->fr->points[pg->chosen].omega);
+    draw_marks(&p, uni, pg->in->nuniform, isnan(ch.x) ? NULL : &ch);
+    free(uni);
     fputs("</svg>\n", f);
 }
 
@@ -688,6 +711,7 @@ static void plot_accuracy(const Page *pg)
         lo = 0, hi = 1;
     lo *= 100, hi *= 100;
     axis_linear(&p.y, lo, hi, 0.08, PB, PT);
+    p.y.hi += 0.08 * (p.y.hi - p.y.lo); /* room for labels above the float line */
     if (p.y.lo < 0 && lo >= 0)
         p.y.lo = 0;
     if (p.y.hi > 100 && hi <= 100)
@@ -724,9 +748,11 @@ static void plot_accuracy(const Page *pg)
         fprintf(f,
                 "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\" "
                 "stroke-dasharray=\"7 5\"/>\n"
-                "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"%s\">float %s</text>\n",
+                "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\" fill=\"%s\" stroke=\"#fff\" stroke-width=\"3\" "
+                "paint-order=\"stroke\">float %s</text>\n",
                 PL, y, PR, y, C_FLOAT, PL + 8, y - 6, C_FLOAT, a);
         take(&p, (Box){PL + 8, y - 18, PL + 8 + 7.0 * (6 + strlen(a)), y - 2});
+        take(&p, (Box){PL, y - 2, PR, y + 2});
     }
     fprintf(f, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" stroke-opacity=\"0.7\" d=\"", C_FRONTIER);
     int started = 0;
@@ -746,43 +772,25 @@ static void plot_accuracy(const Page *pg)
         dot(f, x, y, 4.5, C_FRONTIER);
         take(&p, (Box){x - 5, y - 5, x + 5, y + 5});
     }
+    Mark *uni = calloc((size_t)pg->in->nuniform + 1, sizeof *uni);
+    if (!uni)
+        return;
+    for (int i = 0; i < pg->in->nuniform; i++) {
+        const ReportPoint *u = &pg->in->uniform[i];
+        uni[i].x = NAN;
+        if (isfinite(u->cost) && isfinite(u->accuracy))
+            uni[i] = (Mark){axis_px(&p.x, u->cost / pg->xdiv), axis_px(&p.y, 100 * u->accuracy), u->label};
+    }
+    char a[32], lab[64];
+    Mark ch = {NAN, NAN, lab};
     if (chosen_measured) {
-        double x = axis_px(&p.x, pg->fr->points[pg->chosen].cost / pg->xdiv);
-        double y = axis_px(&p.y, 100 * facc(pg, pg->chosen));
-        chosen_mark(f, x, y);
-        take(&p, (Box){x - 11, y - 11, x + 11, y + 11});
-        char a[32], lab[64];
         fmt_pct(a, sizeof a, facc(pg, pg->chosen));
         snprintf(lab, sizeof lab, "chosen %s", a);
-        double tx, ty;
-        const char *anchor;
-        place_label(&p, x + 4, y, strlen(lab), &tx, &ty, &anchor);
-        fprintf(f,
-                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"13\" font-weight=\"600\" "
-                "fill=\"%s\">%s</text>\n",
-                tx, ty, anchor, C_CHOSEN, lab);
+        ch.x = axis_px(&p.x, pg->fr->points[pg->chosen].cost / pg->xdiv);
+        ch.y = axis_px(&p.y, 100 * facc(pg, pg->chosen));
     }
-    for (int i = 0; i < pg->in->nuniform; i++) {
-        const ReportPoint *u = &pg->in->uniform[i];
-        if (!isfinite(u->accuracy) || !isfinite(u->cost))
-            continue;
-        double x = axis_px(&p.x, u->cost / pg->xdiv), y = axis_px(&p.y, 100 * u->accuracy);
-        diamond(f, x, y, 6.5, C_UNIFORM);
-        take(&p, (Box){x - 6, y - 6, x + 6, y + 6});
-    }
-    for (int i = 0; i < pg->in->nuniform; i++) {
-        const ReportPoint *u = &pg->in->uniform[i];
-        if (!isfinite(u->accuracy) || !isfinite(u->cost) || !u->label)
-            continue;
-        double x = axis_px(&p.x, u->cost / pg->xdiv), y = axis_px(&p.y, 100 * u->accuracy);
-        double tx, ty;
-        const char *anchor;
-        place_label(&p, x, y, strlen(u->label), &tx, &ty, &anchor);
-        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"12\" fill=\"#9a3412\">", tx, ty,
-                anchor);
-        html_text(f, u->label);
-        fputs("</text>\n", f);
-    }
+    draw_marks(&p, uni, pg->in->nuniform, isnan(ch.x) ? NULL : &ch);
+    free(uni);
     fputs("</svg>\n", f);
 }
 
@@ -901,7 +909,7 @@ static void header(const Page *pg)
         }
         /* the other costs of the chosen point, predicted */
         for (int k = 0; k < COST_COUNT; k++) {
-            if (k == (int)pg->kind || k == COST_BOPS || (k == COST_BITS && pg->params <= 0))
+            if (k == (int)pg->kind || k == COST_BOPS || k == COST_RAM || (k == COST_BITS && pg->params <= 0))
                 continue;
             char key[64];
             snprintf(key, sizeof key, "%s%s", k == COST_BITS ? "weight bits" : cost_kind_name((CostKind)k),
