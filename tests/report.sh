@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The precision-search report (--report DIR, compiler/report.c): a real
-# `shiftc eval --budget ... --report DIR` on the bundled CNN, and the unit
-# test's hand-made page (every element: accuracy plot, policy, ties,
-# escaped names).  Each page must be self-contained (no scripts, no links,
-# nothing fetched) and byte-identical run to run; it is rendered with
-# headless Chromium (tools/screenshot.sh), and each plot alone too, and
-# the PNGs are checked with PIL: the plot is drawn (enough ink) in the
-# colours report.c uses for the frontier, the chosen point, the uniform
+# `shiftc eval --budget bits=4 --report DIR` on the bundled CNN (accuracy
+# measured: two plots), `compile --budget flash=... --report` (one plot,
+# byte-identical run to run), and the unit test's hand-made pages (every
+# element: accuracy plot, policy, ties, escaped names; the edge cases).
+# Each page must be self-contained (no scripts, links or addresses); it is
+# rendered with headless Chromium (tools/screenshot.sh), and each plot alone
+# too, and the PNGs are checked with PIL: the plot is drawn (enough ink) in
+# the colours report.c uses for the frontier, the chosen point, the uniform
 # points, the budget and the float accuracy.  Chromium missing is a
 # failure: build.sh installs it.
 #
@@ -148,11 +149,15 @@ if ! "$SHIFTC" eval --help 2>&1 | grep -q -- '--report'; then
     not_ok "shiftc eval --help lists --report"
 else
     ok "shiftc eval --help lists --report"
-    run_eval() { # DIR
+    run_eval() { # DIR [OPTIONS...]
+        local dir=$1
+        shift
         "$SHIFTC" eval $F/cnn.onnx --calib $F/calib.npy --data $F/test_x.npy --labels $F/test_y.npy \
-            --budget bits=4 --report "$1"
+            --budget bits=4 --report "$dir" "$@"
     }
-    if run_eval "$TMP/cli" >"$TMP/cli.log" 2>&1; then
+    run_eval "$TMP/cli" >"$TMP/cli.log" 2>&1
+    rc1=$?
+    if [ $rc1 -eq 0 ]; then
         ok "eval --budget bits=4 --report DIR"
         page=$TMP/cli/index.html
         if [ -s "$page" ]; then
@@ -164,11 +169,6 @@ else
                 <(tr -d '\n' <"$page")
             check "cli page: the chosen point" grep -q 'class="tag">chosen' "$page"
             check "cli page: uniform int8 point" grep -q '>int8<' "$page"
-            if run_eval "$TMP/cli2" >"$TMP/cli2.log" 2>&1; then
-                check "cli page: byte-identical on a second run" cmp "$page" "$TMP/cli2/index.html"
-            else
-                not_ok "eval --report, second run" "$(tail_of "$TMP/cli2.log")"
-            fi
             if shot cli "$page"; then
                 pixels "$TMP/cli.png" "cli page" ink=:1.5 frontier=$BLUE:300 chosen=$RED:80 uniform=$ORANGE:60 \
                     budget=$VIOLET:150
@@ -184,18 +184,42 @@ else
             not_ok "cli page: index.html written" "$(tail_of "$TMP/cli.log")"
         fi
     else
-        rc=$?
-        not_ok "eval --budget bits=4 --report DIR (exit $rc)" "$(tail_of "$TMP/cli.log")"
+        not_ok "eval --budget bits=4 --report DIR (exit $rc1)" "$(tail_of "$TMP/cli.log")"
     fi
-    # an unwritable report directory is an error, not a crash
-    : >"$TMP/not-a-dir"
-    run_eval "$TMP/not-a-dir" >"$TMP/bad.log" 2>&1
-    rc=$?
-    if [ $rc -ne 0 ] && ! crashed $rc "$TMP/bad.log" && grep -q 'not a directory' "$TMP/bad.log"; then
-        ok "eval --report FILE: an error naming the path (exit $rc)"
+fi
+
+# ---- 3. compile --report: no accuracy, a flash budget on Cortex-M4 (KiB axis)
+run_compile() { # DIR
+    "$SHIFTC" compile $F/cnn.onnx --calib $F/calib.npy -o "$1-out" --target cortex-m4 --budget flash=80KiB \
+        --report "$1"
+}
+if run_compile "$TMP/cc" >"$TMP/cc.log" 2>&1; then
+    page=$TMP/cc/index.html
+    if run_compile "$TMP/cc2" >"$TMP/cc2.log" 2>&1; then
+        check "compile page: byte-identical on a second run" cmp "$page" "$TMP/cc2/index.html"
     else
-        not_ok "eval --report FILE: an error naming the path" "exit $rc" "$(tail_of "$TMP/bad.log")"
+        not_ok "compile --report, second run" "$(tail_of "$TMP/cc2.log")"
     fi
+    check "compile page: self-contained" self_contained "$page"
+    check "compile page: one plot (nothing measured)" test "$(grep -c '<svg' "$page")" -eq 1
+    check "compile page: flash axis in KiB" grep -q 'Flash (KiB)' "$page"
+    if shot compile "$page"; then
+        plots compile "$page"
+        pixels "$TMP/compile.plot1.png" "compile plot 1 (frontier)" ink=:2 frontier=$BLUE:200 chosen=$RED:60 \
+            uniform=$ORANGE:60 budget=$VIOLET:150
+    fi
+else
+    not_ok "compile --budget flash=80KiB --report DIR" "$(tail_of "$TMP/cc.log")"
+fi
+# a report directory that is a file: an error naming it, not a crash
+: >"$TMP/not-a-dir"
+"$SHIFTC" compile $F/cnn.onnx --calib $F/calib.npy -o "$TMP/cc-out2" --budget bits=4 --sens-samples 20 --probes 4 \
+    --report "$TMP/not-a-dir" >"$TMP/bad.log" 2>&1
+rc=$?
+if [ $rc -ne 0 ] && ! crashed $rc "$TMP/bad.log" && grep -q 'not-a-dir: not a directory' "$TMP/bad.log"; then
+    ok "--report FILE: an error naming the path (exit $rc)"
+else
+    not_ok "--report FILE: an error naming the path" "exit $rc" "$(tail_of "$TMP/bad.log")"
 fi
 
 res=$(summary)
