@@ -293,7 +293,9 @@ static void place_label(Plot *p, double x, double y, size_t len, double *tx, dou
 
 static void diamond(FILE *f, double x, double y, double r, const char *fill)
 {
-    fprintf(f, "<path d=\"M%.1f %.1fl%.1f %.1fl%.1f %.1fl%.1f %.1fz\" fill=\"%s\" stroke=\"#fff\" stroke-width=\"1.5\"/>\n",
+    fprintf(f,
+            "<path d=\"M%.1f %.1fl%.1f %.1fl%.1f %.1fl%.1f %.1fz\" fill=\"%s\" stroke=\"#fff\" "
+            "stroke-width=\"1.5\"/>\n",
             x, y - r, r, r, -r, r, -r, -r, fill);
 }
 
@@ -972,8 +974,8 @@ static void layer_table(const Page *pg)
         double w = omax > 0 && isfinite(c->omega) && c->omega > 0 ? 100.0 * c->omega / omax : 0;
         fprintf(f,
                 "</td><td>%s</td><td>%s</td><td>%s</td><td class=\"l fmt\">%s</td><td>%d</td><td class=\"l\">%s</td>"
-                "<td><span class=\"bt\"><span class=\"bar\" style=\"width:%.1f%%\"></span></span>%s</td><td>%s</td><td>%s</td>"
-                "<td>%s</td></tr>\n",
+                "<td><span class=\"bt\"><span class=\"bar\" style=\"width:%.1f%%\"></span></span>%s</td>"
+                "<td>%s</td><td>%s</td><td>%s</td></tr>\n",
                 a, b, t, (unsigned)c->weights < WF_COUNT ? fmt_name(c->weights) : "?", c->act_bits,
                 c->kernel == KS_UNROLLED ? "unrolled" : "table", w, o, fl, in, bi);
     }
@@ -1031,9 +1033,8 @@ static void frontier_table(const Page *pg)
     }
     fputs("<div><h2>Frontier points</h2>\n", f);
     if (shown < n)
-        fprintf(f, "<p class=\"note\">%d of %d points: the ends, the chosen point, the measured points and an even "
-                   "spread.</p>\n",
-                shown, n);
+        fprintf(f, "<p class=\"note\">%d of %d points: the ends, the chosen point,%s an even spread.</p>\n", shown, n,
+                pg->any_accuracy ? " the measured points and" : " and");
     else
         fprintf(f, "<p class=\"note\">Ascending cost; every point has less &#937; than all cheaper ones.</p>\n");
     fprintf(f, "<div class=\"tw\"><table>\n<thead><tr><th>#</th><th>cost</th><th>&#937;</th>%s</tr></thead>\n<tbody>\n",
