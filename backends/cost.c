@@ -1,7 +1,8 @@
 /*
  * Cost model (cost.h): flash, instructions, bit operations and activation
- * RAM of one weighted layer from its geometry and the number of nonzero
- * signed digits ("terms") of its weight codes, and of the rest of the model
+ * RAM of one weighted layer from its geometry and the counts of its weight
+ * codes (nonzero codes, their nonzero signed digits or "terms", and the
+ * terms at a digit position above 0, "shifted"), and of the rest of the model
  * from its node outputs.  The coefficients are per target (`.cost` in
  * backends/<target>/target.c), fitted by tools/fit_costs.py; the formula
  * here and the one in tools/fit_costs.py (predict_layer, predict_base) must
@@ -10,8 +11,12 @@
  *   pixels   = Conv: N * OH * OW (every output dimension but the channels);
  *              Dense: the product of the output's leading dimensions (rows)
  *   channels = Conv: OC; Dense: the output's last dimension
- *   flash        = fpt * terms + fpo * channels + fpl
- *   instructions = pixels * (ipt * terms + ipo * channels + ipp) + ipl
+ *   flash        = fpw * nonzero + fpt * terms + fps * shifted
+ *                  + fpo * channels + fpl
+ *   instructions = pixels * (ipw * nonzero + ipt * terms + ips * shifted
+ *                            + ipo * channels + ipp) + ipl
+ *              (fpo: flash_per_output_dense for a Dense layer,
+ *              flash_per_output for a Conv)
  *   bops         = MACs * wbits * in_bits
  *   ram          = input + output activation bytes (1 per element up to
  *                  8 bits, 2 above)
@@ -81,14 +86,16 @@ static void geometry(const Graph *g, const Node *n, int64_t *pixels, int64_t *ch
 LayerCost cost_layer(const Target *t, const Graph *g, const Node *n, KernelStyle k, const FmtCount *count,
                      int wbits, int act_bits, int in_bits)
 {
-    int64_t terms = count->terms;
+    int64_t nonzero = count ? count->nonzero : 0, terms = count ? count->terms : 0;
+    int64_t shifted = count ? count->shifted : 0;
     LayerCost c = {0, 0, 0, 0};
     const CostModel *m = model_of(t);
     int64_t pixels, channels, per_out;
     geometry(g, n, &pixels, &channels, &per_out);
     (void)k; /* KS_UNROLLED only for now (cost.h) */
-    if (terms < 0)
-        terms = 0;
+    nonzero = nonzero > 0 ? nonzero : 0;
+    terms = terms > 0 ? terms : 0;
+    shifted = shifted > 0 ? shifted : 0;
     double macs = (double)pixels * (double)channels * (double)per_out;
     c.bops = macs * wbits * in_bits;
     const Tensor *x = &g->tensors[n->in[0]];
@@ -96,8 +103,11 @@ LayerCost cost_layer(const Target *t, const Graph *g, const Node *n, KernelStyle
     c.ram = (double)(act_bytes(ir_numel(x), in_bits) + act_bytes(ir_numel(y), act_bits));
     if (!m)
         return c;
-    c.flash = m->flash_per_term * (double)terms + m->flash_per_output * (double)channels + m->flash_per_layer;
-    c.instructions = (double)pixels * (m->instr_per_term * (double)terms + m->instr_per_output * (double)channels +
+    double fpo = n->op == OP_CONV ? m->flash_per_output : m->flash_per_output_dense;
+    c.flash = m->flash_per_weight * (double)nonzero + m->flash_per_term * (double)terms +
+              m->flash_per_shift * (double)shifted + fpo * (double)channels + m->flash_per_layer;
+    c.instructions = (double)pixels * (m->instr_per_weight * (double)nonzero + m->instr_per_term * (double)terms +
+                                       m->instr_per_shift * (double)shifted + m->instr_per_output * (double)channels +
                                        m->instr_per_pixel) +
                      m->instr_per_layer;
     return c;

@@ -4,15 +4,28 @@
  * weigh candidates (algorithms.md section 5).
  *
  * The unrolled shift-add kernel (backends/emit_int.c) is one statement per
- * nonzero signed digit ("term") of the weight codes, per output channel a
+ * nonzero weight code ("a = a + x[OFF] * 8 - x[OFF];": one load of the
+ * input per nonzero code), one term per nonzero signed digit of the code,
+ * a shift for each term at a digit position above 0, per output channel a
  * requantize-clamp-store, and for Conv a loop over the output pixels
- * around the unrolled body.  Hence, per layer,
- *     flash        = flash_per_term * terms + flash_per_output * channels
- *                    + flash_per_layer
- *     instructions = pixels * (instr_per_term * terms
+ * around the unrolled body.  A term alone in its code (ternary, pot) thus
+ * carries a load that int8's ~2.2 terms per code share, and pot's terms
+ * each carry a shift: one coefficient per term cannot price them all
+ * (bench/costs.md), so loads and shifts are priced apart.  Per layer, with
+ * the counts of FmtCount (nonzero codes, terms, shifted terms),
+ *     flash        = flash_per_weight * nonzero + flash_per_term * terms
+ *                    + flash_per_shift * shifted
+ *                    + flash_per_output{,_dense} * channels + flash_per_layer
+ *     instructions = pixels * (instr_per_weight * nonzero
+ *                              + instr_per_term * terms
+ *                              + instr_per_shift * shifted
  *                              + instr_per_output * channels
  *                              + instr_per_pixel) + instr_per_layer
- * (Dense: pixels = rows, usually 1).  The coefficients of each target live
+ * where flash_per_output_dense is the per-output flash of a Dense layer
+ * (its requantize-store is a plain loop; a Conv's sits in the pixel loop
+ * with a strided store: ~100 bytes against ~10-50; the instruction counts,
+ * totals only, do not tell the two apart, bench/costs.md) and for Dense
+ * pixels = rows (usually 1).  The coefficients of each target live
  * in its folder (backends/<target>/target.c, `.cost`), fitted by
  * tools/fit_costs.py on measured flash (size) and instruction counts of the
  * bundled models in several formats; the fit's residuals are printed by that
@@ -37,6 +50,12 @@ typedef struct CostModel {
     double flash_base, flash_per_node;
     double instr_per_element;
     const char *source; /* one line: how the numbers were obtained */
+    /* the load of each nonzero weight code and the shift of each term at a
+       digit position above 0, on top of the per-term cost */
+    double flash_per_weight, flash_per_shift;
+    double instr_per_weight, instr_per_shift;
+    /* a Dense layer's per-output flash (flash_per_output is a Conv's) */
+    double flash_per_output_dense;
 } CostModel;
 
 typedef struct LayerCost {
@@ -47,9 +66,10 @@ typedef struct LayerCost {
 } LayerCost;
 
 /* The cost of weighted node n of g whose weight codes have `count` (nonzero
- * codes, terms = nonzero signed digits, shifted terms) over
- * its weight codes, weights of `wbits` storage bits, output activations of
- * act_bits and input activations of in_bits.  KS_UNROLLED only for now. */
+ * codes, terms = nonzero signed digits, shifted terms = terms at a digit
+ * position above 0: fmt_count_codes), weights of `wbits` storage bits,
+ * output activations of act_bits and input activations of in_bits.
+ * KS_UNROLLED only for now. */
 LayerCost cost_layer(const Target *t, const Graph *g, const Node *n, KernelStyle k, const FmtCount *count,
                      int wbits, int act_bits, int in_bits);
 

@@ -1,17 +1,22 @@
 #!/bin/bash
 # Cost model vs measurement (issue 6): the coefficients committed in
 # backends/*/target.c (backends/cost.h) must predict the flash and the
-# instructions per inference of the bundled CNN and MLP within 20% on the
-# host (x86-64, callgrind), Cortex-M4 (SysTick) and RV32IMC (minstret), in
-# two weight formats each.  tools/fit_costs.py --check compiles and runs
-# each case and compares the predicted totals with the measured ones; the
-# unit test tests/unit/test_cost.c covers the formula itself.
+# instructions per inference of the bundled CNN and MLP within TOL (15%) on
+# the host (x86-64, callgrind), Cortex-M4 (SysTick) and RV32IMC (minstret),
+# in int8 (~2.2 terms per nonzero code), ternary (one unshifted term per
+# code) and pot (one shifted term per code: the case a single per-term
+# coefficient missed by 15-28%).  tools/fit_costs.py --check compiles and
+# runs each case and compares the predicted totals with the measured ones
+# (each line gives the error; the last, the worst); the unit test
+# tests/unit/test_cost.c covers the formula itself.  bench/costs.md has the
+# errors of the fit over all targets, models and formats.
 #
 #   tests/costs.sh            (from the repository root, after make)
 cd "$(dirname "$0")/.." || exit 1
 . tests/lib.sh
 
 SHIFTC=${SHIFTC:-build/shiftc}
+TOL=${TOL:-0.15}
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/shiftc-costs-XXXXXX")
 trap 'rm -rf "$OUT"' EXIT
 
@@ -45,13 +50,15 @@ if [ ${#targets[@]} -gt 0 ]; then
     tlist=$(IFS=,; echo "${targets[*]}")
     log="$OUT/check.log"
     "$PY" tools/fit_costs.py --check --shiftc "$SHIFTC" --out "$OUT" --targets "$tlist" \
-        --models cnn,mlp --formats int8,ternary --images 2 --tolerance 0.2 >"$log" 2>"$OUT/check.err"
+        --models cnn,mlp --formats int8,ternary,pot --images 2 --tolerance "$TOL" --jobs 2 \
+        >"$log" 2>"$OUT/check.err"
     rc=$?
     n=0
     while IFS= read -r line; do
         case $line in
         "ok - "*) ok "${line#ok - }"; n=$((n + 1)) ;;
         "not ok - "*) not_ok "${line#not ok - }"; n=$((n + 1)) ;;
+        "# worst"*) echo "$line" ;;
         esac
     done <"$log"
     if [ "$n" -eq 0 ] || { [ "$rc" -ne 0 ] && [ "$TESTS_FAILED" -eq 0 ]; }; then

@@ -8,9 +8,11 @@ static const char *const clang_args[] = {"-target", "aarch64-linux-gnu", "-isyst
 static const char *const emulator[] = {"qemu-aarch64", NULL};
 
 static const CostModel cost_aarch64 = {
-    .flash_per_term = 6.838, .flash_per_output = 104, .flash_per_layer = 75.9,
-    .instr_per_term = 1.641, .instr_per_output = 11.1, .instr_per_pixel = 8.56, .instr_per_layer = 2584,
-    .flash_base = 692, .flash_per_node = 511, .instr_per_element = 34.6,
+    .flash_per_weight = 3.934, .flash_per_term = 4.166, .flash_per_shift = 0.157,
+    .flash_per_output = 100, .flash_per_output_dense = 81.3, .flash_per_layer = 88.7,
+    .instr_per_weight = 1.172, .instr_per_term = 1.003, .instr_per_shift = 0,
+    .instr_per_output = 7.464, .instr_per_pixel = 29.1, .instr_per_layer = 493,
+    .flash_base = 692, .flash_per_node = 511, .instr_per_element = 32.5,
     .source = "tools/fit_costs.py: least squares (relative) over 120 layers of 6 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); no instruction count under qemu-user: instruction coefficients of cortex-m4",
 };
 

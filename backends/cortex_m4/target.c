@@ -15,9 +15,11 @@ static const char *const clang_args[] = {"-target", "thumbv7em-none-eabi", "-mcp
 static const char *const emulator[] = {"qemu-system-arm", "-M", "mps2-an386", "-icount", "shift=0", NULL};
 
 static const CostModel cost_cortex_m4 = {
-    .flash_per_term = 6.018, .flash_per_output = 88.2, .flash_per_layer = 71.9,
-    .instr_per_term = 1.641, .instr_per_output = 11.1, .instr_per_pixel = 8.56, .instr_per_layer = 2584,
-    .flash_base = 380, .flash_per_node = 313, .instr_per_element = 34.6,
+    .flash_per_weight = 3.888, .flash_per_term = 2.365, .flash_per_shift = 1.937,
+    .flash_per_output = 108, .flash_per_output_dense = 51.7, .flash_per_layer = 0,
+    .instr_per_weight = 1.172, .instr_per_term = 1.003, .instr_per_shift = 0,
+    .instr_per_output = 7.464, .instr_per_pixel = 29.1, .instr_per_layer = 493,
+    .flash_base = 380, .flash_per_node = 313, .instr_per_element = 32.5,
     .source = "tools/fit_costs.py: least squares (relative) over 120 layers of 6 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from SysTick x 40",
 };
 

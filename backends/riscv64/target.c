@@ -9,9 +9,11 @@ static const char *const clang_args[] = {"-target", "riscv64-linux-gnu", "-isyst
 static const char *const emulator[] = {"qemu-riscv64", NULL};
 
 static const CostModel cost_riscv64 = {
-    .flash_per_term = 8.049, .flash_per_output = 102, .flash_per_layer = 0,
-    .instr_per_term = 2.482, .instr_per_output = 12, .instr_per_pixel = 9.272, .instr_per_layer = 114,
-    .flash_base = 495, .flash_per_node = 389, .instr_per_element = 32.2,
+    .flash_per_weight = 4.478, .flash_per_term = 2.65, .flash_per_shift = 4.346,
+    .flash_per_output = 106, .flash_per_output_dense = 74.9, .flash_per_layer = 0,
+    .instr_per_weight = 1.209, .instr_per_term = 1.085, .instr_per_shift = 0.891,
+    .instr_per_output = 12.3, .instr_per_pixel = 8.088, .instr_per_layer = 413,
+    .flash_base = 495, .flash_per_node = 389, .instr_per_element = 32.1,
     .source = "tools/fit_costs.py: least squares (relative) over 120 layers of 6 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); no instruction count under qemu-user: instruction coefficients of rv32imc",
 };
 

@@ -43,9 +43,11 @@ static const char *const emu_e[] = {"qemu-system-riscv32", "-M", "virt", "-bios"
     .run_packages = "qemu-system-misc"
 
 static const CostModel cost_rv32imc = {
-    .flash_per_term = 7.361, .flash_per_output = 119, .flash_per_layer = 33,
-    .instr_per_term = 2.482, .instr_per_output = 12, .instr_per_pixel = 9.272, .instr_per_layer = 114,
-    .flash_base = 648, .flash_per_node = 405, .instr_per_element = 32.2,
+    .flash_per_weight = 3.006, .flash_per_term = 3.758, .flash_per_shift = 2.745,
+    .flash_per_output = 128, .flash_per_output_dense = 99.7, .flash_per_layer = 0,
+    .instr_per_weight = 1.209, .instr_per_term = 1.085, .instr_per_shift = 0.891,
+    .instr_per_output = 12.3, .instr_per_pixel = 8.088, .instr_per_layer = 413,
+    .flash_base = 648, .flash_per_node = 405, .instr_per_element = 32.1,
     .source = "tools/fit_costs.py: least squares (relative) over 120 layers of 6 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from minstret",
 };
 
@@ -61,9 +63,11 @@ const Target target_rv32imc = {
 };
 
 static const CostModel cost_rv32i = {
-    .flash_per_term = 9.25, .flash_per_output = 93, .flash_per_layer = 0,
-    .instr_per_term = 2.417, .instr_per_output = 5.857, .instr_per_pixel = 38.6, .instr_per_layer = 434,
-    .flash_base = 905, .flash_per_node = 472, .instr_per_element = 20.9,
+    .flash_per_weight = 4.01, .flash_per_term = 4.174, .flash_per_shift = 4.252,
+    .flash_per_output = 95.6, .flash_per_output_dense = 74.4, .flash_per_layer = 0,
+    .instr_per_weight = 1.099, .instr_per_term = 1.053, .instr_per_shift = 0.942,
+    .instr_per_output = 6.776, .instr_per_pixel = 32, .instr_per_layer = 989,
+    .flash_base = 905, .flash_per_node = 472, .instr_per_element = 21.3,
     .source = "tools/fit_costs.py: least squares (relative) over 120 layers of 6 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from minstret",
 };
 
@@ -79,9 +83,11 @@ const Target target_rv32i = {
 };
 
 static const CostModel cost_rv32e = {
-    .flash_per_term = 9.218, .flash_per_output = 88.1, .flash_per_layer = 70.7,
-    .instr_per_term = 2.419, .instr_per_output = 3.852, .instr_per_pixel = 45, .instr_per_layer = 434,
-    .flash_base = 888, .flash_per_node = 480, .instr_per_element = 25.4,
+    .flash_per_weight = 4.125, .flash_per_term = 3.992, .flash_per_shift = 4.31,
+    .flash_per_output = 100, .flash_per_output_dense = 74.6, .flash_per_layer = 18.4,
+    .instr_per_weight = 1.087, .instr_per_term = 1.024, .instr_per_shift = 0.994,
+    .instr_per_output = 5.026, .instr_per_pixel = 37.2, .instr_per_layer = 1121,
+    .flash_base = 888, .flash_per_node = 480, .instr_per_element = 26,
     .source = "tools/fit_costs.py: least squares (relative) over 120 layers of 6 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from minstret",
 };
 

@@ -8,9 +8,11 @@ static const char *const clang_args[] = {"-target", "x86_64-linux-gnu", NULL};
 static const char *const emulator[] = {"qemu-x86_64", NULL};
 
 static const CostModel cost_x86_64 = {
-    .flash_per_term = 8.854, .flash_per_output = 90.4, .flash_per_layer = 218,
-    .instr_per_term = 2.494, .instr_per_output = 7.785, .instr_per_pixel = 48.2, .instr_per_layer = 0,
-    .flash_base = 641, .flash_per_node = 526, .instr_per_element = 22.2,
+    .flash_per_weight = 4.15, .flash_per_term = 4.728, .flash_per_shift = 2.597,
+    .flash_per_output = 125, .flash_per_output_dense = 46, .flash_per_layer = 68.6,
+    .instr_per_weight = 0.593, .instr_per_term = 1.617, .instr_per_shift = 0.722,
+    .instr_per_output = 9.067, .instr_per_pixel = 40.5, .instr_per_layer = 439,
+    .flash_base = 641, .flash_per_node = 526, .instr_per_element = 22.7,
     .source = "tools/fit_costs.py: least squares (relative) over 120 layers of 6 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from callgrind",
 };
 

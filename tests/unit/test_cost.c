@@ -1,6 +1,9 @@
 /*
- * Cost model (backends/cost.h): every target has coefficients, and the
- * layer cost behaves as the formula says -- monotone in the terms, a Conv
+ * Cost model (backends/cost.h): every target has coefficients (none
+ * negative), and the layer cost behaves as the formula says -- monotone in
+ * the nonzero codes, the terms and the shifted terms, pot (a shifted term
+ * per code) no cheaper than ternary (an unshifted one), a Dense layer
+ * priced with the Dense per-output flash, a Conv
  * scales with its output pixels, bops = MACs * weight bits * input bits,
  * RAM counts 16-bit activations twice -- and the base counts only the
  * non-weighted nodes (and the padded copies of padded Conv inputs).  How close the coefficients are to measurement is
@@ -79,11 +82,22 @@ static void test_every_target_has_coefficients(void **state)
     for (int i = 0; targets[i]; i++) {
         const Target *t = targets[i];
         if (t != target_host()) {
-            assert_non_null(t->cost);
-            assert_non_null(t->cost->source);
+            const CostModel *m = t->cost;
+            assert_non_null(m);
+            assert_non_null(m->source);
+            const double v[] = {m->flash_per_term,   m->flash_per_output,       m->flash_per_layer,
+                                m->instr_per_term,   m->instr_per_output,       m->instr_per_pixel,
+                                m->instr_per_layer,  m->flash_base,             m->flash_per_node,
+                                m->instr_per_element, m->flash_per_weight,      m->flash_per_shift,
+                                m->instr_per_weight, m->instr_per_shift,        m->flash_per_output_dense};
+            for (size_t j = 0; j < sizeof v / sizeof v[0]; j++)
+                assert_true(isfinite(v[j]) && v[j] >= 0);
+            /* a nonzero code of one term costs something */
+            assert_true(m->flash_per_weight + m->flash_per_term > 0);
+            assert_true(m->instr_per_weight + m->instr_per_term > 0);
         }
         Graph *g = dense_graph(1, 64, 10);
-        LayerCost c = cost_layer(t, g, &g->nodes[0], KS_UNROLLED, &(FmtCount){0, 200, 0}, 8, 8, 8);
+        LayerCost c = cost_layer(t, g, &g->nodes[0], KS_UNROLLED, &(FmtCount){100, 200, 80}, 8, 8, 8);
         assert_true(c.flash > 0);
         assert_true(c.instructions > 0);
         LayerCost b = cost_base(t, g);
@@ -93,19 +107,48 @@ static void test_every_target_has_coefficients(void **state)
     }
 }
 
-static void test_monotone_in_terms(void **state)
+static LayerCost conv_cost(const Target *t, const Graph *g, int64_t nonzero, int64_t terms, int64_t shifted)
+{
+    return cost_layer(t, g, &g->nodes[0], KS_UNROLLED, &(FmtCount){nonzero, terms, shifted}, 8, 8, 8);
+}
+
+static void test_monotone_in_counts(void **state)
 {
     (void)state;
     for (int i = 0; targets[i]; i++) {
+        const Target *t = targets[i];
         Graph *g = conv_graph(8, 16, 12, 12);
-        const Node *n = &g->nodes[0];
+        /* more codes of the same make-up (int8-like: 2.2 terms, 1.5 shifted
+           per code) cost strictly more */
         double pf = -1, pi = -1;
-        for (int64_t terms = 0; terms <= 4096; terms += 512) {
-            LayerCost c = cost_layer(targets[i], g, n, KS_UNROLLED, &(FmtCount){0, terms, 0}, 8, 8, 8);
+        for (int64_t nz = 0; nz <= 4000; nz += 500) {
+            LayerCost c = conv_cost(t, g, nz, nz * 22 / 10, nz * 15 / 10);
             assert_true(c.flash > pf);
             assert_true(c.instructions > pi);
             pf = c.flash;
             pi = c.instructions;
+        }
+        /* each count alone: never cheaper */
+        LayerCost base = conv_cost(t, g, 1000, 2000, 1000);
+        LayerCost more[3] = {conv_cost(t, g, 1500, 2000, 1000), conv_cost(t, g, 1000, 2500, 1000),
+                             conv_cost(t, g, 1000, 2000, 1500)};
+        for (int j = 0; j < 3; j++) {
+            assert_true(more[j].flash >= base.flash);
+            assert_true(more[j].instructions >= base.instructions);
+        }
+        /* pot (one shifted term per code) >= ternary (one unshifted term)
+           < int8 of the same codes (2.2 terms) */
+        LayerCost pot = conv_cost(t, g, 1000, 1000, 1000), ter = conv_cost(t, g, 1000, 1000, 0);
+        LayerCost i8 = conv_cost(t, g, 1000, 2200, 1500);
+        assert_true(pot.flash >= ter.flash && pot.instructions >= ter.instructions);
+        assert_true(i8.flash > ter.flash && i8.instructions > ter.instructions);
+        /* no count: the per-output and per-layer costs only */
+        LayerCost none = conv_cost(t, g, 0, 0, 0);
+        if (t != target_host()) {
+            const CostModel *m = t->cost;
+            assert_true(fabs(none.flash - (16 * m->flash_per_output + m->flash_per_layer)) < 1e-6);
+            assert_true(fabs(none.instructions - (144 * (16 * m->instr_per_output + m->instr_per_pixel) +
+                                                  m->instr_per_layer)) < 1e-6 * (none.instructions + 1));
         }
         ir_graph_free(g);
     }
@@ -116,12 +159,16 @@ static void test_conv_scales_with_pixels(void **state)
     (void)state;
     const Target *t = target_find("cortex-m4");
     Graph *a = conv_graph(8, 16, 8, 8), *b = conv_graph(8, 16, 16, 16);
-    LayerCost ca = cost_layer(t, a, &a->nodes[0], KS_UNROLLED, &(FmtCount){0, 1000, 0}, 4, 8, 8);
-    LayerCost cb = cost_layer(t, b, &b->nodes[0], KS_UNROLLED, &(FmtCount){0, 1000, 0}, 4, 8, 8);
+    const FmtCount cnt = {600, 1000, 700};
+    LayerCost ca = cost_layer(t, a, &a->nodes[0], KS_UNROLLED, &cnt, 4, 8, 8);
+    LayerCost cb = cost_layer(t, b, &b->nodes[0], KS_UNROLLED, &cnt, 4, 8, 8);
     /* same code, four times the pixels */
     assert_true(ca.flash == cb.flash);
     const CostModel *m = t->cost;
-    double body = m->instr_per_term * 1000 + m->instr_per_output * 16 + m->instr_per_pixel;
+    assert_true(fabs(ca.flash - (m->flash_per_weight * 600 + m->flash_per_term * 1000 + m->flash_per_shift * 700 +
+                                 m->flash_per_output * 16 + m->flash_per_layer)) < 1e-6);
+    double body = m->instr_per_weight * 600 + m->instr_per_term * 1000 + m->instr_per_shift * 700 +
+                  m->instr_per_output * 16 + m->instr_per_pixel;
     assert_true(fabs(ca.instructions - (64 * body + m->instr_per_layer)) < 1e-6 * ca.instructions);
     assert_true(fabs(cb.instructions - (256 * body + m->instr_per_layer)) < 1e-6 * cb.instructions);
     /* bops: MACs = pixels * OC * IC * 9 */
@@ -129,7 +176,7 @@ static void test_conv_scales_with_pixels(void **state)
     assert_true(cb.bops == 4 * ca.bops);
     /* ram: input + output bytes */
     assert_true(ca.ram == 8 * 64 + 16 * 64);
-    LayerCost w = cost_layer(t, a, &a->nodes[0], KS_UNROLLED, &(FmtCount){0, 1000, 0}, 4, 16, 16);
+    LayerCost w = cost_layer(t, a, &a->nodes[0], KS_UNROLLED, &cnt, 4, 16, 16);
     assert_true(w.ram == 2 * ca.ram);
     assert_true(w.bops == 2 * ca.bops);
     ir_graph_free(a);
@@ -141,10 +188,16 @@ static void test_dense_rows(void **state)
     (void)state;
     const Target *t = target_find("rv32imc");
     Graph *a = dense_graph(1, 100, 10), *b = dense_graph(3, 100, 10);
-    LayerCost ca = cost_layer(t, a, &a->nodes[0], KS_UNROLLED, &(FmtCount){0, 700, 0}, 2, 8, 8);
-    LayerCost cb = cost_layer(t, b, &b->nodes[0], KS_UNROLLED, &(FmtCount){0, 700, 0}, 2, 8, 8);
+    const FmtCount cnt = {500, 700, 300};
+    LayerCost ca = cost_layer(t, a, &a->nodes[0], KS_UNROLLED, &cnt, 2, 8, 8);
+    LayerCost cb = cost_layer(t, b, &b->nodes[0], KS_UNROLLED, &cnt, 2, 8, 8);
     const CostModel *m = t->cost;
-    assert_true(fabs(ca.flash - (m->flash_per_term * 700 + m->flash_per_output * 10 + m->flash_per_layer)) < 1e-6);
+    /* a Dense layer: the Dense per-output flash */
+    assert_true(fabs(ca.flash - (m->flash_per_weight * 500 + m->flash_per_term * 700 + m->flash_per_shift * 300 +
+                                 m->flash_per_output_dense * 10 + m->flash_per_layer)) < 1e-6);
+    assert_true(fabs(ca.instructions - (m->instr_per_weight * 500 + m->instr_per_term * 700 + m->instr_per_shift * 300 +
+                                        m->instr_per_output * 10 + m->instr_per_pixel + m->instr_per_layer)) <
+                1e-6 * ca.instructions);
     assert_true(fabs((cb.instructions - m->instr_per_layer) - 3 * (ca.instructions - m->instr_per_layer)) <
                 1e-6 * cb.instructions);
     assert_true(ca.bops == 1000.0 * 2 * 8);
@@ -176,7 +229,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_target_has_coefficients),
-        cmocka_unit_test(test_monotone_in_terms),
+        cmocka_unit_test(test_monotone_in_counts),
         cmocka_unit_test(test_conv_scales_with_pixels),
         cmocka_unit_test(test_dense_rows),
         cmocka_unit_test(test_base_skips_weighted),
