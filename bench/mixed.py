@@ -14,7 +14,8 @@ For tests/fixtures/cnn.onnx and mlp.onnx:
   3. At each uniform point's flash (equal flash) and at average weight bits
      2.5, 3, 3.5, 4 (equal bits), `shiftc eval --budget ...` with
        (a) the Hessian-Pareto choice (the default),
-       (b) uniform: the uniform format with the most bits that fits,
+       (b) uniform: at equal flash the format itself; at equal bits the most
+           accurate uniform format within the bits,
        (c) reverse: examples/policies/reverse.lua (the sensitivity ranking
            of the layers inverted: most bits to the least sensitive),
        (d) random: examples/policies/random.lua, --seeds seeds (mean, min, max).
@@ -27,6 +28,7 @@ images.  Writes bench/mixed.md and bench/mixed.svg.
 import argparse
 import concurrent.futures
 import json
+import math
 import os
 import subprocess
 import sys
@@ -102,7 +104,7 @@ def main():
         budgets = []  # (label, budget text, the uniform format it matches)
         for f in UNIFORM:
             fl = uni[f]["search"]["cost"]["flash"]
-            budgets.append(("flash of uniform %s" % f, "flash=%d" % int(fl + 0.5), f))
+            budgets.append(("flash of uniform %s" % f, "flash=%d" % math.ceil(fl), f))
         for b in BITS:
             fits = [f for f in UNIFORM if uni[f]["search"]["average_bits"] <= b + 1e-9]
             best = max(fits, key=lambda f: uni[f]["quant_accuracy"]) if fits else None
@@ -165,7 +167,7 @@ def write_svg(plot, path):
     colours = {"Hessian-Pareto": "#d62728", "uniform": "#1f77b4", "reverse": "#7f7f7f", "random (mean)": "#2ca02c"}
     for k, (model, (rows, uni, fa)) in enumerate(plot.items()):
         ox = k * W
-        pts = {"Hessian-Pareto": [], "uniform": [], "reverse": [], "random (mean)": []}
+        pts = {"random (mean)": [], "reverse": [], "uniform": [], "Hessian-Pareto": []}  # drawn in this order
         for label, btext, ua, h, r, ra in rows:
             pts["Hessian-Pareto"].append((h["search"]["average_bits"], h["quant_accuracy"]))
             pts["reverse"].append((r["search"]["average_bits"], r["quant_accuracy"]))
@@ -200,8 +202,16 @@ def write_svg(plot, path):
         parts.append('<text x="%.1f" y="%.1f" text-anchor="middle" transform="rotate(-90 %.1f %.1f)">top-1 %%</text>'
                      % (ox + 12, sy((y0 + y1) / 2), ox + 12, sy((y0 + y1) / 2)))
         for i, (name, ps) in enumerate(pts.items()):
+            if name == "Hessian-Pareto":
+                line = " ".join("%.1f,%.1f" % (sx(bx), sy(ac)) for bx, ac in sorted(ps))
+                parts.append('<polyline points="%s" fill="none" stroke="%s" stroke-width="1.5"/>' % (line, colours[name]))
             for bx, ac in ps:
-                parts.append('<circle cx="%.1f" cy="%.1f" r="4" fill="%s" fill-opacity="0.8"/>' % (sx(bx), sy(ac), colours[name]))
+                if name == "reverse":  # hollow, so a Pareto point under it stays visible
+                    parts.append('<circle cx="%.1f" cy="%.1f" r="6" fill="none" stroke="%s" stroke-width="1.5"/>'
+                                 % (sx(bx), sy(ac), colours[name]))
+                else:
+                    parts.append('<circle cx="%.1f" cy="%.1f" r="4" fill="%s" fill-opacity="0.85"/>'
+                                 % (sx(bx), sy(ac), colours[name]))
             parts.append('<circle cx="%.1f" cy="%.1f" r="4" fill="%s"/><text x="%.1f" y="%.1f">%s</text>' % (
                 sx(x1) - 110, sy(y0) - 60 + 14 * i, colours[name], sx(x1) - 102, sy(y0) - 56 + 14 * i, name))
     parts.append("</svg>")
