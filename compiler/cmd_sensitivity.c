@@ -85,10 +85,8 @@ int cmd_sensitivity(int argc, char **argv)
     if (!g)
         return 1;
     int status = 1;
-    float *calib = NULL, *tfl = NULL;
-    int64_t *labels = NULL;
+    float *calib = NULL;
     double *xs = NULL, *ts = NULL;
-    TensorFile ltf = {0};
     GradModel *gm = NULL;
     SensResult res = {0};
     char err[1024];
@@ -96,54 +94,22 @@ int cmd_sensitivity(int argc, char **argv)
     int n = pipeline_read_samples(calib_path, g, &calib);
     if (n < 0)
         goto done;
-    if (tf_read(labels_path, &ltf, err, sizeof err) != 0) {
-        fprintf(stderr, "shiftc: %s\n", err);
-        goto done;
-    }
     gm = grad_model_new(g, loss);
     if (!gm) {
         fprintf(stderr, "shiftc: %s: %s\n", model, g->err);
         goto done;
     }
-    int64_t tn = grad_target_size(gm);
-    int64_t nl = ltf.count / tn;
-    if (loss == GRAD_LOSS_XENT && (ltf.type != TF_I64 && ltf.type != TF_I32)) {
-        fprintf(stderr, "shiftc: %s: expected int64 class labels, found dtype %s\n", labels_path,
-                tf_type_name(ltf.type));
-        goto done;
-    }
-    if (loss == GRAD_LOSS_MSE && ltf.type != TF_F32 && ltf.type != TF_F64) {
-        fprintf(stderr, "shiftc: %s: expected float targets for --loss mse, found dtype %s\n", labels_path,
-                tf_type_name(ltf.type));
-        goto done;
-    }
-    if (nl * tn != ltf.count || nl < n) {
-        fprintf(stderr, "shiftc: %s: expected at least %d labels of %lld value(s) (one per input of %s), found %lld values\n",
-                labels_path, n, (long long)tn, calib_path, (long long)ltf.count);
-        goto done;
-    }
+    int ncalib = n;
     if (samples < n)
         n = (int)samples;
     int64_t in_n = ir_numel(&g->tensors[g->inputs[0]]);
     xs = xmalloc((size_t)(n * in_n) * sizeof *xs);
     for (int64_t i = 0; i < n * in_n; i++)
         xs[i] = calib[i];
-    ts = xmalloc((size_t)(n * tn) * sizeof *ts);
-    if (loss == GRAD_LOSS_XENT) {
-        labels = tf_to_int64(&ltf);
-        int64_t k = ir_numel(&g->tensors[g->outputs[0]]);
-        for (int i = 0; i < n; i++) {
-            if (labels[i] < 0 || labels[i] >= k) {
-                fprintf(stderr, "shiftc: %s: label #%d is %lld, outside the %lld classes of the output\n",
-                        labels_path, i, (long long)labels[i], (long long)k);
-                goto done;
-            }
-            ts[i] = (double)labels[i];
-        }
-    } else {
-        tfl = tf_to_float(&ltf);
-        for (int64_t i = 0; i < n * tn; i++)
-            ts[i] = tfl[i];
+    ts = sens_read_targets(labels_path, g, &loss, 0, ncalib, n, err, sizeof err);
+    if (!ts) {
+        fprintf(stderr, "shiftc: %s\n", err);
+        goto done;
     }
 
     SensOptions so = {0};
@@ -222,8 +188,7 @@ int cmd_sensitivity(int argc, char **argv)
 done:
     sens_result_free(&res);
     grad_model_free(gm);
-    free(calib), free(tfl), free(labels), free(xs), free(ts);
-    tf_free(&ltf);
+    free(calib), free(xs), free(ts);
     ir_graph_free(g);
     return status;
 }

@@ -8,7 +8,6 @@
 #include "formats.h"
 #include "mixed.h"
 #include "report.h"
-#include "tensorfile.h"
 #include "util.h"
 
 /* "int4,nhot2" -> formats; "4,8" -> bits. */
@@ -107,60 +106,29 @@ int mixed_parse(CliCommand *cmd, Mixed *m)
     return 0;
 }
 
-/* Class targets for the Hessian: the given labels, or the float model's own
- * top-1 on each sample.  Sets *loss; returns a malloc'ed array or NULL. */
+/* Targets for the Hessian: the given labels (int: cross-entropy, float:
+ * MSE), or the float model's own top-1 on each sample.  Creates *gm for the
+ * loss; returns a malloc'ed array or NULL (printed). */
 static double *hessian_targets(Mixed *m, Graph *g, GradModel **gm, const float *calib, int n)
 {
     char err[1024];
+    GradLoss loss = GRAD_LOSS_XENT;
     double *ts = NULL;
     if (m->calib_labels) {
-        TensorFile tf = {0};
-        if (tf_read(m->calib_labels, &tf, err, sizeof err) != 0) {
+        ts = sens_read_targets(m->calib_labels, g, &loss, 1, n, n, err, sizeof err);
+        if (!ts) {
             fprintf(stderr, "shiftc: %s\n", err);
             return NULL;
         }
-        GradLoss loss = tf.type == TF_F32 || tf.type == TF_F64 ? GRAD_LOSS_MSE : GRAD_LOSS_XENT;
-        *gm = grad_model_new(g, loss);
-        if (!*gm) {
-            fprintf(stderr, "shiftc: %s: %s\n", m->model, g->err);
-            tf_free(&tf);
-            return NULL;
-        }
-        int64_t tn = grad_target_size(*gm);
-        if (tf.count < (int64_t)n * tn) {
-            fprintf(stderr, "shiftc: %s: expected %lld label value(s) for the %d calibration samples, found %lld\n",
-                    m->calib_labels, (long long)(n * tn), n, (long long)tf.count);
-            tf_free(&tf);
-            return NULL;
-        }
-        ts = xmalloc((size_t)(n * tn) * sizeof *ts);
-        int64_t classes = ir_numel(&g->tensors[g->outputs[0]]);
-        if (loss == GRAD_LOSS_XENT) {
-            int64_t *lab = tf_to_int64(&tf);
-            for (int i = 0; i < n; i++) {
-                if (lab[i] < 0 || lab[i] >= classes) {
-                    fprintf(stderr, "shiftc: %s: label #%d is %lld, outside the %lld classes of the output\n",
-                            m->calib_labels, i, (long long)lab[i], (long long)classes);
-                    free(lab), free(ts), tf_free(&tf);
-                    return NULL;
-                }
-                ts[i] = (double)lab[i];
-            }
-            free(lab);
-        } else {
-            float *v = tf_to_float(&tf);
-            for (int64_t i = 0; i < n * tn; i++)
-                ts[i] = v[i];
-            free(v);
-        }
-        tf_free(&tf);
-        return ts;
     }
-    *gm = grad_model_new(g, GRAD_LOSS_XENT);
+    *gm = grad_model_new(g, loss);
     if (!*gm) {
         fprintf(stderr, "shiftc: %s: %s\n", m->model, g->err);
+        free(ts);
         return NULL;
     }
+    if (ts)
+        return ts;
     float **vals = ir_interp_alloc(g);
     const Tensor *in = &g->tensors[g->inputs[0]], *out = &g->tensors[g->outputs[0]];
     int64_t in_n = ir_numel(in), out_n = ir_numel(out);

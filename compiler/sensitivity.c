@@ -18,6 +18,7 @@
 
 #include "formats.h"
 #include "sensitivity.h"
+#include "tensorfile.h"
 #include "util.h"
 
 /* ---- weight formats for Omega: the hook for the formats issue ---- */
@@ -318,6 +319,53 @@ void sens_progress_bar(void *ctx, int done, int max)
     int width = 30, fill = max > 0 ? done * width / max : width;
     fprintf(stderr, "\rsensitivity: [%.*s%*s] %d/%d probes", fill,
             "##############################", width - fill, "", done, max);
+}
+
+/* ---- targets ---- */
+
+double *sens_read_targets(const char *path, const Graph *g, GradLoss *lossp, int pick_loss, int need,
+                          int count, char *err, size_t errlen)
+{
+    TensorFile tf = {0};
+    if (tf_read(path, &tf, err, errlen) != 0)
+        return NULL;
+    if (pick_loss)
+        *lossp = tf.type == TF_F32 || tf.type == TF_F64 ? GRAD_LOSS_MSE : GRAD_LOSS_XENT;
+    GradLoss loss = *lossp;
+    int64_t tn = loss == GRAD_LOSS_XENT ? 1 : ir_numel(&g->tensors[g->outputs[0]]); /* grad_target_size */
+    double *ts = NULL;
+    int64_t nl = tf.count / tn;
+    if (loss == GRAD_LOSS_XENT && tf.type != TF_I64 && tf.type != TF_I32)
+        snprintf(err, errlen, "%s: expected int64 class labels, found dtype %s", path, tf_type_name(tf.type));
+    else if (loss == GRAD_LOSS_MSE && tf.type != TF_F32 && tf.type != TF_F64)
+        snprintf(err, errlen, "%s: expected float targets for --loss mse, found dtype %s", path,
+                 tf_type_name(tf.type));
+    else if (nl * tn != tf.count || nl < need)
+        snprintf(err, errlen,
+                 "%s: expected at least %d labels of %lld value(s) (one per calibration input), found %lld values",
+                 path, need, (long long)tn, (long long)tf.count);
+    else if (loss == GRAD_LOSS_XENT) {
+        int64_t *lab = tf_to_int64(&tf), k = ir_numel(&g->tensors[g->outputs[0]]);
+        ts = xmalloc((size_t)count * sizeof *ts);
+        for (int i = 0; i < count && ts; i++) {
+            if (lab[i] < 0 || lab[i] >= k) {
+                snprintf(err, errlen, "%s: label #%d is %lld, outside the %lld classes of the output", path, i,
+                         (long long)lab[i], (long long)k);
+                free(ts);
+                ts = NULL;
+            } else
+                ts[i] = (double)lab[i];
+        }
+        free(lab);
+    } else {
+        float *v = tf_to_float(&tf);
+        ts = xmalloc((size_t)(count * tn) * sizeof *ts);
+        for (int64_t i = 0; i < count * tn; i++)
+            ts[i] = v[i];
+        free(v);
+    }
+    tf_free(&tf);
+    return ts;
 }
 
 /* ---- reading `shiftc sensitivity --json` back ---- */

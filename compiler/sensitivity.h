@@ -76,6 +76,15 @@ void sens_act_traces(const GradModel *m, const double *xs, const double *targets
  * code is made of to *count when not NULL. */
 double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_chan, FmtCount *count);
 
+/* Targets of the first `count` samples from a labels file: int64/int32
+ * classes within the output's size (GRAD_LOSS_XENT) or float values, the
+ * output's size per sample (GRAD_LOSS_MSE); the file must hold at least
+ * `need` samples' worth.  *loss is the loss, or with pick_loss is set from
+ * the file (float: MSE, else cross-entropy).  NULL with err naming the file
+ * on a bad file. */
+double *sens_read_targets(const char *path, const Graph *g, GradLoss *loss, int pick_loss, int need, int count,
+                          char *err, size_t errlen);
+
 /* Reads the traces of `shiftc sensitivity --json` (PATH) for the weighted
  * layers of g, matched by name (their weight counts must agree); Omega is
  * recomputed, the activation traces read when present.  Returns 0, or -1
