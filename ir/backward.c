@@ -79,6 +79,7 @@ static int bw_supported(Op op)
     case OP_GLOBALAVGPOOL: case OP_ADD: case OP_CONCAT: case OP_RESHAPE: case OP_TRANSPOSE:
     case OP_SOFTMAX:
         return 1;
+    case OP_LSTM: case OP_GRU: /* not yet */
     case OP_COUNT:
         break;
     }
@@ -567,6 +568,7 @@ static void bw_node_fwd(const GradModel *m, GradWork *w, const Node *n)
             }
         return;
     }
+    case OP_LSTM: case OP_GRU: /* not yet: bw_supported refuses them */
     case OP_COUNT:
         break;
     }

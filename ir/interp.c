@@ -236,6 +236,7 @@ static int interp_node(Graph *g, const Node *n, float **vals)
         shiftc_f32_softmax(xv, yv, interp_i32(outer), interp_i32(slen), interp_i32(inner));
         return 0;
     }
+    case OP_LSTM: case OP_GRU: /* not yet */
     case OP_COUNT:
         break;
     }

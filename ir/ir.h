@@ -91,6 +91,8 @@ typedef enum { PAD_NOTSET, PAD_VALID, PAD_SAME_UPPER, PAD_SAME_LOWER } AutoPad;
 
 typedef enum { ACT_NONE, ACT_RELU, ACT_CLIP } FusedAct;
 
+typedef enum { RNN_FORWARD, RNN_REVERSE, RNN_BIDIRECTIONAL } RnnDirection;
+
 typedef struct Attrs {
     /* Conv, MaxPool, AveragePool */
     int64_t kernel[2], strides[2], dilations[2], pads[4];
@@ -114,6 +116,15 @@ typedef struct Attrs {
     int64_t shape[IR_MAX_RANK];
     int nshape;
     int flatten_axis;
+    /* LSTM, GRU: ONNX's inputs in ONNX's order (LSTM: X, W, R, B,
+       sequence_lens, initial_h, initial_c, P; GRU: X, W, R, B, sequence_lens,
+       initial_h; -1 when absent), outputs Y, Y_h (, Y_c); X is [T, batch,
+       input] (layout 0: the frontend transposes layout 1) */
+    int64_t hidden_size;
+    RnnDirection direction;
+    int linear_before_reset; /* GRU */
+    int input_forget;        /* LSTM */
+    float rnn_clip;          /* cell clip, 0: none */
 } Attrs;
 
 /* ---- per-node precision: what the precision search will choose ---- */

@@ -12,6 +12,10 @@
  * (Gemm and MatMul+Add become Dense, Flatten becomes Reshape, Identity,
  * Dropout and Constant disappear, a lone BatchNormalization becomes a
  * depthwise 1x1 Conv).
+ *
+ * LSTM and GRU keep ONNX's inputs, outputs and semantics (ir.h, Attrs):
+ * their weights (inputs 1 and 2) are quantized by their own code in
+ * quant.c, not through the weighted flag, which means "Conv/Dense-like".
  */
 #ifndef SHIFTC_OPS_H
 #define SHIFTC_OPS_H
@@ -32,7 +36,9 @@
     X(CONCAT, "Concat", 0)                  \
     X(RESHAPE, "Reshape", 0)                \
     X(TRANSPOSE, "Transpose", 0)            \
-    X(SOFTMAX, "Softmax", 0)
+    X(SOFTMAX, "Softmax", 0)                \
+    X(LSTM, "LSTM", 0)                      \
+    X(GRU, "GRU", 0)
 
 typedef enum {
 #define SHIFTC_OP_ENUM(e, name, w) OP_##e,

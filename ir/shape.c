@@ -540,6 +540,7 @@ static int shape_node(Graph *g, Node *n)
         return shape_transpose(g, n);
     case OP_SOFTMAX:
         return shape_softmax(g, n);
+    case OP_LSTM: case OP_GRU: /* not yet */
     case OP_COUNT:
         break;
     }
