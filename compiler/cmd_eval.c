@@ -44,27 +44,13 @@ static CliCommand eval_cmd = {
     1, eval_options,
 };
 
-static int argmax_f(const float *v, int64_t n)
-{
-    int best = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (v[i] > v[best])
-            best = (int)i;
-    return best;
-}
-
 /* One quantized inference: the class the integer simulator picks for input
  * x, or -1 (g->err set).  qin, qout, deq: scratch of the right sizes. */
 static int quant_class(Graph *g, QSim *sim, const float *x, void *qin, void *qout, float *deq)
 {
-    const Tensor *in = &g->tensors[g->inputs[0]], *out = &g->tensors[g->outputs[0]];
-    ir_quantize_input(in, x, qin);
-    const void *ins[1] = {qin};
-    void *outs[1] = {qout};
-    if (ir_qsim_run(sim, ins, outs) != 0)
+    if (pipeline_run_quantized(g, sim, x, qin, qout, deq) != 0)
         return -1;
-    ir_dequantize_output(out, qout, deq);
-    return argmax_f(deq, ir_numel(out));
+    return (int)argmax_f(deq, ir_numel(&g->tensors[g->outputs[0]]));
 }
 
 /* The report's accuracy of other assignments: quantize g again, simulate
@@ -196,7 +182,7 @@ int cmd_eval(int argc, char **argv)
             free(qin), free(deq);
             goto done;
         }
-        int fc = argmax_f(fout + (int64_t)s * out_n, out_n);
+        int fc = (int)argmax_f(fout + (int64_t)s * out_n, out_n);
         float_ok += fc == labels[s];
         quant_ok += qc == labels[s];
         agree += fc == qc;

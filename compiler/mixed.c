@@ -85,7 +85,7 @@ int mixed_parse(CliCommand *cmd, Mixed *m)
         return -1;
     if (cli_int(cmd, "sens-samples", 1, 1000000, 200, &m->samples) ||
         cli_int(cmd, "probes", 1, 100000, 100, &m->probes) || cli_int(cmd, "seed", 0, 0x7fffffffL, 0, &m->seed) ||
-        cli_int(cmd, "report-points", 0, 1000, 6, &m->report_points))
+        cli_int(cmd, "report-points", 0, 1000, 6, &m->report_points) || cli_int(cmd, "refine", 0, 1000, 8, &m->refine))
         return -1;
     char err[512];
     if (m->budget_text && budget_parse(m->budget_text, &m->budget, err, sizeof err) != 0) {
@@ -141,12 +141,7 @@ static double *hessian_targets(Mixed *m, Graph *g, GradModel **gm, const float *
             ir_interp_free(g, vals);
             return NULL;
         }
-        const float *y = vals[g->outputs[0]];
-        int64_t best = 0;
-        for (int64_t k = 1; k < out_n; k++)
-            if (y[k] > y[best])
-                best = k;
-        ts[s] = (double)best;
+        ts[s] = (double)argmax_f(vals[g->outputs[0]], out_n);
     }
     ir_interp_free(g, vals);
     return ts;
@@ -273,17 +268,81 @@ int mixed_choose(Mixed *m, Graph *g, const Target *t, const float *calib, int nc
                 m->model, m->budget_text, t->name, cost_kind_name(m->budget.kind), have, need);
         return -1;
     }
-    if (m->policy) {
-        int pick = -1;
-        if (policy_choose(m->policy, &m->space, &m->frontier, m->limit, &pick, err, sizeof err) != 0) {
-            fprintf(stderr, "shiftc: %s\n", err);
-            return -1;
-        }
-        if (pick >= 0)
-            m->chosen = pick;
+    int pick = -1;
+    if (m->policy && policy_choose(m->policy, &m->space, &m->frontier, m->limit, &pick, err, sizeof err) != 0) {
+        fprintf(stderr, "shiftc: %s\n", err);
+        return -1;
     }
-    search_apply(&m->space, m->frontier.points[m->chosen].choice, g);
+    m->chosen = pick >= 0 ? pick : m->chosen;
+    m->choice = m->frontier.points[m->chosen].choice;
+    /* a policy's pick is final; without a budget there is nothing to trade */
+    if (pick < 0 && isfinite(m->limit) && m->refine > 0) {
+        if (refine_choose(&m->space, &m->frontier, m->limit, (int)m->refine, g, m->model, calib, ncalib,
+                          &m->refined) != 0)
+            return -1;
+        if (m->refined.best >= 0)
+            m->choice = m->refined.e[m->refined.best].choice;
+    }
+    search_apply(&m->space, m->choice, g);
     return 0;
+}
+
+/* The applied assignment's frontier point, or -1 when the refinement
+ * picked a uniform assignment off the frontier. */
+static int applied_point(const Mixed *m)
+{
+    if (m->refined.best >= 0)
+        return m->refined.e[m->refined.best].frontier_index;
+    return m->chosen;
+}
+
+/* What picked the applied assignment: the label and who picked it. */
+static void applied_label(const Mixed *m, char *buf, size_t len, const char **by)
+{
+    if (m->refined.best >= 0) {
+        refine_label(&m->refined.e[m->refined.best], buf, len);
+        *by = "refinement";
+    } else {
+        snprintf(buf, len, "frontier point %d", m->chosen);
+        *by = m->policy && m->chosen != frontier_pick(&m->frontier, m->limit) ? "policy" : "omega";
+    }
+}
+
+static void print_refinement(const Mixed *m, FILE *out, int json)
+{
+    const Refinement *r = &m->refined;
+    if (json) {
+        if (r->best < 0) {
+            fprintf(out, ", \"refine\": null");
+            return;
+        }
+        fprintf(out, ", \"refine\": {\"metric\": \"%s\", \"samples\": %d, \"picked\": %d, \"candidates\": [",
+                r->metric, r->nsamples, r->best);
+        for (int i = 0; i < r->n; i++) {
+            const RefineEntry *e = &r->e[i];
+            fprintf(out, "%s{\"frontier_point\": ", i ? ", " : "");
+            if (e->frontier_index >= 0)
+                fprintf(out, "%d, \"uniform\": null", e->frontier_index);
+            else
+                fprintf(out, "null, \"uniform\": \"%s\"", fmt_name(e->uniform));
+            fprintf(out, ", \"cost\": %.9g, \"omega\": %.9g, \"divergence\": %.9g}", e->cost, e->omega,
+                    e->divergence);
+        }
+        fprintf(out, "]}");
+        return;
+    }
+    if (r->best < 0)
+        return;
+    fprintf(out, "  refined on %d calibration inputs: %s from the float model's outputs (least wins)\n", r->nsamples,
+            strcmp(r->metric, "kl") == 0 ? "mean KL divergence" : "mean squared error");
+    for (int i = 0; i < r->n; i++) {
+        const RefineEntry *e = &r->e[i];
+        char lab[64], c[64];
+        refine_label(e, lab, sizeof lab);
+        human(e->cost, m->frontier.kind, c, sizeof c);
+        fprintf(out, "  %c %-20s %s %-12s omega %-11.4g %s %.6g\n", i == r->best ? '*' : ' ', lab,
+                cost_kind_name(m->frontier.kind), c, e->omega, r->metric, e->divergence);
+    }
 }
 
 void mixed_print(const Mixed *m, FILE *out, int json)
@@ -291,9 +350,14 @@ void mixed_print(const Mixed *m, FILE *out, int json)
     if (!m->active || m->chosen < 0)
         return;
     const SearchSpace *s = &m->space;
-    const FrontierPoint *p = &m->frontier.points[m->chosen];
-    double tot[COST_COUNT], omega;
-    search_totals(s, p->choice, tot, &omega);
+    const int *choice = m->choice;
+    double tot[COST_COUNT], omega, objective = 0;
+    search_totals(s, choice, tot, &omega);
+    for (int i = 0; i < s->nlayers; i++)
+        objective += s->layers[i].cand[choice[i]].objective;
+    char label[64];
+    const char *by;
+    applied_label(m, label, sizeof label, &by);
     if (json) {
         fprintf(out, ", \"search\": {\"budget\": ");
         if (m->budget_text)
@@ -310,16 +374,22 @@ void mixed_print(const Mixed *m, FILE *out, int json)
             json_string(out, m->policy_path);
         else
             fprintf(out, "null");
-        fprintf(out, ", \"target\": \"%s\", \"frontier_points\": %d, \"chosen\": %d, \"omega\": %.9g, "
-                     "\"objective\": %.9g, \"average_bits\": %.6f, \"cost\": {",
-                s->target->name, m->frontier.npoints, m->chosen, omega, p->objective,
-                tot[COST_BITS] / (double)s->params);
+        fprintf(out, ", \"target\": \"%s\", \"frontier_points\": %d, \"chosen\": ", s->target->name,
+                m->frontier.npoints);
+        if (applied_point(m) >= 0)
+            fprintf(out, "%d", applied_point(m));
+        else
+            fprintf(out, "null");
+        fprintf(out, ", \"picked\": \"%s\", \"picked_by\": \"%s\"", label, by);
+        print_refinement(m, out, 1);
+        fprintf(out, ", \"omega\": %.9g, \"objective\": %.9g, \"average_bits\": %.6f, \"cost\": {", omega,
+                objective, tot[COST_BITS] / (double)s->params);
         for (int k = 0; k < COST_COUNT; k++)
             fprintf(out, "%s\"%s\": %.9g", k ? ", " : "", cost_kind_name((CostKind)k), tot[k]);
         fprintf(out, "}, \"layers\": [");
         for (int i = 0; i < s->nlayers; i++) {
             const SearchLayer *L = &s->layers[i];
-            const Candidate *c = &L->cand[p->choice[i]];
+            const Candidate *c = &L->cand[choice[i]];
             fprintf(out, "%s{\"name\": ", i ? ", " : "");
             json_string(out, L->name);
             fprintf(out, ", \"op\": \"%s\", \"params\": %lld, \"macs\": %lld, \"trace\": %.9g, \"weights\": \"%s\", "
@@ -336,16 +406,16 @@ void mixed_print(const Mixed *m, FILE *out, int json)
     char lim[64] = "none";
     if (isfinite(m->limit))
         human(m->limit, m->frontier.kind, lim, sizeof lim);
-    fprintf(out, "precision search on %s: budget %s (%s limit %s)%s%s; frontier of %d points over %s, point %d "
-                 "chosen\n",
+    fprintf(out, "precision search on %s: budget %s (%s limit %s)%s%s; frontier of %d points over %s; chosen: %s "
+                 "(by %s)\n",
             s->target->name, m->budget_text ? m->budget_text : "none", cost_kind_name(m->frontier.kind), lim,
             m->policy_path ? ", policy " : "", m->policy_path ? m->policy_path : "", m->frontier.npoints,
-            cost_kind_name(m->frontier.kind), m->chosen);
+            cost_kind_name(m->frontier.kind), label, by);
     fprintf(out, "  %-18s %-6s %8s %11s %-8s %4s %-9s %11s %9s %12s\n", "layer", "op", "params", "trace/n", "weights",
             "act", "kernel", "omega", "flash", "instructions");
     for (int i = 0; i < s->nlayers; i++) {
         const SearchLayer *L = &s->layers[i];
-        const Candidate *c = &L->cand[p->choice[i]];
+        const Candidate *c = &L->cand[choice[i]];
         fprintf(out, "  %-18.18s %-6s %8lld %11.4g %-8s %4d %-9s %11.4g %9.0f %12.0f\n", L->name, L->op,
                 (long long)L->params, L->trace / (double)L->params, fmt_name(c->weights), c->act_bits,
                 c->kernel == KS_UNROLLED ? "unrolled" : "table", c->omega, c->cost[COST_FLASH],
@@ -356,15 +426,7 @@ void mixed_print(const Mixed *m, FILE *out, int json)
             "total", "", (long long)s->params, "", "", "", "", omega, tot[COST_FLASH], tot[COST_INSTRUCTIONS]);
     fprintf(out, "  average weight bits %.3f, BOPs %.4g, peak layer RAM %.0f bytes\n", tot[COST_BITS] / (double)s->params,
             tot[COST_BOPS], tot[COST_RAM]);
-}
-
-/* Index in layer L of the candidate (w, bits), or -1. */
-static int find_candidate(const SearchLayer *L, WeightFormat w, int bits)
-{
-    for (int j = 0; j < L->ncand; j++)
-        if (L->cand[j].weights == w && L->cand[j].act_bits == bits)
-            return j;
-    return -1;
+    print_refinement(m, out, 0);
 }
 
 int mixed_report(Mixed *m, Graph *g, MixedAccuracy acc, void *ctx, double float_accuracy)
@@ -386,14 +448,17 @@ int mixed_report(Mixed *m, Graph *g, MixedAccuracy acc, void *ctx, double float_
     /* which frontier points to measure: the chosen one and up to
        report_points - 1 others spread evenly over the frontier */
     int *sample = xcalloc((size_t)f->npoints, sizeof *sample);
+    int point = applied_point(m);
     if (measure && m->report_points > 0) {
-        sample[m->chosen] = 1;
+        if (point >= 0)
+            sample[point] = 1;
         int k = (int)m->report_points - 1;
         for (int i = 0; i < k && f->npoints > 1; i++)
             sample[(int)((double)i * (f->npoints - 1) / (k > 1 ? k - 1 : 1) + 0.5)] = 1;
     }
     for (int p = 0; p < f->npoints; p++)
         total += sample[p];
+    total += measure && point < 0;
     for (int j = 0; j < L0->ncand; j++)
         if (L0->cand[j].act_bits == m->act_bits[0])
             total += measure;
@@ -402,10 +467,7 @@ int mixed_report(Mixed *m, Graph *g, MixedAccuracy acc, void *ctx, double float_
         const Candidate *c0 = &L0->cand[j];
         if (c0->act_bits != m->act_bits[0])
             continue;
-        int ok = 1;
-        for (int i = 0; i < s->nlayers && ok; i++)
-            ok = (choice[i] = find_candidate(&s->layers[i], c0->weights, c0->act_bits)) >= 0;
-        if (!ok)
+        if (search_uniform(s, c0->weights, c0->act_bits, 0, choice) != 0)
             continue;
         double tot[COST_COUNT], omega;
         search_totals(s, choice, tot, &omega);
@@ -428,9 +490,28 @@ int mixed_report(Mixed *m, Graph *g, MixedAccuracy acc, void *ctx, double float_
             if (tty)
                 fprintf(stderr, "\rreport: measuring accuracy %d/%d", ++done, total);
         }
+    /* a refined choice off the frontier: a point of its own */
+    FrontierPoint off = {0};
+    char off_label[64] = "";
+    double off_acc = NAN;
+    if (point < 0) {
+        const RefineEntry *e = &m->refined.e[m->refined.best];
+        off.cost = e->cost, off.omega = e->omega, off.choice = e->choice;
+        for (int i = 0; i < s->nlayers; i++)
+            off.objective += s->layers[i].cand[e->choice[i]].objective;
+        char lab[48];
+        refine_label(e, lab, sizeof lab);
+        snprintf(off_label, sizeof off_label, "%s (refinement)", lab);
+        if (measure) {
+            search_apply(s, e->choice, g);
+            off_acc = acc(ctx, g);
+            if (tty)
+                fprintf(stderr, "\rreport: measuring accuracy %d/%d", ++done, total);
+        }
+    }
     if (tty && measure)
         fprintf(stderr, "\n");
-    search_apply(s, f->points[m->chosen].choice, g);
+    search_apply(s, m->choice, g);
     ReportInput in = {0};
     in.model = m->model;
     in.target = s->target->name;
@@ -438,7 +519,10 @@ int mixed_report(Mixed *m, Graph *g, MixedAccuracy acc, void *ctx, double float_
     in.frontier = f;
     in.budget = m->limit;
     in.budget_text = m->budget_text;
-    in.chosen = m->chosen;
+    in.chosen = point;
+    in.applied = point < 0 ? &off : NULL;
+    in.applied_accuracy = off_acc;
+    in.applied_label = off_label;
     in.frontier_accuracy = facc;
     in.float_accuracy = float_accuracy;
     in.uniform = uni;
@@ -459,6 +543,7 @@ void mixed_free(Mixed *m)
     frontier_free(&m->frontier);
     search_free(&m->space);
     sens_result_free(&m->sens);
+    refine_free(&m->refined);
     policy_free(m->policy);
     m->policy = NULL;
 }

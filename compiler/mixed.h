@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "policy.h"
+#include "refine.h"
 #include "search.h"
 
 #define MIXED_CLI_OPTIONS                                                                                       \
@@ -30,6 +31,10 @@
      "labels of the calibration inputs for the Hessian (default: the float model's own top-1)", 0, 0, {0}, 0}, \
     {"sensitivity", OPT_VALUE, "S.json",                                                                       \
      "Hessian traces from 'shiftc sensitivity --json' instead of computing them", 0, 0, {0}, 0},            \
+    {"refine", OPT_VALUE, "K",                                                                                 \
+     "measure the K least-Omega frontier points under the budget and the uniform assignments that fit on the " \
+     "calibration inputs (integer simulator) and keep the one closest to the float model (default 8; 0: "      \
+     "least Omega)", 0, 0, {0}, 0},                                                                            \
     {"sens-samples", OPT_VALUE, "N", "calibration samples for the Hessian traces (default 200)", 0, 0, {0}, 0}, \
     {"probes", OPT_VALUE, "N", "maximum Hutchinson probes (default 100)", 0, 0, {0}, 0},                        \
     {"seed", OPT_VALUE, "S", "random seed of the probes (default 0)", 0, 0, {0}, 0},                            \
@@ -53,13 +58,17 @@ typedef struct Mixed {
     int nact_bits;           /* 0: the graph's */
     const char *calib_labels;
     const char *sens_path;   /* --sensitivity */
-    long samples, probes, seed, report_points;
+    long samples, probes, seed, report_points, refine;
     const char *report_dir;
     /* results */
     SensResult sens;
     SearchSpace space;
     Frontier frontier;
-    int chosen;              /* frontier point */
+    int chosen;              /* frontier point of least objective under the
+                                budget, or the policy's pick */
+    Refinement refined;      /* refined.n == 0: not refined */
+    const int *choice;       /* the assignment applied: points[chosen] or
+                                the refinement's winner */
     Policy *policy;
 } Mixed;
 

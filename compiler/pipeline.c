@@ -105,3 +105,15 @@ int pipeline_quantize(Graph *g, const char *model_path, const float *calib, int 
     }
     return 0;
 }
+
+int pipeline_run_quantized(Graph *g, QSim *sim, const float *x, void *qin, void *qout, float *deq)
+{
+    const Tensor *in = &g->tensors[g->inputs[0]], *out = &g->tensors[g->outputs[0]];
+    ir_quantize_input(in, x, qin);
+    const void *ins[1] = {qin};
+    void *outs[1] = {qout};
+    if (ir_qsim_run(sim, ins, outs) != 0)
+        return -1;
+    ir_dequantize_output(out, qout, deq);
+    return 0;
+}

@@ -30,4 +30,9 @@ int pipeline_read_samples(const char *path, const Graph *g, float **samples);
  * (--bias-correction) on the same samples. */
 int pipeline_quantize(Graph *g, const char *model_path, const float *calib, int ncalib);
 
+/* One quantized inference of float input x (numel of input 0) by the
+ * integer simulator sim of g: the dequantized output 0 in deq.  qin, qout:
+ * scratch for the input and output codes.  Returns 0, or -1 (g->err). */
+int pipeline_run_quantized(Graph *g, QSim *sim, const float *x, void *qin, void *qout, float *deq);
+
 #endif

@@ -507,7 +507,10 @@ typedef struct Page {
     const Frontier *fr;
     CostKind kind;
     int64_t params;
-    int chosen;        /* valid index or -1 */
+    const FrontierPoint *ch; /* the chosen assignment, NULL if none */
+    double ch_acc;     /* its measured accuracy, NaN if not measured */
+    char ch_name[64];  /* "frontier point 3 of 9" or "uniform int3" */
+    int ch_index;      /* its frontier point, -1 when off the frontier */
     double xdiv;       /* costs are plotted as cost / xdiv (bits: per weight) */
     double budget;     /* in plotted units, NaN if none */
     int any_accuracy;
@@ -631,7 +634,7 @@ static void plot_frontier(const Page *pg)
     leg[nleg++] = (LegendItem){LEG_LINE_DOT, C_FRONTIER, "Pareto frontier"};
     if (pg->in->nuniform > 0)
         leg[nleg++] = (LegendItem){LEG_DIAMOND, C_UNIFORM, "uniform precision"};
-    if (pg->chosen >= 0)
+    if (pg->ch)
         leg[nleg++] = (LegendItem){LEG_CHOSEN, C_CHOSEN, "chosen point"};
     if (isfinite(pg->budget))
         leg[nleg++] = (LegendItem){LEG_DASHED, C_BUDGET, "budget"};
@@ -685,9 +688,9 @@ static void plot_frontier(const Page *pg)
             uni[i] = (Mark){axis_px(&p.x, u->cost / pg->xdiv), axis_px(&p.y, u->omega), u->label};
     }
     Mark ch = {NAN, NAN, "chosen"};
-    if (pg->chosen >= 0 && isfinite(pg->fr->points[pg->chosen].cost) && isfinite(pg->fr->points[pg->chosen].omega))
-        ch.x = axis_px(&p.x, pg->fr->points[pg->chosen].cost / pg->xdiv),
-        ch.y = axis_px(&p.y, pg->fr->points[pg->chosen].omega);
+    if (pg->ch && isfinite((*pg->ch).cost) && isfinite((*pg->ch).omega))
+        ch.x = axis_px(&p.x, (*pg->ch).cost / pg->xdiv),
+        ch.y = axis_px(&p.y, (*pg->ch).omega);
     draw_marks(&p, uni, pg->in->nuniform, isnan(ch.x) ? NULL : &ch);
     free(uni);
     fputs("</svg>\n", f);
@@ -730,7 +733,7 @@ static void plot_accuracy(const Page *pg)
         nuacc += isfinite(pg->in->uniform[i].accuracy) != 0;
     if (nuacc)
         leg[nleg++] = (LegendItem){LEG_DIAMOND, C_UNIFORM, "uniform precision"};
-    int chosen_measured = pg->chosen >= 0 && isfinite(facc(pg, pg->chosen));
+    int chosen_measured = pg->ch && isfinite(pg->ch_acc);
     if (chosen_measured)
         leg[nleg++] = (LegendItem){LEG_CHOSEN, C_CHOSEN, "chosen point"};
     if (isfinite(pg->in->float_accuracy))
@@ -786,10 +789,10 @@ static void plot_accuracy(const Page *pg)
     char a[32], lab[64];
     Mark ch = {NAN, NAN, lab};
     if (chosen_measured) {
-        fmt_pct(a, sizeof a, facc(pg, pg->chosen));
+        fmt_pct(a, sizeof a, pg->ch_acc);
         snprintf(lab, sizeof lab, "chosen %s", a);
-        ch.x = axis_px(&p.x, pg->fr->points[pg->chosen].cost / pg->xdiv);
-        ch.y = axis_px(&p.y, 100 * facc(pg, pg->chosen));
+        ch.x = axis_px(&p.x, (*pg->ch).cost / pg->xdiv);
+        ch.y = axis_px(&p.y, 100 * pg->ch_acc);
     }
     draw_marks(&p, uni, pg->in->nuniform, isnan(ch.x) ? NULL : &ch);
     free(uni);
@@ -882,14 +885,12 @@ static void header(const Page *pg)
              cost_kind_name(pg->kind));
     meta(f, "frontier", d, NULL);
     fputs("</div>\n<div class=\"cards\">\n", f);
-    if (pg->chosen >= 0) {
-        const FrontierPoint *q = &pg->fr->points[pg->chosen];
+    if (pg->ch) {
+        const FrontierPoint *q = &(*pg->ch);
         double tot[COST_COUNT], omega;
         search_totals(pg->s, q->choice, tot, &omega);
-        char idx[64];
-        snprintf(idx, sizeof idx, "frontier point %d of %d", pg->chosen, pg->fr->npoints);
         fmt_cost2(v, sizeof v, u, sizeof u, q->cost, pg->kind, pg->params);
-        card(f, " hl", "chosen cost", v, u, idx);
+        card(f, " hl", "chosen cost", v, u, pg->ch_name);
         fmt_real(v, sizeof v, q->omega);
         d[0] = 0;
         if (q->objective != q->omega && isfinite(q->objective)) {
@@ -898,11 +899,11 @@ static void header(const Page *pg)
             snprintf(d, sizeof d, "policy objective %s", o);
         }
         card(f, " hl", "chosen total &#937;", v, NULL, d);
-        if (isfinite(facc(pg, pg->chosen))) {
-            fmt_pct(v, sizeof v, facc(pg, pg->chosen));
+        if (isfinite(pg->ch_acc)) {
+            fmt_pct(v, sizeof v, pg->ch_acc);
             d[0] = 0;
             if (isfinite(in->float_accuracy))
-                snprintf(d, sizeof d, "%+.2f points vs float", 100 * (facc(pg, pg->chosen) - in->float_accuracy));
+                snprintf(d, sizeof d, "%+.2f points vs float", 100 * (pg->ch_acc - in->float_accuracy));
             card(f, " hl", "chosen accuracy", v, NULL, d);
         }
         if (isfinite(in->float_accuracy)) {
@@ -933,7 +934,7 @@ static void layer_table(const Page *pg)
 {
     FILE *f = pg->f;
     const SearchSpace *s = pg->s;
-    const int *choice = pg->fr->points[pg->chosen].choice;
+    const int *choice = (*pg->ch).choice;
     double tot[COST_COUNT], omega;
     search_totals(s, choice, tot, &omega);
     double omax = 0;
@@ -1021,8 +1022,8 @@ static void frontier_table(const Page *pg)
         shown = n;
     } else {
         show[0] = show[n - 1] = 1;
-        if (pg->chosen >= 0)
-            show[pg->chosen] = 1;
+        if (pg->ch_index >= 0)
+            show[pg->ch_index] = 1;
         for (int i = 0; i < n; i++)
             if (isfinite(facc(pg, i)))
                 show[i] = 1;
@@ -1047,8 +1048,8 @@ static void frontier_table(const Page *pg)
         fmt_cost(c, sizeof c, q->cost, pg->kind, pg->params);
         fmt_real(o, sizeof o, q->omega);
         fmt_pct(a, sizeof a, facc(pg, i));
-        fprintf(f, "<tr%s><td>%d%s</td><td>%s</td><td>%s</td>", i == pg->chosen ? " class=\"sel\"" : "", i,
-                i == pg->chosen ? "<span class=\"tag\">chosen</span>" : "", c, o);
+        fprintf(f, "<tr%s><td>%d%s</td><td>%s</td><td>%s</td>", i == pg->ch_index ? " class=\"sel\"" : "", i,
+                i == pg->ch_index ? "<span class=\"tag\">chosen</span>" : "", c, o);
         if (pg->any_accuracy)
             fprintf(f, "<td>%s</td>", a);
         fputs("</tr>\n", f);
@@ -1111,7 +1112,7 @@ static void page(const Page *pg)
             plot_accuracy(pg);
             fputs("</section>\n", f);
         }
-        if (pg->chosen >= 0)
+        if (pg->ch)
             layer_table(pg);
         fputs("<section class=\"two\">\n", f);
         frontier_table(pg);
@@ -1166,9 +1167,19 @@ int report_write(const char *dir, const ReportInput *in, char *err, size_t errle
     pg.fr = in->frontier;
     pg.kind = in->frontier->kind < COST_COUNT ? in->frontier->kind : COST_FLASH;
     pg.params = in->space ? in->space->params : 0;
-    pg.chosen = -1;
+    pg.ch_acc = NAN;
+    pg.ch_index = -1;
     if (in->chosen >= 0 && in->chosen < pg.fr->npoints && valid_choice(pg.s, pg.fr->points[in->chosen].choice))
-        pg.chosen = in->chosen;
+        pg.ch_index = in->chosen;
+    if (in->applied && valid_choice(pg.s, in->applied->choice)) {
+        pg.ch = in->applied;
+        pg.ch_acc = in->applied_accuracy;
+        snprintf(pg.ch_name, sizeof pg.ch_name, "%s", in->applied_label ? in->applied_label : "off the frontier");
+    } else if (pg.ch_index >= 0) {
+        pg.ch = &pg.fr->points[in->chosen];
+        pg.ch_acc = facc(&pg, in->chosen);
+        snprintf(pg.ch_name, sizeof pg.ch_name, "frontier point %d of %d", in->chosen, pg.fr->npoints);
+    }
     pg.xdiv = pg.kind == COST_BITS && pg.params > 0 ? (double)pg.params : 1;
     pg.budget = isfinite(in->budget) ? in->budget / pg.xdiv : NAN;
     ReportInput fixed = *in;

@@ -25,7 +25,12 @@ typedef struct ReportInput {
     const Frontier *frontier;
     double budget;             /* the limit in frontier cost units, NaN if none */
     const char *budget_text;   /* as the user wrote it, or NULL */
-    int chosen;                /* index into frontier->points */
+    int chosen;                /* index into frontier->points, -1 when the
+                                  applied assignment is off the frontier */
+    const FrontierPoint *applied; /* the applied assignment when it is not
+                                     points[chosen] (refinement), else NULL */
+    double applied_accuracy;   /* its accuracy, NaN if not measured */
+    const char *applied_label; /* "uniform int3": how the page names it */
     const double *frontier_accuracy; /* per frontier point, NaN if not measured; may be NULL */
     double float_accuracy;     /* NaN if not measured */
     const ReportPoint *uniform; /* uniform-precision points, may be NULL */

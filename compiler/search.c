@@ -529,3 +529,17 @@ void search_totals(const SearchSpace *s, const int *choice, double cost[COST_COU
         *omega += c->omega;
     }
 }
+
+int search_uniform(const SearchSpace *s, WeightFormat w, int act_bits, int allowed_only, int *choice)
+{
+    for (int i = 0; i < s->nlayers; i++) {
+        const SearchLayer *L = &s->layers[i];
+        choice[i] = -1;
+        for (int j = 0; j < L->ncand && choice[i] < 0; j++)
+            if (L->cand[j].weights == w && L->cand[j].act_bits == act_bits && (!allowed_only || L->cand[j].allowed))
+                choice[i] = j;
+        if (choice[i] < 0)
+            return -1;
+    }
+    return 0;
+}

@@ -136,6 +136,12 @@ int frontier_pick(const Frontier *f, double limit);
  * chosen candidates. */
 void search_apply(const SearchSpace *s, const int *choice, Graph *g);
 
+/* The uniform assignment: every layer at weight format w and act bits
+ * act_bits (kernel: the first candidate with both).  Returns 0 with choice
+ * filled, or -1 when some layer has no such candidate (or, allowed_only,
+ * none that is allowed). */
+int search_uniform(const SearchSpace *s, WeightFormat w, int act_bits, int allowed_only, int *choice);
+
 /* Totals of an assignment. */
 void search_totals(const SearchSpace *s, const int *choice, double cost[COST_COUNT], double *omega);
 

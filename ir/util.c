@@ -47,3 +47,12 @@ char *ident_from_path(const char *path)
     name[k] = 0;
     return name;
 }
+
+int64_t argmax_f(const float *v, int64_t n)
+{
+    int64_t best = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (v[i] > v[best])
+            best = i;
+    return best;
+}

@@ -4,6 +4,7 @@
 #define SHIFTC_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
@@ -13,6 +14,9 @@ char *xstrdup(const char *s);
 /* A C identifier from a file name, for model names: "models/My-Net.v2.onnx"
  * -> "my_net_v2" (lower case, other characters '_', "m_" before a digit). */
 char *ident_from_path(const char *path);
+
+/* Index of the largest of v[0..n) (the first one on ties); 0 when n <= 0. */
+int64_t argmax_f(const float *v, int64_t n);
 
 /* Internal errors (a bug in shiftc, never the user's input). */
 _Noreturn void internal_error(const char *file, int line, const char *msg);
