@@ -12,6 +12,7 @@
 
 #include "emit_internal.h"
 #include "kernel_args.h"
+#include "rnn.h"
 #include "util.h"
 
 void emit_float_sizes(EmitCtx *c)
@@ -19,8 +20,12 @@ void emit_float_sizes(EmitCtx *c)
     const Graph *g = c->g;
     for (int t = 0; t < g->ntensors; t++)
         c->bytes[t] = g->tensors[t].kind == TK_CONST ? 0 : 4 * ir_numel(&g->tensors[t]);
-    for (int k = 0; k < g->nnodes; k++)
-        c->scratch[k] = 0; /* the float kernels read padding in place */
+    for (int k = 0; k < g->nnodes; k++) {
+        const Node *n = &g->nodes[k];
+        /* the float kernels read padding in place; LSTM and GRU keep their
+           running state in scratch */
+        c->scratch[k] = n->op == OP_LSTM || n->op == OP_GRU ? 4 * (int64_t)ir_rnn_scratch(g, n) : 0;
+    }
 }
 
 static int is_const_data(const Graph *g, int t)
@@ -33,8 +38,12 @@ int emit_float_check(EmitCtx *c)
     const Graph *g = c->g;
     for (int k = 0; k < g->nnodes; k++) {
         const Node *n = &g->nodes[k];
-        if (n->nout != 1 || n->out[0] < 0 || n->nin < 1 || n->in[0] < 0)
+        int rnn = n->op == OP_LSTM || n->op == OP_GRU;
+        if ((n->nout != 1 && !rnn) || n->out[0] < 0 || n->nin < 1 || n->in[0] < 0)
             return emit_fail(c, n, "expected one output and at least one input");
+        for (int j = 1; j < n->nout; j++)
+            if (n->out[j] < 0)
+                return emit_fail(c, n, "output %d is missing", j);
         for (int j = 0; j < n->nin; j++)
             if (n->in[j] >= 0 && g->tensors[n->in[j]].kind == TK_CONST && !g->tensors[n->in[j]].data)
                 return emit_fail(c, n, "constant input %d has no data", j);
@@ -75,6 +84,11 @@ int emit_float_check(EmitCtx *c)
         case OP_GLOBALAVGPOOL:
         case OP_CONCAT:
         case OP_SOFTMAX:
+            break;
+        case OP_LSTM:
+        case OP_GRU:
+            if (n->nin < 3 || n->in[1] < 0 || n->in[2] < 0)
+                return emit_fail(c, n, "%s needs inputs X, W and R", ir_op_name(n->op));
             break;
         default:
             return emit_fail(c, n, "no float C kernel for op %s", ir_op_name(n->op));
@@ -185,6 +199,42 @@ static void emit_batchnorm(EmitCtx *c, int k)
     eb_puts(b, "[ch];\n            }\n    }\n");
 }
 
+/* Tensor t as a kernel argument, "NULL" for an absent optional one. */
+static void opt_ref(EmitCtx *c, EmitBuf *b, int t)
+{
+    if (t >= 0)
+        emit_tensor_ref(c, b, t);
+    else
+        eb_puts(b, "NULL");
+}
+
+/* LSTM or GRU: its parameters as a constant, its state in the node's
+ * scratch, every optional input or output NULL when absent. */
+static void emit_rnn(EmitCtx *c, int k)
+{
+    const Graph *g = c->g;
+    const Node *n = &g->nodes[k];
+    EmitBuf *b = &c->body;
+    shiftc_f32_rnn p;
+    ir_rnn_params(g, n, &p);
+    eb_printf(&c->consts,
+              "static const shiftc_f32_rnn rnn_%d = {%d, %d, %d, %d, %d, %d, ", k, p.seq, p.batch,
+              p.input, p.hidden, p.ndir, p.reverse);
+    eb_f32(&c->consts, p.clip);
+    eb_printf(&c->consts, ", %d, %d};\n", p.input_forget, p.linear_before_reset);
+    int lstm = n->op == OP_LSTM, nin = lstm ? 8 : 6;
+    eb_printf(b, "    shiftc_f32_%s(", lstm ? "lstm" : "gru");
+    for (int j = 0; j < nin; j++) {
+        opt_ref(c, b, j < n->nin ? n->in[j] : -1);
+        eb_puts(b, ", ");
+    }
+    for (int j = 0; j < (lstm ? 3 : 2); j++) {
+        opt_ref(c, b, j < n->nout ? n->out[j] : -1);
+        eb_puts(b, ", ");
+    }
+    eb_printf(b, "a + %lld, &rnn_%d);\n", (long long)(c->plan.scratch_off[k] / 4), k);
+}
+
 /* "x, y" of a unary call. */
 static void xy(EmitCtx *c, EmitBuf *b, const Node *n)
 {
@@ -293,6 +343,10 @@ int emit_float_node(EmitCtx *c, int k)
         eb_printf(b, ", %d, tdims_%d, tstrides_%d);\n", rank, k, k);
         break;
     }
+    case OP_LSTM:
+    case OP_GRU:
+        emit_rnn(c, k);
+        break;
     case OP_SOFTMAX: {
         int32_t outer, slen, inner;
         ka_softmax(g, n, &outer, &slen, &inner);

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "emit_internal.h"
+#include "emit_rnn.h"
 #include "kernel_args.h"
 #include "quant.h"
 #include "shiftadd.h"
@@ -67,6 +68,8 @@ void emit_int_sizes(EmitCtx *c)
     for (int k = 0; k < g->nnodes; k++) {
         const Node *n = &g->nodes[k];
         c->scratch[k] = 0;
+        if (n->op == OP_LSTM || n->op == OP_GRU)
+            c->scratch[k] = emit_rnn_scratch(g, n);
         if (n->op != OP_CONV)
             continue;
         shiftc_geom ge;
@@ -448,6 +451,8 @@ int emit_int_node(EmitCtx *c, int k)
 {
     const Graph *g = c->g;
     const Node *n = &g->nodes[k];
+    if (n->op == OP_LSTM || n->op == OP_GRU) /* several outputs, some maybe absent */
+        return emit_rnn_node(c, k);
     const QLayer *q = n->q;
     const Tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
     EmitBuf *b = &c->body;

@@ -29,10 +29,11 @@ static CliOption sens_options[] = {
 
 static CliCommand sens_cmd = {
     "sensitivity", "MODEL.onnx|MODEL.lua --calib X.npy --labels Y.npy [options]",
-    "Estimates, for every Conv and Dense weight tensor, the trace of its block of the\n"
-    "Hessian of the loss (Hutchinson's estimator, Rademacher probes, Hessian-vector\n"
-    "products by central differences of double-precision gradients, with the branches\n"
-    "of ReLU/Clip/MaxPool frozen, so they equal autograd's).",
+    "Estimates, for every Conv and Dense weight tensor and every LSTM and GRU (its W\n"
+    "and R together), the trace of its block of the Hessian of the loss (Hutchinson's\n"
+    "estimator, Rademacher probes, Hessian-vector products by central differences of\n"
+    "double-precision gradients, with the branches of ReLU/Clip/MaxPool and of the\n"
+    "recurrent gates' clip frozen, so they equal autograd's).",
     "Per layer: weights n, trace Tr(H_ii), Tr/n, its standard error, and\n"
     "Omega(f) = (Tr/n) * |Q_f(W) - W|^2 for each weight format f.  The loss is the\n"
     "mean over the samples of cross-entropy (softmax + NLL of the logits, or NLL\n"
@@ -117,13 +118,14 @@ int cmd_sensitivity(int argc, char **argv)
     so.tol = tol;
     so.seed = (uint64_t)seed;
     so.threads = (int)threads;
+    so.recurrent = 1;
     int tty = isatty(2);
     if (tty)
         so.progress = sens_progress_bar;
     if (sens_hutchinson(gm, xs, ts, n, &so, &res) != 0) {
         if (tty)
             fprintf(stderr, "\n");
-        fprintf(stderr, "shiftc: %s: the model has no Conv or Dense weights\n", model);
+        fprintf(stderr, "shiftc: %s: the model has no Conv, Dense, LSTM or GRU weights\n", model);
         goto done;
     }
     if (tty)

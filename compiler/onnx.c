@@ -6,7 +6,8 @@
  *   - a graph tensor: an activation or a run-time graph input;
  *   - a constant known here: an initializer, a Constant node, or exporter glue
  *     folded at import (Shape, Gather, Unsqueeze, Squeeze, Concat, Cast,
- *     Slice, ConstantOfShape, Reshape, Transpose and arithmetic on constants);
+ *     Slice, ConstantOfShape, Expand, Reshape, Transpose and arithmetic on
+ *     constants);
  *   - another value: Identity, Dropout and float-to-float Casts are rewired;
  *   - zero padding (torch's Pad + AveragePool) that the Conv or AveragePool
  *     reading it takes into its own pads.
@@ -19,8 +20,13 @@
  * later), with one exception torch needs for x.view(x.size(0), -1) when the
  * batch is dynamic: an element of a folded integer constant may be a symbol,
  * "dimension d of tensor T".  A Reshape of T whose target holds that symbol
- * at position d gets 0 there ("keep the input dimension"); any other use of
- * a symbol is an error.
+ * at position d gets 0 there ("keep the input dimension").  Where glue needs
+ * a symbol's value (Expand and ConstantOfShape of torch's zero LSTM/GRU
+ * state, a Reshape target elsewhere) or the dims of an activation (Squeeze,
+ * Unsqueeze and Gather of one, which become Reshapes: torch's h_n[-1] and
+ * the Squeeze between stacked LSTM layers), shape inference runs on the
+ * graph imported so far (onnx_computed_shape) -- the batch is fixed at
+ * compile time, so every dimension is a number by then.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -567,11 +573,77 @@ static int onnx_known_shape(const Importer *imp, const Value *v, int *rank, int6
     return 0;
 }
 
+/* Tensor t with its dims, found for a computed tensor by running shape
+ * inference over the graph imported so far.  Exporter glue that reads the
+ * shape of an activation (torch's zero LSTM/GRU state, Squeeze of an LSTM
+ * output, h_n[-1]) needs dims here; the batch is fixed at compile time, so
+ * they are numbers. */
+static int onnx_computed_shape(Importer *imp, int t, const Tensor **out)
+{
+    *out = NULL;
+    if (imp->g->tensors[t].kind == TK_ACT && ir_infer_shapes(imp->g) < 0)
+        return onnx_fail(imp, "cannot tell the shape of '%s': %s", imp->g->tensors[t].name,
+                         imp->g->err);
+    *out = &imp->g->tensors[t];
+    return 0;
+}
+
+/* The number a symbol ("dimension d of tensor T") stands for. */
+static int onnx_sym_dim(Importer *imp, int64_t sym, int64_t *out)
+{
+    const Tensor *t = NULL;
+    if (onnx_computed_shape(imp, SYM_TENSOR(sym), &t) < 0)
+        return -1;
+    if (SYM_DIM(sym) >= t->rank)
+        return onnx_fail(imp, "dimension %d of '%s' does not exist (rank %d)", SYM_DIM(sym),
+                         t->name, t->rank);
+    *out = t->dims[SYM_DIM(sym)];
+    return 0;
+}
+
+/* Replaces every symbol of the integer constant c by its number. */
+static int onnx_resolve_syms(Importer *imp, Const *c)
+{
+    if (!const_has_sym(c))
+        return 0;
+    if (!c->idata)
+        return onnx_fail(imp, "run-time dimensions in a non-integer constant");
+    for (int64_t i = 0; i < c->count; i++) {
+        if (c->sym[i] < 0)
+            continue;
+        if (onnx_sym_dim(imp, c->sym[i], &c->idata[i]) < 0)
+            return -1;
+        c->data[i] = (float)c->idata[i];
+        c->sym[i] = -1;
+    }
+    return 0;
+}
+
 /* ---- node outputs ---- */
 
 static int onnx_new_node(Importer *imp, Op op)
 {
     return ir_add_node(imp->g, op, imp->node_name, imp->node_index);
+}
+
+/* A new activation tensor, output slot k of IR node n, named after base;
+ * returns its index. */
+static int onnx_node_output(Importer *imp, int n, int k, const char *base)
+{
+    int t = onnx_add_tensor(imp, base, TK_ACT);
+    imp->g->tensors[t].producer = n;
+    Node *node = &imp->g->nodes[n];
+    node->out[k] = t;
+    if (node->nout < k + 1)
+        node->nout = k + 1;
+    return t;
+}
+
+/* ONNX value name is output slot k of IR node n. */
+static void onnx_bind_output(Importer *imp, int n, int k, const char *name)
+{
+    Value *v = onnx_new_value(imp, name, V_TENSOR);
+    v->tensor = onnx_node_output(imp, n, k, name);
 }
 
 /* Output k of the ONNX node becomes output k of IR node n. */
@@ -583,15 +655,23 @@ static int onnx_out_act(Importer *imp, int n, int k)
             return onnx_fail(imp, "output 0 is missing");
         return 0;
     }
-    int t = onnx_add_tensor(imp, name, TK_ACT);
-    imp->g->tensors[t].producer = n;
-    Node *node = &imp->g->nodes[n];
-    node->out[k] = t;
-    if (node->nout < k + 1)
-        node->nout = k + 1;
-    Value *v = onnx_new_value(imp, name, V_TENSOR);
-    v->tensor = t;
+    onnx_bind_output(imp, n, k, name);
     return 0;
+}
+
+/* A Reshape node from computed tensor t to dims (Squeeze, Unsqueeze and
+ * Gather of an activation). */
+static int onnx_reshape_node(Importer *imp, int t, int rank, const int64_t *dims)
+{
+    if (rank < 1)
+        return onnx_fail(imp, "a scalar result of a computed tensor is not supported");
+    int n = onnx_new_node(imp, OP_RESHAPE);
+    Node *node = &imp->g->nodes[n];
+    node->a.nshape = rank;
+    memcpy(node->a.shape, dims, sizeof dims[0] * (size_t)rank);
+    node->nin = 1;
+    node->in[0] = t;
+    return onnx_out_act(imp, n, 0);
 }
 
 /* Output 0 is the folded constant c (taken over). */
@@ -888,7 +968,7 @@ struct OnnxOp {
                           folded or rewired at import */
     OnnxArity io[2];   /* by increasing since; io[0].since: first opset of
                           the op */
-    OnnxAttr attrs[8]; /* accepted attributes */
+    OnnxAttr attrs[10]; /* accepted attributes */
 };
 
 static int onnx_op_conv(Importer *imp, const OnnxOp *op)
@@ -1459,6 +1539,100 @@ static int onnx_op_shape(Importer *imp, const OnnxOp *op)
     return onnx_out_const(imp, &c);
 }
 
+/* Gather of one constant index from a computed tensor, as torch writes
+ * h_n[-1]: the selected slice must be a whole tensor of size 1 along the
+ * axis -- the tensor itself, or (2 stacked layers) the input of a Concat
+ * along that axis that holds the index -- so the result is a Reshape of
+ * it, dropping the axis (scalar index) or keeping it (one-element list). */
+static int onnx_gather_computed(Importer *imp, int t, int64_t axis, const Const *idx)
+{
+    const Tensor *x;
+    if (idx->count != 1 || idx->rank > 1)
+        return onnx_fail(imp, "Gather of %lld indices from a computed tensor is not supported "
+                              "(only one constant index)",
+                         (long long)idx->count);
+    if (onnx_computed_shape(imp, t, &x) < 0)
+        return -1;
+    int rank = x->rank;
+    if (axis < -rank || axis >= rank)
+        return onnx_fail(imp, "attribute axis=%lld is out of range for rank %d", (long long)axis,
+                         rank);
+    if (axis < 0)
+        axis += rank;
+    int64_t at = idx->idata[0], size = x->dims[axis];
+    if (at < -size || at >= size)
+        return onnx_fail(imp, "index %lld is out of range [%lld, %lld)", (long long)at,
+                         (long long)-size, (long long)size);
+    if (at < 0)
+        at += size;
+    /* walk into Concats along the axis until the slice is a whole tensor */
+    while (imp->g->tensors[t].dims[axis] != 1) {
+        int p = imp->g->tensors[t].producer;
+        const Node *c = p >= 0 ? &imp->g->nodes[p] : NULL;
+        if (!c || c->op != OP_CONCAT || c->a.axis != axis)
+            return onnx_fail(imp, "Gather of index %lld along an axis of size %lld of computed "
+                                  "tensor '%s' is not supported (only a size-1 axis, or an input "
+                                  "of a Concat along the axis)",
+                             (long long)at, (long long)imp->g->tensors[t].dims[axis],
+                             imp->g->tensors[t].name);
+        int j = 0;
+        while (j < c->nin - 1 && at >= imp->g->tensors[c->in[j]].dims[axis])
+            at -= imp->g->tensors[c->in[j++]].dims[axis];
+        t = c->in[j];
+    }
+    int64_t dims[IR_MAX_RANK];
+    int k = 0;
+    for (int i = 0; i < rank; i++)
+        if (i != axis || idx->rank == 1)
+            dims[k++] = imp->g->tensors[t].dims[i];
+    return onnx_reshape_node(imp, t, k, dims);
+}
+
+/* Expand of a constant to a shape that may come from run-time dimensions
+ * (torch's zero LSTM/GRU state): folded, with numpy broadcasting. */
+static int onnx_op_expand(Importer *imp, const OnnxOp *op)
+{
+    (void)op;
+    Value *x, *sv;
+    const Const *shape;
+    if (onnx_in_required(imp, 0, &x) < 0 || onnx_in_ints(imp, 1, &shape) < 0 ||
+        onnx_in_required(imp, 1, &sv) < 0)
+        return -1;
+    if (x->kind != V_CONST)
+        return onnx_fail(imp, "Expand of a run-time tensor is not supported");
+    if (onnx_resolve_syms(imp, &sv->c) < 0 || onnx_resolve_syms(imp, &x->c) < 0)
+        return -1;
+    const Const *c = &x->c;
+    if (shape->rank != 1)
+        return onnx_fail(imp, "input 1 (shape) must be 1-D, has rank %d", shape->rank);
+    int rank = shape->count > c->rank ? (int)shape->count : c->rank;
+    if (rank > IR_MAX_RANK)
+        return onnx_fail(imp, "result has rank %d, which is not supported (at most %d)", rank,
+                         IR_MAX_RANK);
+    int64_t dims[IR_MAX_RANK], xs[IR_MAX_RANK], stride = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        int ic = i - (rank - c->rank), is = i - (rank - (int)shape->count);
+        int64_t dc = ic >= 0 ? c->dims[ic] : 1, ds = is >= 0 ? shape->idata[is] : 1;
+        if (ds < 0 || (dc != ds && dc != 1 && ds != 1))
+            return onnx_fail(imp, "cannot expand '%s' to the requested shape", x->name);
+        dims[i] = dc == 1 ? ds : dc;
+        xs[i] = dc == 1 ? 0 : stride; /* broadcast dims do not advance */
+        stride *= dc;
+    }
+    Const out;
+    if (onnx_const_alloc(imp, &out, rank, dims, c->idata != NULL, 0) < 0)
+        return -1;
+    for (int64_t o = 0; o < out.count; o++) {
+        int64_t rest = o, src = 0;
+        for (int i = rank - 1; i >= 0; i--) {
+            src += (rest % dims[i]) * xs[i];
+            rest /= dims[i];
+        }
+        const_copy(&out, o, c, src);
+    }
+    return onnx_out_const(imp, &out);
+}
+
 static int onnx_op_gather(Importer *imp, const OnnxOp *op)
 {
     (void)op;
@@ -1491,8 +1665,10 @@ static int onnx_op_gather(Importer *imp, const OnnxOp *op)
         }
         return onnx_out_const(imp, &out);
     }
+    if (data->kind == V_TENSOR)
+        return onnx_gather_computed(imp, data->tensor, axis, idx);
     if (data->kind != V_CONST)
-        return onnx_fail(imp, "Gather on a run-time tensor is not supported");
+        return onnx_fail(imp, "Gather on '%s' is not supported", data->name);
     const Const *x = &data->c;
     if (axis < -x->rank || axis >= x->rank)
         return onnx_fail(imp, "attribute axis=%lld is out of range for rank %d", (long long)axis,
@@ -1554,18 +1730,50 @@ static int onnx_const_data_input(Importer *imp, const Value *x)
     return 0;
 }
 
+/* Rank and dims of the data input of Squeeze/Unsqueeze: a constant, or a
+ * computed tensor (whose result is then a Reshape). */
+static int onnx_squeeze_input(Importer *imp, const Value *x, int *rank, int64_t *dims)
+{
+    if (x->kind == V_CONST) {
+        *rank = x->c.rank;
+        memcpy(dims, x->c.dims, sizeof dims[0] * (size_t)x->c.rank);
+        return 0;
+    }
+    const Tensor *t;
+    if (x->kind != V_TENSOR)
+        return onnx_fail(imp, "%s of '%s' is not supported", str_or_empty(imp->node->op_type),
+                         x->name);
+    if (onnx_computed_shape(imp, x->tensor, &t) < 0)
+        return -1;
+    *rank = t->rank;
+    memcpy(dims, t->dims, sizeof dims[0] * (size_t)t->rank);
+    return 0;
+}
+
+/* The result of Squeeze/Unsqueeze of x: a folded constant or a Reshape. */
+static int onnx_squeeze_out(Importer *imp, const Value *x, int rank, const int64_t *dims)
+{
+    if (x->kind != V_CONST)
+        return onnx_reshape_node(imp, x->tensor, rank, dims);
+    Const out;
+    if (onnx_fold_reshape(imp, &x->c, rank, dims, &out) < 0)
+        return -1;
+    return onnx_out_const(imp, &out);
+}
+
 static int onnx_op_unsqueeze(Importer *imp, const OnnxOp *op)
 {
     (void)op;
     Value *x;
-    int64_t axes[IR_MAX_RANK];
-    int n;
-    if (onnx_in_required(imp, 0, &x) < 0 || onnx_const_data_input(imp, x) < 0 ||
-        onnx_axes(imp, axes, &n) < 0)
+    int64_t axes[IR_MAX_RANK], xdims[IR_MAX_RANK];
+    int n, xrank;
+    if (onnx_in_required(imp, 0, &x) < 0 || onnx_axes(imp, axes, &n) < 0)
         return -1;
     if (n < 0)
         return onnx_fail(imp, "missing axes");
-    int rank = x->c.rank + n;
+    if (onnx_squeeze_input(imp, x, &xrank, xdims) < 0)
+        return -1;
+    int rank = xrank + n;
     if (rank > IR_MAX_RANK)
         return onnx_fail(imp, "result has rank %d, which is not supported (at most %d)", rank,
                          IR_MAX_RANK);
@@ -1578,41 +1786,34 @@ static int onnx_op_unsqueeze(Importer *imp, const OnnxOp *op)
     }
     int64_t dims[IR_MAX_RANK];
     for (int i = 0, k = 0; i < rank; i++)
-        dims[i] = is_new[i] ? 1 : x->c.dims[k++];
-    Const out;
-    if (onnx_fold_reshape(imp, &x->c, rank, dims, &out) < 0)
-        return -1;
-    return onnx_out_const(imp, &out);
+        dims[i] = is_new[i] ? 1 : xdims[k++];
+    return onnx_squeeze_out(imp, x, rank, dims);
 }
 
 static int onnx_op_squeeze(Importer *imp, const OnnxOp *op)
 {
     (void)op;
     Value *x;
-    int64_t axes[IR_MAX_RANK];
-    int n;
-    if (onnx_in_required(imp, 0, &x) < 0 || onnx_const_data_input(imp, x) < 0 ||
-        onnx_axes(imp, axes, &n) < 0)
+    int64_t axes[IR_MAX_RANK], xdims[IR_MAX_RANK];
+    int n, xrank;
+    if (onnx_in_required(imp, 0, &x) < 0 || onnx_axes(imp, axes, &n) < 0 ||
+        onnx_squeeze_input(imp, x, &xrank, xdims) < 0)
         return -1;
-    const Const *c = &x->c;
     int drop[IR_MAX_RANK] = {0};
-    for (int i = 0; i < c->rank; i++)
-        drop[i] = n < 0 && c->dims[i] == 1;
+    for (int i = 0; i < xrank; i++)
+        drop[i] = n < 0 && xdims[i] == 1;
     for (int i = 0; i < n; i++) {
-        int64_t a = axes[i] < 0 ? axes[i] + c->rank : axes[i];
-        if (a < 0 || a >= c->rank || c->dims[a] != 1)
+        int64_t a = axes[i] < 0 ? axes[i] + xrank : axes[i];
+        if (a < 0 || a >= xrank || xdims[a] != 1)
             return onnx_fail(imp, "invalid axes value %lld", (long long)axes[i]);
         drop[a] = 1;
     }
     int64_t dims[IR_MAX_RANK];
     int rank = 0;
-    for (int i = 0; i < c->rank; i++)
+    for (int i = 0; i < xrank; i++)
         if (!drop[i])
-            dims[rank++] = c->dims[i];
-    Const out;
-    if (onnx_fold_reshape(imp, c, rank, dims, &out) < 0)
-        return -1;
-    return onnx_out_const(imp, &out);
+            dims[rank++] = xdims[i];
+    return onnx_squeeze_out(imp, x, rank, dims);
 }
 
 static int onnx_is_int_type(int64_t t)
@@ -1960,13 +2161,12 @@ static int onnx_reshape_to(Importer *imp, Value *x, const Const *shape)
     for (int i = 0; i < shape->count; i++) {
         target[i] = shape->idata[i];
         if (shape->sym && shape->sym[i] >= 0) {
-            /* "keep dimension i of x" is what 0 means in a Reshape */
-            if (SYM_TENSOR(shape->sym[i]) != t || SYM_DIM(shape->sym[i]) != i)
-                return onnx_fail(imp, "target shape depends on the run-time shape of '%s' "
-                                      "(only x.view(x.size(0), ...)-style dimension copies are "
-                                      "supported)",
-                                 imp->g->tensors[SYM_TENSOR(shape->sym[i])].name);
-            target[i] = 0;
+            /* "keep dimension i of x" is what 0 means in a Reshape; any
+               other dimension is a number by now */
+            if (SYM_TENSOR(shape->sym[i]) == t && SYM_DIM(shape->sym[i]) == i)
+                target[i] = 0;
+            else if (onnx_sym_dim(imp, shape->sym[i], &target[i]) < 0)
+                return -1;
         } else if (target[i] < -1) {
             return onnx_fail(imp, "target shape has a negative dimension %lld",
                              (long long)target[i]);
@@ -2068,7 +2268,9 @@ static int onnx_op_constant_of_shape(Importer *imp, const OnnxOp *op)
     (void)op;
     const Const *shape;
     const Onnx__AttributeProto *a;
-    if (onnx_in_ints(imp, 0, &shape) < 0 ||
+    Value *sv;
+    if (onnx_in_ints(imp, 0, &shape) < 0 || onnx_in_required(imp, 0, &sv) < 0 ||
+        onnx_resolve_syms(imp, &sv->c) < 0 ||
         onnx_attr_typed(imp, "value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR, &a) < 0)
         return -1;
     if (shape->rank != 1)
@@ -2276,6 +2478,169 @@ static int onnx_op_pad(Importer *imp, const OnnxOp *op)
     return 0;
 }
 
+/* ---- recurrent layers ---- */
+
+/* A string-list attribute must be absent or hold, per direction, exactly
+ * the ONNX defaults (other activation functions are not supported). */
+static int onnx_rnn_activations(Importer *imp, int lstm, int dirs)
+{
+    static const char *const lstm_acts[] = {"Sigmoid", "Tanh", "Tanh"};
+    static const char *const gru_acts[] = {"Sigmoid", "Tanh"};
+    const char *const *want = lstm ? lstm_acts : gru_acts;
+    size_t per = lstm ? 3 : 2;
+    const Onnx__AttributeProto *a;
+    if (onnx_attr_typed(imp, "activations", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS, &a) < 0)
+        return -1;
+    int ok = !a || a->n_strings == per * (size_t)dirs;
+    for (size_t i = 0; a && ok && i < a->n_strings; i++) {
+        const char *w = want[i % per];
+        ok = a->strings[i].len == strlen(w) && memcmp(a->strings[i].data, w, strlen(w)) == 0;
+    }
+    if (!ok)
+        return onnx_fail(imp, "activations other than the defaults (%s) are not supported",
+                         lstm ? "Sigmoid, Tanh, Tanh" : "Sigmoid, Tanh");
+    if (onnx_attr(imp, "activation_alpha") || onnx_attr(imp, "activation_beta"))
+        return onnx_fail(imp, "attributes activation_alpha and activation_beta are not "
+                              "supported");
+    return 0;
+}
+
+/* An input of a recurrent node in the IR's layout 0: layout 1 has batch
+ * and the leading dimension swapped (X [batch, seq, input], initial states
+ * [batch, directions, hidden]), which a Transpose puts back.  A zero
+ * initial state is what an absent one means, so it becomes absent (-1). */
+static int onnx_rnn_input(Importer *imp, int i, int layout, int *t)
+{
+    static const int swap01[3] = {1, 0, 2};
+    Value *v;
+    *t = -1;
+    if (onnx_in(imp, i, &v) < 0)
+        return -1;
+    if (!v)
+        return 0;
+    int state = i == 5 || i == 6;
+    if (v->kind == V_CONST && state) {
+        int zero = !const_has_sym(&v->c);
+        for (int64_t k = 0; zero && k < v->c.count; k++)
+            zero = v->c.data[k] == 0.0f;
+        if (zero)
+            return 0;
+    }
+    if (!layout || (i != 0 && !state)) {
+        *t = onnx_tensor(imp, v);
+        return *t < 0 ? -1 : 0;
+    }
+    if (v->kind == V_CONST) {
+        Const out;
+        if (v->c.rank != 3)
+            return onnx_fail(imp, "input %d ('%s') must have rank 3", i, v->name);
+        if (onnx_fold_transpose(imp, &v->c, swap01, &out) < 0)
+            return -1;
+        *t = onnx_const_tensor(imp, v->name, &out);
+        return 0;
+    }
+    int x = onnx_tensor(imp, v);
+    if (x < 0)
+        return -1;
+    int n = onnx_new_node(imp, OP_TRANSPOSE);
+    Node *node = &imp->g->nodes[n];
+    node->a.nperm = 3;
+    memcpy(node->a.perm, swap01, sizeof swap01);
+    node->nin = 1;
+    node->in[0] = x;
+    *t = onnx_node_output(imp, n, 0, v->name);
+    return 0;
+}
+
+/* LSTM and GRU (ir.h Attrs): ONNX's inputs in ONNX's order; every output
+ * is a tensor, those the model leaves unnamed get fresh names and nobody
+ * reads them.  Layout 1 goes through Transposes on both sides. */
+static int onnx_op_rnn(Importer *imp, const OnnxOp *op)
+{
+    static const char *const out_names[3] = {"Y", "Y_h", "Y_c"};
+    int lstm = op->ir_op == OP_LSTM, nin = lstm ? 8 : 6, nout = lstm ? 3 : 2;
+    Attrs a;
+    ir_default_attrs(&a);
+    char dir[32];
+    int64_t hidden, layout, input_forget, lbr;
+    float clip;
+    if (onnx_attr_int(imp, "hidden_size", 0, &hidden) < 0 ||
+        onnx_attr_string(imp, "direction", "forward", dir, sizeof dir) < 0 ||
+        onnx_attr_int(imp, "layout", 0, &layout) < 0 ||
+        onnx_attr_int(imp, "input_forget", 0, &input_forget) < 0 ||
+        onnx_attr_int(imp, "linear_before_reset", 0, &lbr) < 0 ||
+        onnx_attr_float(imp, "clip", 0.0f, &clip) < 0)
+        return -1;
+    if (strcmp(dir, "forward") == 0)
+        a.direction = RNN_FORWARD;
+    else if (strcmp(dir, "reverse") == 0)
+        a.direction = RNN_REVERSE;
+    else if (strcmp(dir, "bidirectional") == 0)
+        a.direction = RNN_BIDIRECTIONAL;
+    else
+        return onnx_fail(imp, "unknown direction '%s'", dir);
+    if (onnx_rnn_activations(imp, lstm, a.direction == RNN_BIDIRECTIONAL ? 2 : 1) < 0)
+        return -1;
+    if (layout != 0 && layout != 1)
+        return onnx_fail(imp, "attribute layout=%lld is not 0 or 1", (long long)layout);
+    if (input_forget != 0 && input_forget != 1)
+        return onnx_fail(imp, "attribute input_forget=%lld is not 0 or 1",
+                         (long long)input_forget);
+    if (lbr != 0 && lbr != 1)
+        return onnx_fail(imp, "attribute linear_before_reset=%lld is not 0 or 1", (long long)lbr);
+    if (onnx_attr(imp, "clip") && !(clip > 0.0f))
+        return onnx_fail(imp, "attribute clip=%g must be positive", (double)clip);
+    if (hidden < 0 || hidden > INT32_MAX)
+        return onnx_fail(imp, "attribute hidden_size=%lld is out of range", (long long)hidden);
+    int in[8];
+    for (int i = 0; i < nin; i++) {
+        int rc = i == 1 || i == 2 ? onnx_in_tensor(imp, i, &in[i])
+                                  : onnx_rnn_input(imp, i, (int)layout, &in[i]);
+        if (rc < 0)
+            return -1;
+    }
+    if (in[0] < 0)
+        return onnx_fail(imp, "input 0 (X) is missing");
+    if (hidden == 0) { /* optional in ONNX: R is [directions, G*hidden, hidden] */
+        const Tensor *r = &imp->g->tensors[in[2]];
+        if (r->kind != TK_CONST || r->rank != 3)
+            return onnx_fail(imp, "attribute hidden_size is missing and R does not tell it");
+        hidden = r->dims[2];
+    }
+    a.hidden_size = hidden;
+    a.input_forget = (int)input_forget;
+    a.linear_before_reset = (int)lbr;
+    a.rnn_clip = clip;
+    int n = onnx_new_node(imp, op->ir_op);
+    Node *node = &imp->g->nodes[n];
+    node->a = a;
+    node->nin = nin;
+    memcpy(node->in, in, sizeof in[0] * (size_t)nin);
+    for (int k = 0; k < nout; k++) {
+        const char *name = onnx_output_name(imp, k);
+        char base[600];
+        snprintf(base, sizeof base, "%s_%s", imp->node_name, out_names[k]);
+        if (!name || !layout) {
+            if (name)
+                onnx_bind_output(imp, n, k, name);
+            else
+                onnx_node_output(imp, n, k, base);
+            continue;
+        }
+        /* layout 1: Y [batch, seq, directions, hidden], states [batch, directions, hidden] */
+        int t = onnx_node_output(imp, n, k, base);
+        int tr = onnx_new_node(imp, OP_TRANSPOSE);
+        Node *tn = &imp->g->nodes[tr];
+        static const int y_perm[4] = {2, 0, 1, 3}, state_perm[3] = {1, 0, 2};
+        tn->a.nperm = k == 0 ? 4 : 3;
+        memcpy(tn->a.perm, k == 0 ? y_perm : state_perm, sizeof tn->a.perm[0] * (size_t)tn->a.nperm);
+        tn->nin = 1;
+        tn->in[0] = t;
+        onnx_bind_output(imp, tr, 0, name);
+    }
+    return 0;
+}
+
 static const OnnxOp onnx_ops[] = {
     {"Conv", onnx_op_conv, OP_CONV, {{1, 2, 3}},
      {ATTR("kernel_shape"), ATTR("strides"), ATTR("pads"), ATTR("dilations"), ATTR("group"),
@@ -2329,6 +2694,15 @@ static const OnnxOp onnx_ops[] = {
     {"Pad", onnx_op_pad, OP_COUNT, {{1, 1, 1}, {11, 2, 3}},
      {ATTR("mode"), ATTR_UNTIL("paddings", 2), {"pads", 2, 11}, ATTR_UNTIL("value", 11)}},
     {"ConstantOfShape", onnx_op_constant_of_shape, OP_COUNT, {{9, 1, 1}}, {ATTR("value")}},
+    {"Expand", onnx_op_expand, OP_COUNT, {{8, 2, 2}}, {{0}}},
+    {"LSTM", onnx_op_rnn, OP_LSTM, {{1, 3, 8}},
+     {ATTR("hidden_size"), ATTR("direction"), ATTR("activations"), ATTR("activation_alpha"),
+      ATTR("activation_beta"), ATTR("clip"), ATTR("input_forget"), ATTR_SINCE("layout", 14),
+      ATTR_UNTIL("output_sequence", 7)}},
+    {"GRU", onnx_op_rnn, OP_GRU, {{1, 3, 6}},
+     {ATTR("hidden_size"), ATTR("direction"), ATTR("activations"), ATTR("activation_alpha"),
+      ATTR("activation_beta"), ATTR("clip"), ATTR_SINCE("linear_before_reset", 3),
+      ATTR_SINCE("layout", 14), ATTR_UNTIL("output_sequence", 7)}},
     {"Slice", onnx_op_slice, OP_COUNT, {{1, 1, 1}, {10, 3, 5}},
      {ATTR_UNTIL("starts", 10), ATTR_UNTIL("ends", 10), ATTR_UNTIL("axes", 10)}},
 };

@@ -48,6 +48,21 @@ double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_cha
     return err;
 }
 
+double sens_node_qerr2(const Graph *g, const Node *n, WeightFormat f)
+{
+    int rnn = n->op == OP_LSTM || n->op == OP_GRU;
+    double err = 0.0;
+    for (int k = 1; k <= (rnn ? 2 : 1) && k < n->nin; k++) {
+        const Tensor *w = n->in[k] >= 0 ? &g->tensors[n->in[k]] : NULL;
+        if (!w || !w->data || w->rank < 1)
+            continue;
+        int64_t nch = rnn && w->rank == 3 ? w->dims[0] * w->dims[1] : w->dims[0];
+        if (nch > 0)
+            err += sens_qerr2(f, w->data, nch, ir_numel(w) / nch, NULL);
+    }
+    return err;
+}
+
 /* Omega columns: every quantized weight format, in the table's order. */
 int sens_nformats(void) { return WF_COUNT - 1; }
 const char *sens_format_name(int f) { return fmt_name((WeightFormat)(f + 1)); }
@@ -83,21 +98,30 @@ static void sens_probe(SensJob *j)
     uint64_t st = j->seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(j->probe + 1)), bits = 0;
     int nb = 0;
     memset(j->v, 0, (size_t)p * sizeof *j->v);
-    for (int l = 0; l < j->nlayers; l++) {
-        const GradParam *gp = grad_param(m, j->layers[l].param);
-        for (int64_t i = 0; i < gp->count; i++) {
-            if (nb == 0)
-                bits = sens_splitmix(&st), nb = 64;
-            j->v[gp->offset + i] = (bits & 1) ? 1.0 : -1.0;
-            bits >>= 1, nb--;
+    for (int l = 0; l < j->nlayers; l++)
+        for (int k = 0; k < 2; k++) {
+            int pi = k ? j->layers[l].param_r : j->layers[l].param;
+            if (pi < 0)
+                continue;
+            const GradParam *gp = grad_param(m, pi);
+            for (int64_t i = 0; i < gp->count; i++) {
+                if (nb == 0)
+                    bits = sens_splitmix(&st), nb = 64;
+                j->v[gp->offset + i] = (bits & 1) ? 1.0 : -1.0;
+                bits >>= 1, nb--;
+            }
         }
-    }
     j->eps = grad_hvp(m, j->w, grad_theta0(m), j->v, j->xs, j->targets, j->n, j->hv, j->tmp);
     for (int l = 0; l < j->nlayers; l++) {
-        const GradParam *gp = grad_param(m, j->layers[l].param);
         double s = 0.0;
-        for (int64_t i = 0; i < gp->count; i++)
-            s += j->v[gp->offset + i] * j->hv[gp->offset + i];
+        for (int k = 0; k < 2; k++) {
+            int pi = k ? j->layers[l].param_r : j->layers[l].param;
+            if (pi < 0)
+                continue;
+            const GradParam *gp = grad_param(m, pi);
+            for (int64_t i = 0; i < gp->count; i++)
+                s += j->v[gp->offset + i] * j->hv[gp->offset + i];
+        }
         j->row[l] = s;
     }
 }
@@ -112,21 +136,31 @@ int sens_hutchinson(const GradModel *m, const double *xs, const double *targets,
                     const SensOptions *opt, SensResult *r)
 {
     memset(r, 0, sizeof *r);
-    int nl = 0;
-    for (int i = 0; i < grad_nparams(m); i++)
-        nl += !grad_param(m, i)->is_bias;
-    if (nl == 0)
-        return -1;
-    r->layers = xcalloc((size_t)nl, sizeof *r->layers);
+    const Graph *g = grad_graph(m);
+    r->layers = xcalloc((size_t)grad_nparams(m) + 1, sizeof *r->layers);
     for (int i = 0; i < grad_nparams(m); i++) {
         const GradParam *gp = grad_param(m, i);
-        if (gp->is_bias)
+        const Node *nd = &g->nodes[gp->node];
+        int rnn = nd->op == OP_LSTM || nd->op == OP_GRU;
+        /* a layer per Conv/Dense weight, or per LSTM/GRU W with its R */
+        if (gp->is_bias || (rnn && (!opt->recurrent || gp->tensor != nd->in[1])))
             continue;
         SensLayer *L = &r->layers[r->nlayers++];
         L->node = gp->node;
         L->param = i;
+        L->param_r = -1;
         L->n = gp->count;
         L->act_tensor = -1;
+        for (int k = 0; rnn && k < grad_nparams(m); k++)
+            if (grad_param(m, k)->tensor == nd->in[2]) {
+                L->param_r = k;
+                L->n += grad_param(m, k)->count;
+            }
+    }
+    int nl = r->nlayers;
+    if (nl == 0) {
+        sens_result_free(r);
+        return -1;
     }
     int maxp = opt->probes > 0 ? opt->probes : 100;
     int minp = opt->min_probes > 0 ? opt->min_probes : 10;
@@ -196,11 +230,8 @@ int sens_hutchinson(const GradModel *m, const double *xs, const double *targets,
         double var = done > 1 ? (sum2[l] - done * mean * mean) / (done - 1) : 0.0;
         L->trace = mean;
         L->se = done > 1 && var > 0 ? sqrt(var / done) : 0.0;
-        const Tensor *wt = &grad_graph(m)->tensors[grad_param(m, L->param)->tensor];
-        int64_t nch = wt->rank > 0 ? wt->dims[0] : 1;
         for (int f = 0; f < sens_nformats() && f < SENS_MAX_FORMATS; f++)
-            L->omega[f] = wt->data ? L->trace / (double)L->n * sens_qerr2((WeightFormat)(f + 1), wt->data, nch, L->n / nch, NULL)
-                                   : 0.0;
+            L->omega[f] = L->trace / (double)L->n * sens_node_qerr2(g, &g->nodes[L->node], (WeightFormat)(f + 1));
     }
     for (int t = 0; t < nt; t++) {
         grad_work_free(jobs[t].w);
@@ -436,6 +467,7 @@ int sens_read_json(const char *path, const Graph *g, SensResult *r, char *err, s
         SensLayer *L = &r->layers[r->nlayers++];
         L->node = i;
         L->param = -1;
+        L->param_r = -1;
         L->n = ir_numel(w);
         L->trace = trace->valuedouble;
         const cJSON *se = json_member(item, "stderr", 1), *at = json_member(item, "act_trace", 1);

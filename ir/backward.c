@@ -28,10 +28,15 @@
  * from second differences of the loss to 1e-6; rounding at 1e-5 is
  * ~1e-11 relative.  Either is far below the Hutchinson sampling error
  * (percent level).
+ * LSTM and GRU (section below) store each step's gates and state in the
+ * GradWork during the forward; their backward walks the steps in reverse
+ * (backpropagation through time) and is checked against finite
+ * differences like every other op; the HVP needs nothing more.
  * Cost: 3 forwards + 2 backwards per sample and probe (an exact
  * R-operator would need 2 + 2 passes of about twice the work each).
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,12 +67,444 @@ struct GradWork {
     uint8_t **mask;
     int64_t **arg;
     int frozen;
+    /* per node, LSTM/GRU: the step records backpropagation through time
+       reads (bw_rnn_rec), and the branches of the gate clip (rnn_clip)
+       as mask above, one per gate pre-activation and step */
+    double **rnn;
+    uint8_t **rnnmask;
+    int nnodes;
 };
 
 typedef struct BGeom {
     int64_t n, c, h, w, oc, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, group;
     int count_include_pad;
 } BGeom;
+
+/* ---- LSTM and GRU: forward and backpropagation through time ----
+ *
+ * ONNX semantics with the default activations (f = sigmoid, g = h = tanh),
+ * per direction d and batch row b, each row on its own: the steps
+ * t = 0 .. L-1 (forward) or L-1 .. 0 (reverse, and direction 1 of a
+ * bidirectional node), L = sequence_lens[b] (T when absent); Y rows at
+ * t >= L are 0, and L = 0 leaves Y_h (Y_c) at the initial state (as
+ * runtime/shiftc_f32.h).  Gate pre-activations
+ * are clipped to [-rnn_clip, rnn_clip] (after the peephole terms), with
+ * the branch recorded and replayed like Clip's (mask: 0 low, 1 inside,
+ * 2 high).
+ *   LSTM (gates i, o, f, c in W, R, B):  i = f(a_i + P_i c'), f = f(a_f +
+ *     P_f c') (1 - i with input_forget), g = tanh(a_c), c = f c' + i g,
+ *     o = f(a_o + P_o c), h = o tanh(c)
+ *   GRU (gates z, r, h):  z = f(a_z), r = f(a_r), n = tanh(W_h x + R_h
+ *     (r h') + Rb_h + Wb_h) or, linear_before_reset, tanh(W_h x + r (R_h h'
+ *     + Rb_h) + Wb_h), h = (1 - z) n + z h'
+ * where a_k = W_k x + R_k h' + Wb_k + Rb_k and h', c' the previous state.
+ * Each step's record (time-indexed): LSTM i, o, f, g (4H, activated), c, h;
+ * GRU z, r, n (3H, activated), q, h with q = r h' (reset before) or R_h h'
+ * + Rb_h (linear_before_reset). */
+
+typedef struct BRnn {
+    int lstm, lbr, input_forget, reverse; /* reverse: direction REVERSE */
+    int64_t T, B, I, H, D, G, S;          /* G gates, S doubles per step record */
+    double clip;
+} BRnn;
+
+static void bw_rnn_dims(const Graph *g, const Node *n, BRnn *r)
+{
+    const Tensor *x = &g->tensors[n->in[0]];
+    memset(r, 0, sizeof *r);
+    r->lstm = n->op == OP_LSTM;
+    r->lbr = n->a.linear_before_reset;
+    r->input_forget = r->lstm && n->a.input_forget;
+    r->reverse = n->a.direction == RNN_REVERSE;
+    r->T = x->rank == 3 ? x->dims[0] : 0;
+    r->B = x->rank == 3 ? x->dims[1] : 0;
+    r->I = x->rank == 3 ? x->dims[2] : 0;
+    r->H = n->a.hidden_size;
+    r->D = n->a.direction == RNN_BIDIRECTIONAL ? 2 : 1;
+    r->G = r->lstm ? 4 : 3;
+    r->S = (r->G + 2) * r->H;
+    r->clip = n->a.rnn_clip > 0 ? (double)n->a.rnn_clip : 0.0;
+}
+
+static int bw_rnn_in(const Node *n, int i) { return i < n->nin ? n->in[i] : -1; }
+static int bw_rnn_out(const Node *n, int i) { return i < n->nout ? n->out[i] : -1; }
+
+static int bw_rnn_shape(Graph *g, const Node *n, int t, const char *what, int rank, int64_t d0, int64_t d1,
+                        int64_t d2)
+{
+    const Tensor *tt = &g->tensors[t];
+    int64_t want[3] = {d0, d1, d2};
+    int bad = tt->rank != rank;
+    for (int i = 0; i < rank && !bad; i++)
+        bad = tt->dims[i] != want[i];
+    if (!bad)
+        return 0;
+    char got[96] = "", exp[96] = "";
+    size_t k = 0;
+    for (int i = 0; i < tt->rank && k < sizeof got - 24; i++)
+        k += (size_t)snprintf(got + k, sizeof got - k, "%s%lld", i ? ", " : "", (long long)tt->dims[i]);
+    k = 0;
+    for (int i = 0; i < rank; i++)
+        k += (size_t)snprintf(exp + k, sizeof exp - k, "%s%lld", i ? ", " : "", (long long)want[i]);
+    return ir_fail(g, n, "%s (\"%s\") has shape [%s], expected [%s]", what, tt->name, got, exp);
+}
+
+/* What the backward supports of an LSTM/GRU node: 0, or -1 with g->err. */
+static int bw_rnn_check(Graph *g, const Node *n)
+{
+    BRnn r;
+    int lstm = n->op == OP_LSTM;
+    if (n->nin < 3 || n->in[0] < 0 || n->in[1] < 0 || n->in[2] < 0)
+        return ir_fail(g, n, "needs inputs X, W and R");
+    if (g->tensors[n->in[1]].kind != TK_CONST || g->tensors[n->in[2]].kind != TK_CONST ||
+        (bw_rnn_in(n, 3) >= 0 && g->tensors[n->in[3]].kind != TK_CONST))
+        return ir_fail(g, n, "sensitivity needs constant weights W, R and bias B");
+    bw_rnn_dims(g, n, &r);
+    if (r.H <= 0)
+        return ir_fail(g, n, "hidden_size is %lld", (long long)r.H);
+    if (g->tensors[n->in[0]].rank != 3)
+        return ir_fail(g, n, "X must be [seq_length, batch, input_size] (rank %d)", g->tensors[n->in[0]].rank);
+    if (bw_rnn_shape(g, n, n->in[1], "W", 3, r.D, r.G * r.H, r.I) ||
+        bw_rnn_shape(g, n, n->in[2], "R", 3, r.D, r.G * r.H, r.H) ||
+        (bw_rnn_in(n, 3) >= 0 && bw_rnn_shape(g, n, n->in[3], "B", 2, r.D, 2 * r.G * r.H, 0)) ||
+        (bw_rnn_in(n, 4) >= 0 && bw_rnn_shape(g, n, n->in[4], "sequence_lens", 1, r.B, 0, 0)) ||
+        (bw_rnn_in(n, 5) >= 0 && bw_rnn_shape(g, n, n->in[5], "initial_h", 3, r.D, r.B, r.H)) ||
+        (lstm && bw_rnn_in(n, 6) >= 0 && bw_rnn_shape(g, n, n->in[6], "initial_c", 3, r.D, r.B, r.H)) ||
+        (lstm && bw_rnn_in(n, 7) >= 0 && bw_rnn_shape(g, n, n->in[7], "P", 2, r.D, 3 * r.H, 0)))
+        return -1;
+    if (!lstm && n->nin > 6)
+        return ir_fail(g, n, "GRU has at most 6 inputs, found %d", n->nin);
+    const char *names[3] = {"Y", "Y_h", "Y_c"};
+    int any = 0;
+    for (int i = 0; i < n->nout; i++) {
+        int t = n->out[i];
+        if (t < 0)
+            continue;
+        if (i > (lstm ? 2 : 1))
+            return ir_fail(g, n, "too many outputs (%d)", n->nout);
+        const Tensor *tt = &g->tensors[t];
+        int bad = ir_numel(tt) != (i == 0 ? r.T * r.D * r.B * r.H : r.D * r.B * r.H);
+        if (bad)
+            return ir_fail(g, n, "output %s (\"%s\") has %lld elements, expected %lld", names[i], tt->name,
+                           (long long)ir_numel(tt),
+                           (long long)(i == 0 ? r.T * r.D * r.B * r.H : r.D * r.B * r.H));
+        any = 1;
+    }
+    if (!any)
+        return ir_fail(g, n, "has no output");
+    return 0;
+}
+
+/* The record of the step at time t of direction d, batch row b. */
+static double *bw_rnn_rec(double *base, const BRnn *r, int64_t d, int64_t b, int64_t t)
+{
+    return base + ((d * r->B + b) * r->T + t) * r->S;
+}
+
+/* Gate pre-activation v through the clip (recording or replaying *mask). */
+static double bw_rnn_clip(const BRnn *r, double v, uint8_t *mask, int frozen)
+{
+    if (r->clip <= 0.0)
+        return v;
+    if (!frozen)
+        *mask = v < -r->clip ? 0 : v > r->clip ? 2 : 1;
+    return *mask == 1 ? v : *mask == 0 ? -r->clip : r->clip;
+}
+
+static double bw_sigm(double v) { return 1.0 / (1.0 + exp(-v)); }
+
+static double bw_dot(const double *a, const double *b, int64_t n)
+{
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+/* The steps of row b: how many, and the time of step s. */
+static int64_t bw_rnn_len(const BRnn *r, const double *seq, int64_t b)
+{
+    if (!seq)
+        return r->T;
+    int64_t L = (int64_t)seq[b];
+    return L < 0 ? 0 : L > r->T ? r->T : L;
+}
+
+static int64_t bw_rnn_time(const BRnn *r, int64_t d, int64_t L, int64_t s)
+{
+    return r->reverse || d == 1 ? L - 1 - s : s;
+}
+
+static void bw_rnn_fwd(const GradModel *m, GradWork *w, const Node *n, int idx)
+{
+    const Graph *g = m->g;
+    BRnn r;
+    bw_rnn_dims(g, n, &r);
+    int64_t H = r.H, I = r.I, G = r.G, GH = G * H;
+    const double *X = w->rv[n->in[0]], *Wt = w->rv[n->in[1]], *Rt = w->rv[n->in[2]];
+    int tb = bw_rnn_in(n, 3), ts = bw_rnn_in(n, 4), th = bw_rnn_in(n, 5);
+    int tc = r.lstm ? bw_rnn_in(n, 6) : -1, tp = r.lstm ? bw_rnn_in(n, 7) : -1;
+    const double *Bv = tb >= 0 ? w->rv[tb] : NULL, *seq = ts >= 0 ? w->rv[ts] : NULL;
+    const double *h0 = th >= 0 ? w->rv[th] : NULL, *c0 = tc >= 0 ? w->rv[tc] : NULL;
+    const double *P = tp >= 0 ? w->rv[tp] : NULL;
+    int ty = bw_rnn_out(n, 0), tyh = bw_rnn_out(n, 1), tyc = r.lstm ? bw_rnn_out(n, 2) : -1;
+    double *Y = ty >= 0 ? w->buf[ty] : NULL, *Yh = tyh >= 0 ? w->buf[tyh] : NULL;
+    double *Yc = tyc >= 0 ? w->buf[tyc] : NULL;
+    double *zero = xcalloc((size_t)H + 1, sizeof(double));
+    if (Y)
+        memset(Y, 0, (size_t)(r.T * r.D * r.B * H) * sizeof *Y);
+    for (int64_t d = 0; d < r.D; d++) {
+        const double *Wd = Wt + d * GH * I, *Rd = Rt + d * GH * H;
+        const double *Wb = Bv ? Bv + d * 2 * GH : NULL, *Rb = Bv ? Wb + GH : NULL;
+        const double *Pd = P ? P + d * 3 * H : NULL;
+        for (int64_t b = 0; b < r.B; b++) {
+            int64_t L = bw_rnn_len(&r, seq, b);
+            const double *hp = h0 ? h0 + (d * r.B + b) * H : zero;
+            const double *cp = c0 ? c0 + (d * r.B + b) * H : zero;
+            const double *h = hp, *c = cp; /* L = 0 leaves the initial state */
+            for (int64_t s = 0; s < L; s++) {
+                int64_t t = bw_rnn_time(&r, d, L, s);
+                const double *x = X + (t * r.B + b) * I;
+                double *rec = bw_rnn_rec(w->rnn[idx], &r, d, b, t);
+                uint8_t *mk = w->rnnmask[idx] ? w->rnnmask[idx] + ((d * r.B + b) * r.T + t) * GH : NULL;
+                double *q = rec + GH, *hn = rec + (G + 1) * H;
+                for (int64_t k = 0; k < GH; k++) {
+                    double a = bw_dot(Wd + k * I, x, I) + (Wb ? Wb[k] : 0.0);
+                    /* the GRU's h gate takes R_h h' separately */
+                    if (r.lstm || k < 2 * H)
+                        a += bw_dot(Rd + k * H, hp, H) + (Rb ? Rb[k] : 0.0);
+                    rec[k] = a;
+                }
+                if (r.lstm) {
+                    double *gi = rec, *go = rec + H, *gf = rec + 2 * H, *gg = rec + 3 * H, *cn = q;
+                    for (int64_t j = 0; j < H; j++) {
+                        double ai = gi[j] + (Pd ? Pd[j] * cp[j] : 0.0);
+                        double af = gf[j] + (Pd ? Pd[2 * H + j] * cp[j] : 0.0);
+                        gi[j] = bw_sigm(bw_rnn_clip(&r, ai, mk ? mk + j : NULL, w->frozen));
+                        gf[j] = r.input_forget ? 1.0 - gi[j]
+                                               : bw_sigm(bw_rnn_clip(&r, af, mk ? mk + 2 * H + j : NULL, w->frozen));
+                        gg[j] = tanh(bw_rnn_clip(&r, gg[j], mk ? mk + 3 * H + j : NULL, w->frozen));
+                        cn[j] = gf[j] * cp[j] + gi[j] * gg[j];
+                        double ao = go[j] + (Pd ? Pd[H + j] * cn[j] : 0.0);
+                        go[j] = bw_sigm(bw_rnn_clip(&r, ao, mk ? mk + H + j : NULL, w->frozen));
+                        hn[j] = go[j] * tanh(cn[j]);
+                    }
+                    cp = cn;
+                } else {
+                    double *gz = rec, *gr = rec + H, *gn = rec + 2 * H;
+                    for (int64_t j = 0; j < 2 * H; j++)
+                        rec[j] = bw_sigm(bw_rnn_clip(&r, rec[j], mk ? mk + j : NULL, w->frozen));
+                    for (int64_t j = 0; j < H; j++) {
+                        const double *Rh = Rd + (2 * H + j) * H;
+                        double a;
+                        if (r.lbr) {
+                            q[j] = bw_dot(Rh, hp, H) + (Rb ? Rb[2 * H + j] : 0.0);
+                            a = gn[j] + gr[j] * q[j];
+                        } else {
+                            double acc = Rb ? Rb[2 * H + j] : 0.0;
+                            for (int64_t i = 0; i < H; i++)
+                                acc += Rh[i] * gr[i] * hp[i];
+                            a = gn[j] + acc;
+                        }
+                        gn[j] = a; /* tanh below, once every q is computed */
+                    }
+                    if (!r.lbr)
+                        for (int64_t j = 0; j < H; j++)
+                            q[j] = gr[j] * hp[j];
+                    for (int64_t j = 0; j < H; j++) {
+                        gn[j] = tanh(bw_rnn_clip(&r, gn[j], mk ? mk + 2 * H + j : NULL, w->frozen));
+                        hn[j] = (1.0 - gz[j]) * gn[j] + gz[j] * hp[j];
+                    }
+                }
+                hp = hn;
+                h = hn, c = cp;
+                if (Y)
+                    memcpy(Y + ((t * r.D + d) * r.B + b) * H, hn, (size_t)H * sizeof *hn);
+            }
+            if (Yh)
+                memcpy(Yh + (d * r.B + b) * H, h, (size_t)H * sizeof *h);
+            if (Yc)
+                memcpy(Yc + (d * r.B + b) * H, c, (size_t)H * sizeof *c);
+        }
+    }
+    free(zero);
+}
+
+static double *bw_rnn_dparam(const GradModel *m, double *grad, int t)
+{
+    if (t < 0 || m->tparam[t] < 0 || !grad)
+        return NULL;
+    return grad + m->params[m->tparam[t]].offset;
+}
+
+/* Backpropagation through time over the records of the last forward:
+ * adds to the gradients of W, R, B (theta), X, initial_h, initial_c and P
+ * (when they are activations). */
+static void bw_rnn_bwd(const GradModel *m, GradWork *w, const Node *n, int idx, double *grad)
+{
+    const Graph *g = m->g;
+    BRnn r;
+    bw_rnn_dims(g, n, &r);
+    int64_t H = r.H, I = r.I, G = r.G, GH = G * H;
+    const double *X = w->rv[n->in[0]], *Wt = w->rv[n->in[1]], *Rt = w->rv[n->in[2]];
+    int tb = bw_rnn_in(n, 3), ts = bw_rnn_in(n, 4), th = bw_rnn_in(n, 5);
+    int tc = r.lstm ? bw_rnn_in(n, 6) : -1, tp = r.lstm ? bw_rnn_in(n, 7) : -1;
+    const double *seq = ts >= 0 ? w->rv[ts] : NULL;
+    const double *h0 = th >= 0 ? w->rv[th] : NULL, *c0 = tc >= 0 ? w->rv[tc] : NULL;
+    const double *P = tp >= 0 ? w->rv[tp] : NULL;
+    double *dX = w->dbuf[n->in[0]];
+    double *dW = bw_rnn_dparam(m, grad, n->in[1]), *dR = bw_rnn_dparam(m, grad, n->in[2]);
+    double *dB = bw_rnn_dparam(m, grad, tb);
+    double *dh0 = th >= 0 ? w->dbuf[th] : NULL, *dc0 = tc >= 0 ? w->dbuf[tc] : NULL;
+    double *dP = tp >= 0 ? w->dbuf[tp] : NULL;
+    int ty = bw_rnn_out(n, 0), tyh = bw_rnn_out(n, 1), tyc = r.lstm ? bw_rnn_out(n, 2) : -1;
+    const double *dY = ty >= 0 ? w->dbuf[ty] : NULL, *dYh = tyh >= 0 ? w->dbuf[tyh] : NULL;
+    const double *dYc = tyc >= 0 ? w->dbuf[tyc] : NULL;
+    double *zero = xcalloc((size_t)H + 1, sizeof(double));
+    double *dh = xcalloc((size_t)(5 * H + GH + 1), sizeof(double));
+    double *dc = dh + H, *dhp = dh + 2 * H, *dcp = dh + 3 * H, *dq = dh + 4 * H, *da = dh + 5 * H;
+    for (int64_t d = 0; d < r.D; d++) {
+        const double *Wd = Wt + d * GH * I, *Rd = Rt + d * GH * H;
+        const double *Pd = P ? P + d * 3 * H : NULL;
+        double *dWd = dW ? dW + d * GH * I : NULL, *dRd = dR ? dR + d * GH * H : NULL;
+        double *dWb = dB ? dB + d * 2 * GH : NULL, *dRb = dB ? dWb + GH : NULL;
+        double *dPd = dP ? dP + d * 3 * H : NULL;
+        for (int64_t b = 0; b < r.B; b++) {
+            int64_t L = bw_rnn_len(&r, seq, b), sb = (d * r.B + b) * H;
+            for (int64_t j = 0; j < H; j++) {
+                dh[j] = dYh ? dYh[sb + j] : 0.0;
+                dc[j] = dYc ? dYc[sb + j] : 0.0;
+            }
+            for (int64_t s = L - 1; s >= 0; s--) {
+                int64_t t = bw_rnn_time(&r, d, L, s);
+                const double *x = X + (t * r.B + b) * I;
+                const double *rec = bw_rnn_rec(w->rnn[idx], &r, d, b, t);
+                const uint8_t *mk = w->rnnmask[idx] ? w->rnnmask[idx] + ((d * r.B + b) * r.T + t) * GH : NULL;
+                const double *hp, *cp;
+                if (s == 0) {
+                    hp = h0 ? h0 + sb : zero;
+                    cp = c0 ? c0 + sb : zero;
+                } else {
+                    const double *prev = bw_rnn_rec(w->rnn[idx], &r, d, b, bw_rnn_time(&r, d, L, s - 1));
+                    hp = prev + (G + 1) * H;
+                    cp = prev + G * H;
+                }
+                if (dY)
+                    for (int64_t j = 0; j < H; j++)
+                        dh[j] += dY[((t * r.D + d) * r.B + b) * H + j];
+                memset(dhp, 0, (size_t)H * sizeof *dhp);
+#define BW_PASS(k) (!mk || mk[k] == 1)
+                if (r.lstm) {
+                    const double *gi = rec, *go = rec + H, *gf = rec + 2 * H, *gg = rec + 3 * H, *cn = rec + GH;
+                    double *dai = da, *dao = da + H, *daf = da + 2 * H, *dag = da + 3 * H;
+                    for (int64_t j = 0; j < H; j++) {
+                        double tcn = tanh(cn[j]);
+                        double dct = dc[j] + dh[j] * go[j] * (1.0 - tcn * tcn);
+                        dao[j] = BW_PASS(H + j) ? dh[j] * tcn * go[j] * (1.0 - go[j]) : 0.0;
+                        if (Pd) {
+                            dct += dao[j] * Pd[H + j];
+                            if (dPd)
+                                dPd[H + j] += dao[j] * cn[j];
+                        }
+                        double di = dct * gg[j], df = dct * cp[j];
+                        dcp[j] = dct * gf[j];
+                        if (r.input_forget)
+                            di -= df, df = 0.0;
+                        dai[j] = BW_PASS(j) ? di * gi[j] * (1.0 - gi[j]) : 0.0;
+                        daf[j] = !r.input_forget && BW_PASS(2 * H + j) ? df * gf[j] * (1.0 - gf[j]) : 0.0;
+                        dag[j] = BW_PASS(3 * H + j) ? dct * gi[j] * (1.0 - gg[j] * gg[j]) : 0.0;
+                        if (Pd) {
+                            dcp[j] += dai[j] * Pd[j] + daf[j] * Pd[2 * H + j];
+                            if (dPd)
+                                dPd[j] += dai[j] * cp[j], dPd[2 * H + j] += daf[j] * cp[j];
+                        }
+                    }
+                } else {
+                    const double *gz = rec, *gr = rec + H, *gn = rec + 2 * H, *q = rec + GH;
+                    double *daz = da, *dar = da + H, *dan = da + 2 * H;
+                    for (int64_t j = 0; j < H; j++) {
+                        daz[j] = BW_PASS(j) ? dh[j] * (hp[j] - gn[j]) * gz[j] * (1.0 - gz[j]) : 0.0;
+                        dan[j] = BW_PASS(2 * H + j) ? dh[j] * (1.0 - gz[j]) * (1.0 - gn[j] * gn[j]) : 0.0;
+                        dhp[j] += dh[j] * gz[j];
+                    }
+                    /* the h gate's recurrent part: dq = d(q), q as recorded */
+                    for (int64_t j = 0; j < H; j++)
+                        dq[j] = 0.0;
+                    if (r.lbr) {
+                        for (int64_t j = 0; j < H; j++) {
+                            double dqj = dan[j] * gr[j];
+                            dar[j] = dan[j] * q[j];
+                            if (dRb)
+                                dRb[2 * H + j] += dqj;
+                            const double *Rh = Rd + (2 * H + j) * H;
+                            double *dRh = dRd ? dRd + (2 * H + j) * H : NULL;
+                            for (int64_t i = 0; i < H; i++) {
+                                dhp[i] += dqj * Rh[i];
+                                if (dRh)
+                                    dRh[i] += dqj * hp[i];
+                            }
+                        }
+                    } else {
+                        for (int64_t j = 0; j < H; j++) {
+                            const double *Rh = Rd + (2 * H + j) * H;
+                            double *dRh = dRd ? dRd + (2 * H + j) * H : NULL;
+                            if (dRb)
+                                dRb[2 * H + j] += dan[j];
+                            for (int64_t i = 0; i < H; i++) {
+                                dq[i] += dan[j] * Rh[i];
+                                if (dRh)
+                                    dRh[i] += dan[j] * q[i];
+                            }
+                        }
+                        for (int64_t j = 0; j < H; j++) {
+                            dar[j] = dq[j] * hp[j];
+                            dhp[j] += dq[j] * gr[j];
+                        }
+                    }
+                    for (int64_t j = 0; j < H; j++)
+                        dar[j] = BW_PASS(H + j) ? dar[j] * gr[j] * (1.0 - gr[j]) : 0.0;
+                }
+#undef BW_PASS
+                /* a = W x + R h' (+ biases) for every LSTM gate and the
+                   GRU's z and r; the GRU's h gate only through W here */
+                for (int64_t k = 0; k < GH; k++) {
+                    double a = da[k];
+                    if (a == 0.0)
+                        continue;
+                    int rec_part = r.lstm || k < 2 * H;
+                    if (dWb)
+                        dWb[k] += a;
+                    if (dRb && rec_part)
+                        dRb[k] += a;
+                    const double *wk = Wd + k * I, *rk = Rd + k * H;
+                    if (dWd)
+                        for (int64_t i = 0; i < I; i++)
+                            dWd[k * I + i] += a * x[i];
+                    if (dX)
+                        for (int64_t i = 0; i < I; i++)
+                            dX[(t * r.B + b) * I + i] += a * wk[i];
+                    if (rec_part) {
+                        if (dRd)
+                            for (int64_t i = 0; i < H; i++)
+                                dRd[k * H + i] += a * hp[i];
+                        for (int64_t i = 0; i < H; i++)
+                            dhp[i] += a * rk[i];
+                    }
+                }
+                memcpy(dh, dhp, (size_t)H * sizeof *dh);
+                if (r.lstm)
+                    memcpy(dc, dcp, (size_t)H * sizeof *dc);
+            }
+            if (dh0)
+                for (int64_t j = 0; j < H; j++)
+                    dh0[sb + j] += dh[j];
+            if (dc0)
+                for (int64_t j = 0; j < H; j++)
+                    dc0[sb + j] += dc[j];
+        }
+    }
+    free(zero), free(dh);
+}
 
 /* ---- model ---- */
 
@@ -77,9 +514,8 @@ static int bw_supported(Op op)
     case OP_CONV: case OP_DENSE: case OP_BATCHNORM: case OP_RELU: case OP_CLIP:
     case OP_LEAKYRELU: case OP_SIGMOID: case OP_TANH: case OP_MAXPOOL: case OP_AVGPOOL:
     case OP_GLOBALAVGPOOL: case OP_ADD: case OP_CONCAT: case OP_RESHAPE: case OP_TRANSPOSE:
-    case OP_SOFTMAX:
+    case OP_SOFTMAX: case OP_LSTM: case OP_GRU:
         return 1;
-    case OP_LSTM: case OP_GRU: /* not yet */
     case OP_COUNT:
         break;
     }
@@ -122,11 +558,13 @@ GradModel *grad_model_new(Graph *g, GradLoss loss)
             ir_fail(g, n, "needs 2 inputs");
             return NULL;
         }
+        if ((n->op == OP_LSTM || n->op == OP_GRU) && bw_rnn_check(g, n) != 0)
+            return NULL;
     }
     GradModel *m = xcalloc(1, sizeof *m);
     m->g = g;
     m->loss = loss;
-    m->params = xcalloc((size_t)2 * g->nnodes + 1, sizeof *m->params);
+    m->params = xcalloc((size_t)3 * g->nnodes + 1, sizeof *m->params);
     m->tparam = xmalloc((size_t)g->ntensors * sizeof *m->tparam);
     m->cdata = xcalloc((size_t)g->ntensors, sizeof *m->cdata);
     for (int t = 0; t < g->ntensors; t++)
@@ -136,6 +574,10 @@ GradModel *grad_model_new(Graph *g, GradLoss loss)
         if (n->op == OP_CONV || n->op == OP_DENSE) {
             bw_add_param(m, i, n->in[1], 0);
             bw_add_param(m, i, n->nin > 2 ? n->in[2] : -1, 1);
+        } else if (n->op == OP_LSTM || n->op == OP_GRU) {
+            bw_add_param(m, i, n->in[1], 0);
+            bw_add_param(m, i, n->in[2], 0);
+            bw_add_param(m, i, n->nin > 3 ? n->in[3] : -1, 1);
         }
     }
     m->theta0 = xmalloc((size_t)(m->ntheta + 1) * sizeof *m->theta0);
@@ -186,8 +628,20 @@ GradWork *grad_work_new(const GradModel *m)
     w->ntensors = g->ntensors;
     w->mask = xcalloc((size_t)g->ntensors, sizeof *w->mask);
     w->arg = xcalloc((size_t)g->ntensors, sizeof *w->arg);
+    w->nnodes = g->nnodes;
+    w->rnn = xcalloc((size_t)g->nnodes, sizeof *w->rnn);
+    w->rnnmask = xcalloc((size_t)g->nnodes, sizeof *w->rnnmask);
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = &g->nodes[i];
+        if (n->op == OP_LSTM || n->op == OP_GRU) {
+            BRnn r;
+            bw_rnn_dims(g, n, &r);
+            int64_t steps = r.D * r.B * r.T;
+            w->rnn[i] = xcalloc((size_t)(steps * r.S + 1), sizeof(double));
+            if (r.clip > 0.0)
+                w->rnnmask[i] = xcalloc((size_t)(steps * r.G * r.H + 1), 1);
+            continue;
+        }
         size_t cnt = (size_t)ir_numel(&g->tensors[n->out[0]]) + 1;
         if (n->op == OP_MAXPOOL)
             w->arg[n->out[0]] = xcalloc(cnt, sizeof(int64_t));
@@ -211,6 +665,9 @@ void grad_work_free(GradWork *w)
         return;
     for (int t = 0; t < w->ntensors; t++)
         free(w->buf[t]), free(w->dbuf[t]), free(w->mask[t]), free(w->arg[t]);
+    for (int i = 0; i < w->nnodes; i++)
+        free(w->rnn[i]), free(w->rnnmask[i]);
+    free(w->rnn), free(w->rnnmask);
     free(w->mask), free(w->arg);
     free(w->rv);
     free(w->buf);
@@ -395,6 +852,10 @@ static void bw_fused_fwd(const Node *n, GradWork *w, double *y, int64_t len)
 static void bw_node_fwd(const GradModel *m, GradWork *w, const Node *n)
 {
     const Graph *g = m->g;
+    if (n->op == OP_LSTM || n->op == OP_GRU) { /* outputs may be absent (-1) */
+        bw_rnn_fwd(m, w, n, (int)(n - g->nodes));
+        return;
+    }
     const Tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
     const double *xv = w->rv[n->in[0]];
     double *yv = w->buf[n->out[0]];
@@ -568,7 +1029,7 @@ static void bw_node_fwd(const GradModel *m, GradWork *w, const Node *n)
             }
         return;
     }
-    case OP_LSTM: case OP_GRU: /* not yet: bw_supported refuses them */
+    case OP_LSTM: case OP_GRU: /* bw_rnn_fwd, above */
     case OP_COUNT:
         break;
     }
@@ -644,6 +1105,10 @@ static double *bw_dparam(const GradModel *m, double *grad, int t)
 static void bw_node_bwd(const GradModel *m, GradWork *w, const Node *n, double *grad, double *tmp)
 {
     const Graph *g = m->g;
+    if (n->op == OP_LSTM || n->op == OP_GRU) {
+        bw_rnn_bwd(m, w, n, (int)(n - g->nodes), grad);
+        return;
+    }
     const Tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
     const double *xv = w->rv[n->in[0]], *yv = w->rv[n->out[0]];
     const double *dy = w->dbuf[n->out[0]];

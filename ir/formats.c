@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "formats.h"
+#include "quant_rnn.h"
 #include "kernel_args.h"
 #include "quant.h"
 #include "shiftc_rt.h"
@@ -573,7 +574,8 @@ int ir_bias_correct(Graph *g, const float *samples, int n)
 void fmt_apply(Graph *g, WeightFormat f)
 {
     for (int i = 0; i < g->nnodes; i++)
-        if (ir_op_is_weighted(g->nodes[i].op))
+        if (ir_op_is_weighted(g->nodes[i].op) || g->nodes[i].op == OP_LSTM ||
+            g->nodes[i].op == OP_GRU) /* LSTM, GRU: W and R (quant_rnn.c) */
             g->nodes[i].prec.weights = f;
 }
 
@@ -584,16 +586,29 @@ void fmt_summary(const Graph *g, FmtSummary *s)
     int first = 1;
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = &g->nodes[i];
-        if (!ir_op_is_weighted(n->op) || !n->q || !n->q->wq)
+        const QRnn *r = n->q ? n->q->rnn : NULL;
+        if (r) { /* LSTM, GRU: the codes of W and R (quant_rnn.h) */
+            int64_t nw = (int64_t)r->G * r->H * r->I, nr = (int64_t)r->G * r->H * r->H;
+            s->layers++;
+            s->acc16 += n->prec.acc_bits == 16;
+            s->weights += nw + nr;
+            s->bits += (nw + nr) * fmt_bits(n->prec.weights);
+            for (int64_t j = 0; j < nw; j++)
+                s->terms += fmt_naf_weight(r->wq[j]);
+            for (int64_t j = 0; j < nr; j++)
+                s->terms += fmt_naf_weight(r->rq[j]);
+        } else if (!ir_op_is_weighted(n->op) || !n->q || !n->q->wq) {
             continue;
-        int64_t count = ir_numel(&g->tensors[n->in[1]]);
-        s->layers++;
-        s->acc16 += n->prec.acc_bits == 16;
-        s->corrected += fmt_bias_correction_on(g, n);
-        s->weights += count;
-        s->bits += count * fmt_bits(n->prec.weights);
-        for (int64_t j = 0; j < count; j++)
-            s->terms += fmt_naf_weight(n->q->wq[j]);
+        } else {
+            int64_t count = ir_numel(&g->tensors[n->in[1]]);
+            s->layers++;
+            s->acc16 += n->prec.acc_bits == 16;
+            s->corrected += fmt_bias_correction_on(g, n);
+            s->weights += count;
+            s->bits += count * fmt_bits(n->prec.weights);
+            for (int64_t j = 0; j < count; j++)
+                s->terms += fmt_naf_weight(n->q->wq[j]);
+        }
         if (first)
             s->format = n->prec.weights, first = 0;
         else if (s->format != n->prec.weights)

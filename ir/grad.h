@@ -8,9 +8,10 @@
  * gradients need double, so this file carries its own compact forward over
  * the same layout conventions (ir.h), and a backward for every op.
  *
- * Parameters: the weight and bias of every Conv and Dense node, laid out
- * one after another in a flat double vector theta (grad_param lists the
- * blocks).  Everything else constant is frozen.  A GradWork holds one
+ * Parameters: the weight and bias of every Conv and Dense node, and W, R
+ * and B of every LSTM and GRU node (backpropagation through time, see
+ * backward.c), laid out one after another in a flat double vector theta
+ * (grad_param lists the blocks).  Everything else constant is frozen.  A GradWork holds one
  * sample's activations and their gradients; one per thread.
  *
  * Loss of one sample, on graph output 0:
@@ -29,9 +30,9 @@
 typedef enum { GRAD_LOSS_XENT, GRAD_LOSS_MSE } GradLoss;
 
 typedef struct GradParam {
-    int node;       /* the Conv/Dense node owning it */
+    int node;       /* the Conv/Dense/LSTM/GRU node owning it */
     int tensor;     /* its constant tensor */
-    int is_bias;    /* 0: weight, 1: bias */
+    int is_bias;    /* 0: weight (LSTM/GRU: W or R), 1: bias (LSTM/GRU: B) */
     int64_t offset; /* first scalar in theta */
     int64_t count;  /* scalars */
 } GradParam;
@@ -60,7 +61,8 @@ void grad_work_free(GradWork *w);
 double *grad_work_val(GradWork *w, int t);
 const double *grad_work_dval(const GradWork *w, int t);
 /* frozen != 0: later forwards replay the branches (Relu masks, MaxPool
- * argmax...) the last unfrozen forward recorded, instead of choosing. */
+ * argmax, LSTM/GRU gate clips...) the last unfrozen forward recorded,
+ * instead of choosing. */
 void grad_work_freeze(GradWork *w, int frozen);
 
 /* Forward with parameters theta; returns the loss for target (NULL:

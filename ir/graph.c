@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ir.h"
+#include "quant_rnn.h"
 #include "util.h"
 
 static const char *const op_names[] = {
@@ -40,6 +41,7 @@ void ir_free_qlayer(QLayer *q)
     free(q->lut);
     free(q->exp_lut);
     free(q->nm);
+    quant_rnn_free(q->rnn);
     free(q);
 }
 

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "ir.h"
+#include "rnn.h"
 #include "shiftc_f32.h"
 #include "util.h"
 
@@ -132,6 +133,38 @@ static int64_t interp_prod(const int64_t *dims, int from, int to)
     return p;
 }
 
+/* Value of optional input j of n, NULL when absent. */
+static const float *interp_opt(const Node *n, float **vals, int j)
+{
+    return j < n->nin && n->in[j] >= 0 ? vals[n->in[j]] : NULL;
+}
+
+static float *interp_opt_out(const Node *n, float **vals, int k)
+{
+    return k < n->nout && n->out[k] >= 0 ? vals[n->out[k]] : NULL;
+}
+
+/* LSTM and GRU through their shiftc_f32.h kernels, which keep their state
+ * in a scratch buffer (planned by the emitter, allocated here). */
+static int interp_rnn(Graph *g, const Node *n, float **vals)
+{
+    shiftc_f32_rnn p;
+    ir_rnn_params(g, n, &p);
+    int lstm = n->op == OP_LSTM;
+    float *scratch = xcalloc((size_t)ir_rnn_scratch(g, n), sizeof(float));
+    if (lstm)
+        shiftc_f32_lstm(vals[n->in[0]], vals[n->in[1]], vals[n->in[2]], interp_opt(n, vals, 3),
+                        interp_opt(n, vals, 4), interp_opt(n, vals, 5), interp_opt(n, vals, 6),
+                        interp_opt(n, vals, 7), interp_opt_out(n, vals, 0),
+                        interp_opt_out(n, vals, 1), interp_opt_out(n, vals, 2), scratch, &p);
+    else
+        shiftc_f32_gru(vals[n->in[0]], vals[n->in[1]], vals[n->in[2]], interp_opt(n, vals, 3),
+                       interp_opt(n, vals, 4), interp_opt(n, vals, 5), interp_opt_out(n, vals, 0),
+                       interp_opt_out(n, vals, 1), scratch, &p);
+    free(scratch);
+    return 0;
+}
+
 static int interp_node(Graph *g, const Node *n, float **vals)
 {
     const Tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
@@ -236,7 +269,9 @@ static int interp_node(Graph *g, const Node *n, float **vals)
         shiftc_f32_softmax(xv, yv, interp_i32(outer), interp_i32(slen), interp_i32(inner));
         return 0;
     }
-    case OP_LSTM: case OP_GRU: /* not yet */
+    case OP_LSTM:
+    case OP_GRU:
+        return interp_rnn(g, n, vals);
     case OP_COUNT:
         break;
     }
@@ -251,6 +286,9 @@ static int interp_arity(Op op)
     case OP_DENSE:
     case OP_ADD:
         return 2;
+    case OP_LSTM:
+    case OP_GRU:
+        return 3;
     case OP_BATCHNORM:
         return 5;
     default:

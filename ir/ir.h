@@ -118,8 +118,13 @@ typedef struct Attrs {
     int flatten_axis;
     /* LSTM, GRU: ONNX's inputs in ONNX's order (LSTM: X, W, R, B,
        sequence_lens, initial_h, initial_c, P; GRU: X, W, R, B, sequence_lens,
-       initial_h; -1 when absent), outputs Y, Y_h (, Y_c); X is [T, batch,
-       input] (layout 0: the frontend transposes layout 1) */
+       initial_h; -1 when absent; nin = 8 or 6), outputs Y, Y_h (, Y_c); X is
+       [T, batch, input] (layout 0: the frontend transposes layout 1).
+       Every output is present (nout = 3 or 2): an output the model leaves
+       unnamed gets a fresh tensor ("<node>_Y_c") that nobody reads.  The
+       frontend drops an all-zero constant initial_h/initial_c (-1: ONNX's
+       meaning of absent), so torch's zero states never reach the IR.
+       rnn.h gives the kernel parameters of a node. */
     int64_t hidden_size;
     RnnDirection direction;
     int linear_before_reset; /* GRU */
@@ -212,6 +217,8 @@ typedef struct QLayer {
     int32_t *nm;                   /* Conv, Dense: 3 per channel */
     int32_t in_nm[IR_MAX_IO][3];   /* Add, Concat: per input */
     int32_t out_nm[3];             /* Add: output */
+    /* LSTM, GRU: everything else (ir/quant_rnn.h; freed by ir_free_qlayer) */
+    struct QRnn *rnn;
 } QLayer;
 
 typedef struct Node {

@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "ir.h"
+#include "quant_rnn.h"
 
 int ir_tensor_quantized(const Tensor *t)
 {
@@ -14,6 +15,8 @@ const char *ir_quantized_problem(const Graph *g, const Node *n)
 {
     if (!n->q)
         return "node is not quantized (run ir_quantize first)";
+    if (n->op == OP_LSTM || n->op == OP_GRU) /* several outputs */
+        return quant_rnn_problem(g, n);
     if (n->nout != 1 || n->out[0] < 0 || n->nin < 1 || n->in[0] < 0)
         return "expected one output and at least one input";
     const Tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];

@@ -19,6 +19,7 @@
 
 #include "ir.h"
 #include "kernel_args.h"
+#include "quant_rnn.h"
 #include "shiftc_rt.h"
 #include "util.h"
 
@@ -81,9 +82,30 @@ void ir_qsim_free(QSim *s)
     free(s);
 }
 
+/* LSTM, GRU: the runtime's time loop with the reference matrix-vector
+ * products (emitted code passes its unrolled ones). */
+static void run_rnn(QSim *s, const Node *n)
+{
+    shiftc_rnn r;
+    shiftc_rnn_ref ref;
+    ka_rnn(s->g, n, &r, &ref);
+    void *y[3];
+    for (int k = 0; k < 3; k++) {
+        int t = quant_rnn_output(n, k);
+        y[k] = t >= 0 ? s->buf[t] : NULL;
+    }
+    void *scratch = xmalloc(SHIFTC_RNN_SCRATCH((size_t)r.H));
+    shiftc_rnn_q(&r, shiftc_rnn_mv_ref, &ref, s->buf[n->in[0]], y[0], y[1], y[2], scratch);
+    free(scratch);
+}
+
 static void run_node(QSim *s, const Node *n)
 {
     const Graph *g = s->g;
+    if (n->op == OP_LSTM || n->op == OP_GRU) {
+        run_rnn(s, n);
+        return;
+    }
     const QLayer *q = n->q;
     const Tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
     const uint8_t *xb = s->buf[n->in[0]];

@@ -36,6 +36,7 @@
 #include "ir.h"
 #include "formats.h"
 #include "quant.h"
+#include "quant_rnn.h"
 #include "shiftc_rt.h"
 #include "util.h"
 
@@ -472,6 +473,11 @@ static void set_output_params(Graph *g, const Node *n)
 
 static int quant_node(Graph *g, Node *n)
 {
+    if (n->op == OP_LSTM || n->op == OP_GRU) { /* several outputs: quant_rnn.c */
+        ir_free_qlayer(n->q);
+        n->q = xcalloc(1, sizeof *n->q);
+        return quant_rnn_node(g, n, 1.0);
+    }
     if (n->nout != 1 || n->out[0] < 0)
         return ir_fail(g, n, "expected exactly one output");
     if ((unsigned)n->prec.weights >= WF_COUNT || fmt_family(n->prec.weights) == FMT_FLOAT)

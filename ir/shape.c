@@ -69,14 +69,11 @@ static int shape_input(Graph *g, Node *n, int j, const Tensor **out)
     return 0;
 }
 
-static int shape_set_output(Graph *g, Node *n, int rank, const int64_t *dims)
+/* Dims of output k of n, which must be present. */
+static int shape_set_output_k(Graph *g, Node *n, int k, int rank, const int64_t *dims)
 {
-    if (n->nout < 1 || n->out[0] < 0)
-        return ir_fail(g, n, "node has no output");
-    for (int j = 1; j < n->nout; j++)
-        if (n->out[j] >= 0)
-            return ir_fail(g, n, "output #%d (\"%s\") is not supported", j + 1,
-                           g->tensors[n->out[j]].name);
+    if (k >= n->nout || n->out[k] < 0 || n->out[k] >= g->ntensors)
+        return ir_fail(g, n, "output #%d is missing", k + 1);
     if (rank > IR_MAX_RANK)
         return ir_fail(g, n, "output rank %d exceeds %d", rank, IR_MAX_RANK);
     int64_t numel = 1;
@@ -87,11 +84,23 @@ static int shape_set_output(Graph *g, Node *n, int rank, const int64_t *dims)
             return ir_fail(g, n, "output has more than %d elements", SHAPE_MAX_NUMEL);
         numel *= dims[i];
     }
-    Tensor *t = &g->tensors[n->out[0]];
+    Tensor *t = &g->tensors[n->out[k]];
     t->rank = rank;
     memset(t->dims, 0, sizeof t->dims);
     memcpy(t->dims, dims, (size_t)rank * sizeof *dims);
     return 0;
+}
+
+/* The output of a single-output op. */
+static int shape_set_output(Graph *g, Node *n, int rank, const int64_t *dims)
+{
+    if (n->nout < 1 || n->out[0] < 0)
+        return ir_fail(g, n, "node has no output");
+    for (int j = 1; j < n->nout; j++)
+        if (n->out[j] >= 0)
+            return ir_fail(g, n, "output #%d (\"%s\") is not supported", j + 1,
+                           g->tensors[n->out[j]].name);
+    return shape_set_output_k(g, n, 0, rank, dims);
 }
 
 /* Makes *axis, which must be in [-rank, rank), non-negative. */
@@ -510,6 +519,97 @@ static int shape_softmax(Graph *g, Node *n)
     return shape_set_output(g, n, x->rank, x->dims);
 }
 
+/* ---- LSTM and GRU (ONNX inputs and outputs, ir.h Attrs) ---- */
+
+/* Optional input j of a recurrent node must be absent or have these dims. */
+static int shape_rnn_input(Graph *g, Node *n, int j, const char *what, int rank,
+                           const int64_t *want)
+{
+    const Tensor *t;
+    char bt[96], bw[96];
+    if (j >= n->nin || n->in[j] < 0)
+        return 0;
+    if (shape_input(g, n, j, &t))
+        return -1;
+    int same = t->rank == rank;
+    for (int i = 0; same && i < rank; i++)
+        same = t->dims[i] == want[i];
+    if (!same) {
+        shape_str(want, rank, bw, sizeof bw);
+        return ir_fail(g, n, "%s \"%s\" %s must be %s", what, t->name, dims_of(t, bt, sizeof bt),
+                       bw);
+    }
+    return 0;
+}
+
+static int shape_rnn(Graph *g, Node *n)
+{
+    int lstm = n->op == OP_LSTM, gates = lstm ? 4 : 3;
+    const Tensor *x, *w, *r;
+    char bx[96], bw[96];
+    if (shape_input(g, n, 0, &x) || shape_input(g, n, 1, &w) || shape_input(g, n, 2, &r))
+        return -1;
+    if (n->nin > (lstm ? 8 : 6))
+        return ir_fail(g, n, "%d inputs (at most %d)", n->nin, lstm ? 8 : 6);
+    if (n->a.direction != RNN_FORWARD && n->a.direction != RNN_REVERSE &&
+        n->a.direction != RNN_BIDIRECTIONAL)
+        return ir_fail(g, n, "unknown direction %d", (int)n->a.direction);
+    int64_t hid = n->a.hidden_size, dirs = n->a.direction == RNN_BIDIRECTIONAL ? 2 : 1;
+    if (hid <= 0)
+        return ir_fail(g, n, "hidden_size %lld must be positive", (long long)hid);
+    if (!(n->a.rnn_clip >= 0.0f))
+        return ir_fail(g, n, "clip %g must be positive", (double)n->a.rnn_clip);
+    if (x->rank != 3)
+        return ir_fail(g, n, "input \"%s\" %s must be [seq_length, batch, input_size]", x->name,
+                       dims_of(x, bx, sizeof bx));
+    int64_t seq = x->dims[0], batch = x->dims[1], in = x->dims[2];
+    /* the kernels' state and gates (shiftc_f32_lstm_scratch) in bytes */
+    if (hid > SHAPE_MAX_NUMEL / 16 || batch > SHAPE_MAX_NUMEL / 16 / hid - 4)
+        return ir_fail(g, n, "hidden_size %lld with batch %lld needs too large a state",
+                       (long long)hid, (long long)batch);
+    int64_t want[3] = {dirs, gates * hid, in};
+    if (w->rank != 3 || w->dims[0] != dirs || w->dims[1] != gates * hid || w->dims[2] != in) {
+        shape_str(want, 3, bw, sizeof bw);
+        return ir_fail(g, n, "weights W \"%s\" %s must be %s ([directions, %d*hidden_size, "
+                             "input_size])",
+                       w->name, dims_of(w, bx, sizeof bx), bw, gates);
+    }
+    want[2] = hid;
+    if (r->rank != 3 || r->dims[0] != dirs || r->dims[1] != gates * hid || r->dims[2] != hid) {
+        shape_str(want, 3, bw, sizeof bw);
+        return ir_fail(g, n, "recurrence weights R \"%s\" %s must be %s ([directions, "
+                             "%d*hidden_size, hidden_size])",
+                       r->name, dims_of(r, bx, sizeof bx), bw, gates);
+    }
+    int64_t bias[2] = {dirs, 2 * gates * hid}, lens[1] = {batch}, state[3] = {dirs, batch, hid};
+    int64_t peep[2] = {dirs, 3 * hid};
+    if (shape_rnn_input(g, n, 3, "bias B", 2, bias) ||
+        shape_rnn_input(g, n, 4, "sequence_lens", 1, lens) ||
+        shape_rnn_input(g, n, 5, "initial_h", 3, state) ||
+        (lstm && (shape_rnn_input(g, n, 6, "initial_c", 3, state) ||
+                  shape_rnn_input(g, n, 7, "peepholes P", 2, peep))))
+        return -1;
+    if (n->nin > 4 && n->in[4] >= 0) {
+        const Tensor *sl = &g->tensors[n->in[4]];
+        for (int64_t i = 0; sl->kind == TK_CONST && sl->data && i < batch; i++)
+            if (!(sl->data[i] >= 0.0f && sl->data[i] <= (float)seq) ||
+                sl->data[i] != (float)(int64_t)sl->data[i])
+                return ir_fail(g, n, "sequence_lens \"%s\"[%lld] = %g is not a length in [0, %lld]",
+                               sl->name, (long long)i, (double)sl->data[i], (long long)seq);
+    }
+    if (n->nout != (lstm ? 3 : 2))
+        return ir_fail(g, n, "%d outputs, expected %d (every output is present, unused ones "
+                             "are read by nobody)",
+                       n->nout, lstm ? 3 : 2);
+    int64_t y[4] = {seq, dirs, batch, hid};
+    if (shape_set_output_k(g, n, 0, 4, y))
+        return -1;
+    for (int k = 1; k < n->nout; k++)
+        if (shape_set_output_k(g, n, k, 3, state))
+            return -1;
+    return 0;
+}
+
 static int shape_node(Graph *g, Node *n)
 {
     switch (n->op) {
@@ -540,7 +640,9 @@ static int shape_node(Graph *g, Node *n)
         return shape_transpose(g, n);
     case OP_SOFTMAX:
         return shape_softmax(g, n);
-    case OP_LSTM: case OP_GRU: /* not yet */
+    case OP_LSTM:
+    case OP_GRU:
+        return shape_rnn(g, n);
     case OP_COUNT:
         break;
     }

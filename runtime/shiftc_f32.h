@@ -311,4 +311,204 @@ static inline void shiftc_f32_softmax(const float *x, float *y, int32_t outer, i
         }
 }
 
+/* ---- recurrent layers (ONNX LSTM and GRU) ---- */
+
+/* Sizes and options of one LSTM or GRU node, with ONNX's meaning:
+ * x is [seq][batch][input]; weights are per direction d of ndir, W
+ * [ndir][G*hidden][input], R [ndir][G*hidden][hidden] and B [ndir][2*G*hidden]
+ * (the W biases, then the R biases) with G = 4 gates i, o, f, c for LSTM and
+ * G = 3 gates z, r, h for GRU.  Outputs: y [seq][ndir][batch][hidden] and the
+ * last states y_h (LSTM also y_c) [ndir][batch][hidden]. */
+typedef struct shiftc_f32_rnn {
+    int32_t seq, batch, input, hidden;
+    int32_t ndir;                /* 1, or 2 for bidirectional */
+    int32_t reverse;             /* ndir = 1 only: the one direction runs backwards */
+    float clip;                  /* |gate pre-activation| <= clip; 0: no clip */
+    int32_t input_forget;        /* LSTM: f = 1 - i */
+    int32_t linear_before_reset; /* GRU: r * (R_h h + Rb_h) instead of R_h (r * h) */
+} shiftc_f32_rnn;
+
+/* Scratch floats the kernels need: the running states and the gates. */
+static inline int32_t shiftc_f32_lstm_scratch(const shiftc_f32_rnn *p)
+{
+    return 2 * p->batch * p->hidden + 4 * p->hidden;
+}
+
+static inline int32_t shiftc_f32_gru_scratch(const shiftc_f32_rnn *p)
+{
+    return p->batch * p->hidden + 4 * p->hidden;
+}
+
+/* Steps of batch entry b: sequence_lens[b] clamped to [0, seq] (the
+ * lengths are given as floats; NULL means every step). */
+static inline int32_t shiftc_f32_rnn_steps(const float *seq_lens, int32_t b, int32_t seq)
+{
+    if (!seq_lens)
+        return seq;
+    float v = seq_lens[b];
+    return v >= (float)seq ? seq : v > 0.0f ? (int32_t)v : 0;
+}
+
+/* acc[j] += sum_k m[j][k] * v[k] (k ascending) for j < rows. */
+static inline void shiftc_f32_rnn_matvec(const float *m, const float *v, float *acc, int32_t rows,
+                                         int32_t cols)
+{
+    for (int32_t j = 0; j < rows; j++) {
+        const float *mj = m + (int64_t)j * cols;
+        float s = 0.0f;
+        for (int32_t k = 0; k < cols; k++)
+            s += mj[k] * v[k];
+        acc[j] += s;
+    }
+}
+
+static inline void shiftc_f32_rnn_clip(float *v, int32_t n, float clip)
+{
+    if (clip > 0.0f)
+        shiftc_f32_clip(v, v, n, -clip, clip);
+}
+
+/* Output of step t, direction d, batch entry b in a [seq][ndir][batch][hidden] y. */
+static inline float *shiftc_f32_rnn_at(float *y, const shiftc_f32_rnn *p, int32_t t, int32_t d,
+                                       int32_t b)
+{
+    return y + (((int64_t)t * p->ndir + d) * p->batch + b) * p->hidden;
+}
+
+/* Zeroes y for the steps past batch entry b's length, as ONNX Runtime does. */
+static inline void shiftc_f32_rnn_pad(float *y, const shiftc_f32_rnn *p, int32_t d, int32_t b,
+                                      int32_t steps)
+{
+    for (int32_t t = steps; y && t < p->seq; t++)
+        for (int32_t k = 0; k < p->hidden; k++)
+            shiftc_f32_rnn_at(y, p, t, d, b)[k] = 0.0f;
+}
+
+/* ONNX LSTM, default activations (sigmoid for the gates, tanh for the cell
+ * and the output).  b (8*hidden per direction), p (peepholes i, o, f:
+ * 3*hidden per direction), seq_lens, h0, c0, y, y_h and y_c may be NULL.
+ * scratch holds shiftc_f32_lstm_scratch(p) floats.  Per step the gates are
+ * Wb + Rb + W x + R h, in that order of summation. */
+static inline void shiftc_f32_lstm(const float *x, const float *w, const float *r, const float *b,
+                                   const float *seq_lens, const float *h0, const float *c0,
+                                   const float *peep, float *y, float *y_h, float *y_c,
+                                   float *scratch, const shiftc_f32_rnn *p)
+{
+    const int32_t H = p->hidden, I = p->input, BH = p->batch * p->hidden;
+    float *h = scratch, *c = scratch + BH, *gt = scratch + 2 * BH;
+    for (int32_t d = 0; d < p->ndir; d++) {
+        const float *wd = w + (int64_t)d * 4 * H * I, *rd = r + (int64_t)d * 4 * H * H;
+        const float *bd = b ? b + (int64_t)d * 8 * H : NULL;
+        const float *pd = peep ? peep + (int64_t)d * 3 * H : NULL;
+        int32_t rev = p->ndir == 2 ? d == 1 : p->reverse;
+        for (int32_t i = 0; i < BH; i++) {
+            h[i] = h0 ? h0[(int64_t)d * BH + i] : 0.0f;
+            c[i] = c0 ? c0[(int64_t)d * BH + i] : 0.0f;
+        }
+        for (int32_t bi = 0; bi < p->batch; bi++) {
+            float *hb = h + (int64_t)bi * H, *cb = c + (int64_t)bi * H;
+            int32_t steps = shiftc_f32_rnn_steps(seq_lens, bi, p->seq);
+            for (int32_t s = 0; s < steps; s++) {
+                int32_t t = rev ? steps - 1 - s : s;
+                const float *xt = x + ((int64_t)t * p->batch + bi) * I;
+                for (int32_t j = 0; j < 4 * H; j++)
+                    gt[j] = bd ? bd[j] + bd[4 * H + j] : 0.0f;
+                shiftc_f32_rnn_matvec(wd, xt, gt, 4 * H, I);
+                shiftc_f32_rnn_matvec(rd, hb, gt, 4 * H, H);
+                float *gi = gt, *go = gt + H, *gf = gt + 2 * H, *gc = gt + 3 * H;
+                for (int32_t k = 0; pd && k < H; k++) {
+                    gi[k] += pd[k] * cb[k];
+                    gf[k] += pd[2 * H + k] * cb[k];
+                }
+                shiftc_f32_rnn_clip(gi, H, p->clip);
+                shiftc_f32_rnn_clip(gf, H, p->clip);
+                shiftc_f32_rnn_clip(gc, H, p->clip);
+                shiftc_f32_sigmoid(gi, gi, H);
+                if (p->input_forget)
+                    for (int32_t k = 0; k < H; k++)
+                        gf[k] = 1.0f - gi[k];
+                else
+                    shiftc_f32_sigmoid(gf, gf, H);
+                shiftc_f32_tanh(gc, gc, H);
+                for (int32_t k = 0; k < H; k++)
+                    cb[k] = gf[k] * cb[k] + gi[k] * gc[k];
+                for (int32_t k = 0; pd && k < H; k++)
+                    go[k] += pd[H + k] * cb[k];
+                shiftc_f32_rnn_clip(go, H, p->clip);
+                shiftc_f32_sigmoid(go, go, H);
+                shiftc_f32_tanh(cb, gc, H);
+                for (int32_t k = 0; k < H; k++)
+                    hb[k] = go[k] * gc[k];
+                if (y)
+                    shiftc_f32_copy(hb, shiftc_f32_rnn_at(y, p, t, d, bi), H);
+            }
+            shiftc_f32_rnn_pad(y, p, d, bi, steps);
+        }
+        if (y_h)
+            shiftc_f32_copy(h, y_h + (int64_t)d * BH, BH);
+        if (y_c)
+            shiftc_f32_copy(c, y_c + (int64_t)d * BH, BH);
+    }
+}
+
+/* ONNX GRU, default activations (sigmoid for z and r, tanh for h); the
+ * arguments are the LSTM's without c0, peepholes and y_c.  scratch holds
+ * shiftc_f32_gru_scratch(p) floats. */
+static inline void shiftc_f32_gru(const float *x, const float *w, const float *r, const float *b,
+                                  const float *seq_lens, const float *h0, float *y, float *y_h,
+                                  float *scratch, const shiftc_f32_rnn *p)
+{
+    const int32_t H = p->hidden, I = p->input, BH = p->batch * p->hidden;
+    float *h = scratch, *gt = scratch + BH, *tmp = scratch + BH + 3 * H;
+    for (int32_t d = 0; d < p->ndir; d++) {
+        const float *wd = w + (int64_t)d * 3 * H * I, *rd = r + (int64_t)d * 3 * H * H;
+        const float *bd = b ? b + (int64_t)d * 6 * H : NULL;
+        int32_t rev = p->ndir == 2 ? d == 1 : p->reverse;
+        for (int32_t i = 0; i < BH; i++)
+            h[i] = h0 ? h0[(int64_t)d * BH + i] : 0.0f;
+        for (int32_t bi = 0; bi < p->batch; bi++) {
+            float *hb = h + (int64_t)bi * H;
+            int32_t steps = shiftc_f32_rnn_steps(seq_lens, bi, p->seq);
+            for (int32_t s = 0; s < steps; s++) {
+                int32_t t = rev ? steps - 1 - s : s;
+                const float *xt = x + ((int64_t)t * p->batch + bi) * I;
+                float *gz = gt, *gr = gt + H, *gh = gt + 2 * H;
+                /* z and r: Wb + Rb + W x + R h */
+                for (int32_t j = 0; j < 2 * H; j++)
+                    gt[j] = bd ? bd[j] + bd[3 * H + j] : 0.0f;
+                shiftc_f32_rnn_matvec(wd, xt, gt, 2 * H, I);
+                shiftc_f32_rnn_matvec(rd, hb, gt, 2 * H, H);
+                shiftc_f32_rnn_clip(gt, 2 * H, p->clip);
+                shiftc_f32_sigmoid(gt, gt, 2 * H);
+                /* h: Wb_h + W_h x, plus the recurrent part */
+                for (int32_t k = 0; k < H; k++)
+                    gh[k] = bd ? bd[2 * H + k] : 0.0f;
+                shiftc_f32_rnn_matvec(wd + (int64_t)2 * H * I, xt, gh, H, I);
+                if (p->linear_before_reset) {
+                    for (int32_t k = 0; k < H; k++)
+                        tmp[k] = bd ? bd[5 * H + k] : 0.0f;
+                    shiftc_f32_rnn_matvec(rd + (int64_t)2 * H * H, hb, tmp, H, H);
+                    for (int32_t k = 0; k < H; k++)
+                        gh[k] += gr[k] * tmp[k];
+                } else {
+                    for (int32_t k = 0; k < H; k++) {
+                        tmp[k] = gr[k] * hb[k];
+                        gh[k] += bd ? bd[5 * H + k] : 0.0f;
+                    }
+                    shiftc_f32_rnn_matvec(rd + (int64_t)2 * H * H, tmp, gh, H, H);
+                }
+                shiftc_f32_rnn_clip(gh, H, p->clip);
+                shiftc_f32_tanh(gh, gh, H);
+                for (int32_t k = 0; k < H; k++)
+                    hb[k] = (1.0f - gz[k]) * gh[k] + gz[k] * hb[k];
+                if (y)
+                    shiftc_f32_copy(hb, shiftc_f32_rnn_at(y, p, t, d, bi), H);
+            }
+            shiftc_f32_rnn_pad(y, p, d, bi, steps);
+        }
+        if (y_h)
+            shiftc_f32_copy(h, y_h + (int64_t)d * BH, BH);
+    }
+}
+
 #endif

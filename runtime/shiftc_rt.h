@@ -542,6 +542,221 @@ static inline void shiftc_dense_nomul_q(const void *x, int xt, const int32_t *wq
         }
 }
 
+/* ---- recurrent cells: LSTM and GRU (docs/rnn.md) ----
+ *
+ * One time step of a quantized LSTM or GRU node, batch 1, one direction.
+ * Fixed-point formats, the same for every model:
+ *   - hidden state h: int16 in Q15 (|h| < 1);
+ *   - LSTM cell state c: int16 in Q(c_frac), saturated;
+ *   - gate pre-activations: int32 in Q(pre_frac), each add saturated to
+ *     +-SHIFTC_RNN_PRE_MAX;
+ *   - gate values (sigmoid, tanh): Q15, from a table of SHIFTC_RNN_TAB_N
+ *     entries over pre-activation codes [-32768, 32767], linearly
+ *     interpolated (shiftc_rnn_act).
+ * The weighted part of a step (W x_t and R h, each row requantized from
+ * its int32 accumulator into Q(pre_frac) by shiftc_rnn_acc_q or
+ * shiftc_rnn_acc_nomul) is a callback: the simulator passes the reference
+ * loops (shiftc_rnn_mv_ref), emitted code a function with the weights
+ * baked in as shift-add terms.  Everything else -- the time loop, the
+ * cell arithmetic, the state, the output requantization -- is
+ * shiftc_rnn_q, called by both.  Products of gate values and states are
+ * exact int32 products (|factors| <= 2^15 and 2^16: no overflow), so the
+ * only rounding is the shiftc_rdpot after each. */
+
+#define SHIFTC_RNN_PRE_MAX 16777216 /* 2^24 */
+#define SHIFTC_RNN_TAB_SHIFT 6
+#define SHIFTC_RNN_TAB_N ((65536 >> SHIFTC_RNN_TAB_SHIFT) + 1) /* 1025 */
+
+/* Pre-activation slots: 4H int32.  LSTM: i, o, f, c (ONNX's gate order);
+ * GRU: z, r, then the candidate's input part W_h x + Wb_h and its
+ * recurrent part R_h h + Rb_h (linear_before_reset) or R_h (r . h) + Rb_h. */
+
+/* callback: adds part `part` of a step's matrix-vector products into pre.
+ * part 0: W (all G*H rows) times v = x_t (storage type of x);
+ * part 1: R times v = h (int16): all rows, except for a GRU with
+ *   linear_before_reset = 0 only rows [0, 2H) (z, r);
+ * part 2 (GRU, linear_before_reset = 0): rows [2H, 3H) of R times
+ *   v = r . h (int16).
+ * Row k of W or R adds into pre[k], except a GRU's candidate rows
+ * [2H, 3H) of R, which add into pre[k + H]. */
+typedef void (*shiftc_rnn_mv)(const void *ctx, int32_t part, const void *v, int32_t *pre);
+
+typedef struct shiftc_rnn {
+    int32_t gru;          /* 0: LSTM, 1: GRU */
+    int32_t lbr;          /* GRU: linear_before_reset */
+    int32_t input_forget; /* LSTM: f = 1 - i */
+    int32_t reverse;      /* run t = T-1 .. 0 */
+    int32_t T, H;         /* steps, hidden size */
+    int32_t x_step;       /* bytes of one x_t */
+    int32_t pre_frac;     /* pre-activations in Q(pre_frac) */
+    int32_t c_frac;       /* LSTM cell state in Q(c_frac) */
+    int32_t pre_lim;      /* |gate pre-activation| clamp (rnn clip) */
+    int32_t no_mul;       /* output multipliers are two-term (ynm) */
+    const int32_t *bias;  /* 4H, Q(pre_frac) */
+    const int16_t *sig, *tnh; /* SHIFTC_RNN_TAB_N entries each, Q15 */
+    const int16_t *h0, *c0;   /* initial state (Q15, Q(c_frac)) or NULL: 0 */
+    /* outputs Y, Y_h, Y_c: storage type (-1: absent), requantization of
+       h (Q15) or c (Q(c_frac)) to their codes */
+    int32_t yt[3];
+    int32_t ym[3], ys[3];
+    int32_t ynm[3][3];
+    int32_t yzero[3], ylo[3], yhi[3];
+} shiftc_rnn;
+
+/* Scratch bytes shiftc_rnn_q needs: pre (4H int32), h, c, r.h (int16). */
+#define SHIFTC_RNN_SCRATCH(H) (16 * (H) + 6 * (H))
+
+static inline int32_t shiftc_rnn_sat(int64_t v)
+{
+    return v > SHIFTC_RNN_PRE_MAX ? SHIFTC_RNN_PRE_MAX
+           : v < -SHIFTC_RNN_PRE_MAX ? -SHIFTC_RNN_PRE_MAX : (int32_t)v;
+}
+
+/* pre += acc * M, M = mult * 2^(shift-31), saturated. */
+static inline void shiftc_rnn_acc_q(int32_t *pre, int32_t acc, int32_t mult, int32_t shift)
+{
+    *pre = shiftc_rnn_sat((int64_t)*pre + shiftc_mul_q(acc, mult, shift));
+}
+
+/* pre += acc * (2^-e1 + s2 * 2^-e2), saturated (no-mul mode). */
+static inline void shiftc_rnn_acc_nomul(int32_t *pre, int32_t acc, int32_t e1, int32_t s2,
+                                        int32_t e2)
+{
+    *pre = shiftc_rnn_sat((int64_t)*pre + shiftc_mul_nomul(acc, e1, s2, e2));
+}
+
+/* A gate nonlinearity: table lookup at the pre-activation clamped to
+ * [-32768, 32767], interpolated between entries 2^SHIFTC_RNN_TAB_SHIFT
+ * codes apart. */
+static inline int32_t shiftc_rnn_act(const int16_t *tab, int32_t pre)
+{
+    int32_t i = shiftc_clamp(pre, -32768, 32767) + 32768;
+    int32_t j = i >> SHIFTC_RNN_TAB_SHIFT, f = i & ((1 << SHIFTC_RNN_TAB_SHIFT) - 1);
+    return tab[j] + shiftc_rdpot(((int32_t)tab[j + 1] - tab[j]) * f, SHIFTC_RNN_TAB_SHIFT);
+}
+
+/* Q(from) -> Q(to) for |v| < 2^16 and |to - from| <= 12. */
+static inline int32_t shiftc_rnn_rescale(int32_t v, int32_t from, int32_t to)
+{
+    return to >= from ? v * (1 << (to - from)) : shiftc_rdpot(v, from - to);
+}
+
+static inline void shiftc_rnn_out(const shiftc_rnn *r, int32_t k, void *y, int32_t i, int32_t v)
+{
+    int32_t q = r->no_mul ? shiftc_requant_nomul(v, r->ynm[k][0], r->ynm[k][1], r->ynm[k][2],
+                                                 r->yzero[k], r->ylo[k], r->yhi[k])
+                          : shiftc_requant(v, r->ym[k], r->ys[k], r->yzero[k], r->ylo[k], r->yhi[k]);
+    shiftc_st(y, i, r->yt[k], q);
+}
+
+/* The whole node: x is [T][I] codes, y [T][H] codes (or NULL), yh and yc
+ * [H] codes (or NULL); scratch SHIFTC_RNN_SCRATCH(H) bytes, 4-byte
+ * aligned. */
+static inline void shiftc_rnn_q(const shiftc_rnn *r, shiftc_rnn_mv mv, const void *ctx,
+                                const void *x, void *y, void *yh, void *yc, void *scratch)
+{
+    int32_t H = r->H, t, j, k;
+    int32_t *pre = (int32_t *)scratch;
+    int16_t *h = (int16_t *)(pre + 4 * H), *c = h + H, *rh = c + H;
+    const uint8_t *xt = (const uint8_t *)x;
+    int32_t yo = 0;
+    for (j = 0; j < H; j++) {
+        h[j] = r->h0 ? r->h0[j] : 0;
+        c[j] = r->c0 ? r->c0[j] : 0;
+    }
+    if (r->reverse)
+        for (t = 1; t < r->T; t++) {
+            xt += r->x_step;
+            yo += H;
+        }
+    for (t = 0; t < r->T; t++) {
+        for (k = 0; k < 4 * H; k++)
+            pre[k] = r->bias[k];
+        mv(ctx, 0, xt, pre);
+        if (r->gru && !r->lbr) {
+            mv(ctx, 1, h, pre);
+            for (j = 0; j < H; j++) {
+                int32_t rg = shiftc_rnn_act(r->sig, shiftc_clamp(pre[H + j], -r->pre_lim, r->pre_lim));
+                rh[j] = (int16_t)shiftc_rdpot(rg * h[j], 15);
+            }
+            mv(ctx, 2, rh, pre);
+        } else {
+            mv(ctx, 1, h, pre);
+        }
+        for (j = 0; j < H; j++) {
+            int32_t lim = r->pre_lim;
+            if (!r->gru) {
+                int32_t ig = shiftc_rnn_act(r->sig, shiftc_clamp(pre[j], -lim, lim));
+                int32_t og = shiftc_rnn_act(r->sig, shiftc_clamp(pre[H + j], -lim, lim));
+                int32_t fg = r->input_forget ? 32768 - ig
+                                             : shiftc_rnn_act(r->sig, shiftc_clamp(pre[2 * H + j], -lim, lim));
+                int32_t gg = shiftc_rnn_act(r->tnh, shiftc_clamp(pre[3 * H + j], -lim, lim));
+                int32_t cn = shiftc_rdpot(fg * c[j], 15) + shiftc_rdpot(ig * gg, 30 - r->c_frac);
+                cn = shiftc_clamp(cn, -32767, 32767);
+                c[j] = (int16_t)cn;
+                h[j] = (int16_t)shiftc_rdpot(
+                    og * shiftc_rnn_act(r->tnh, shiftc_rnn_rescale(cn, r->c_frac, r->pre_frac)), 15);
+            } else {
+                int32_t zg = shiftc_rnn_act(r->sig, shiftc_clamp(pre[j], -lim, lim));
+                int32_t rg = shiftc_rnn_act(r->sig, shiftc_clamp(pre[H + j], -lim, lim));
+                int32_t hp = r->lbr ? pre[2 * H + j] +
+                                          shiftc_rdpot(rg * shiftc_clamp(pre[3 * H + j], -65535, 65535), 15)
+                                    : pre[2 * H + j] + pre[3 * H + j];
+                int32_t ht = shiftc_rnn_act(r->tnh, shiftc_clamp(hp, -lim, lim));
+                h[j] = (int16_t)shiftc_rdpot((32768 - zg) * ht + zg * h[j], 15);
+            }
+        }
+        if (y)
+            for (j = 0; j < H; j++)
+                shiftc_rnn_out(r, 0, y, yo + j, h[j]);
+        if (r->reverse) {
+            xt -= r->x_step;
+            yo -= H;
+        } else {
+            xt += r->x_step;
+            yo += H;
+        }
+    }
+    for (j = 0; j < H; j++) {
+        if (yh)
+            shiftc_rnn_out(r, 1, yh, j, h[j]);
+        if (yc)
+            shiftc_rnn_out(r, 2, yc, j, c[j]);
+    }
+}
+
+/* The reference matrix-vector products (the simulator's callback): codes
+ * row-major, W [G*H][I], R [G*H][H], per-row multipliers. */
+typedef struct shiftc_rnn_ref {
+    int32_t gru, lbr, I, H, G, xt, no_mul;
+    const int32_t *wq, *rq;
+    const int32_t *wmult, *wshift, *rmult, *rshift; /* Q31 form */
+    const int32_t *wnm, *rnm;                       /* no-mul: 3 per row */
+} shiftc_rnn_ref;
+
+static inline void shiftc_rnn_mv_ref(const void *ctx, int32_t part, const void *v, int32_t *pre)
+{
+    const shiftc_rnn_ref *m = (const shiftc_rnn_ref *)ctx;
+    int32_t H = m->H, rows = m->G * H, k0 = 0, k1 = rows, len = part == 0 ? m->I : H, k, i;
+    const int32_t *w = part == 0 ? m->wq : m->rq;
+    const int32_t *mu = part == 0 ? m->wmult : m->rmult, *sh = part == 0 ? m->wshift : m->rshift;
+    const int32_t *nm = part == 0 ? m->wnm : m->rnm;
+    int vt = part == 0 ? m->xt : SHIFTC_I16;
+    if (part == 1 && m->gru && !m->lbr)
+        k1 = 2 * H;
+    if (part == 2)
+        k0 = 2 * H, k1 = 3 * H;
+    for (k = k0; k < k1; k++) {
+        int32_t acc = 0, dst = part > 0 && m->gru && k >= 2 * H ? k + H : k;
+        for (i = 0; i < len; i++)
+            acc += w[k * len + i] * shiftc_ld(v, i, vt);
+        if (m->no_mul)
+            shiftc_rnn_acc_nomul(pre + dst, acc, nm[3 * k], nm[3 * k + 1], nm[3 * k + 2]);
+        else
+            shiftc_rnn_acc_q(pre + dst, acc, mu[k], sh[k]);
+    }
+}
+
 /* Elementwise op by table, indexed by code - type minimum: 256 entries
  * for 8-bit storage; for 16-bit codes 257 entries, one every 256 codes,
  * interpolated (shiftc_lut_interp). */

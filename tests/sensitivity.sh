@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Hessian sensitivity (issue 5): `shiftc sensitivity` against PyTorch's
-# autograd reference (tests/fixtures/*_hessian_ref.json, made by
+# Hessian sensitivity (issue 5; LSTM/GRU: issue 7): `shiftc sensitivity`
+# against PyTorch's autograd reference (tests/fixtures/*_hessian_ref.json, made by
 # tools/hessian_ref.py), layer by layer within combined standard errors
 # (|a - b| <= 3 sqrt(se_a^2 + se_b^2)); determinism across thread counts;
 # errors and exit statuses; and the unit test with the exact-trace check.
@@ -54,7 +54,11 @@ record() { # reads ok/not ok lines from stdin into the counters
     done
 }
 
-for m in mlp cnn; do
+for m in mlp cnn lstm gru; do
+    if [ ! -e $F/$m.onnx ] || [ ! -e $F/${m}_hessian_ref.json ]; then
+        skip "$m: sensitivity against torch" "$F/$m.onnx or $F/${m}_hessian_ref.json missing"
+        continue
+    fi
     out=$TMP/$m.json
     if "$SHIFTC" sensitivity $F/$m.onnx --calib $F/test_x.npy --labels $F/test_y.npy --samples 200 \
         --seed 1 --act-probes 8 --json >"$out" 2>"$TMP/$m.err"; then

@@ -2,10 +2,20 @@
 """Reference per-layer Hessian traces with PyTorch autograd (issue 5).
 
 Evaluates an ONNX model as a torch function of its Conv/Gemm/MatMul weights
-(float64), with the same loss as `shiftc sensitivity` (mean over samples of
-softmax + NLL of the logits, or NLL when the model ends in Softmax), and
-estimates each layer's Tr(H_ii) by Hutchinson with Rademacher probes over
-all weights (biases fixed), Hv by double backward (exact autograd HVP).
+and its LSTM/GRU weights W and R (float64), with the same loss as `shiftc
+sensitivity` (mean over samples of softmax + NLL of the logits, or NLL when
+the model ends in Softmax), and estimates each layer's Tr(H_ii) by
+Hutchinson with Rademacher probes over all weights (biases fixed), Hv by
+double backward (exact autograd HVP).  An LSTM/GRU node is one layer: its
+trace is over W and R together, as shiftc reports it.
+
+LSTM and GRU follow ONNX (default activations; forward, reverse or
+bidirectional; clip, input_forget, linear_before_reset, peepholes, layout;
+sequence_lens only when every length is the full sequence), written out
+step by step in torch, so the reference does not share code with shiftc.
+Exports with a literal batch of 1 (Reshape to [1, ...]) are evaluated on
+the whole batch: a Reshape whose target starts with 1 while its input's
+first dimension is the batch keeps the batch.
 
 BatchNormalization right after a Conv is folded into it exactly as shiftc's
 fold_batchnorm pass does (W' = W * s / sqrt(var + eps) per output channel),
@@ -15,6 +25,8 @@ Use Debian's python3 (torch 1.13, onnx, numpy):
     /usr/bin/python3 tools/hessian_ref.py tests/fixtures/cnn.onnx \
         --calib tests/fixtures/test_x.npy --labels tests/fixtures/test_y.npy \
         --samples 200 --probes 200 --seed 0 -o tests/fixtures/cnn_hessian_ref.json
+(the committed references also pass --act-probes 8; lstm_/gru_hessian_ref.json
+are made the same way from lstm.onnx / gru.onnx)
 """
 import argparse
 import json
@@ -76,6 +88,80 @@ def onnx_pads(a, nd):
     return p
 
 
+def ints(t):
+    return [int(round(float(v))) for v in t.reshape(-1).tolist()]
+
+
+def rnn(op, ins, a):
+    """ONNX LSTM / GRU in torch (float64): returns (Y, Y_h[, Y_c])."""
+    acts = [v.decode() if isinstance(v, bytes) else v for v in a.get("activations", [])]
+    default = ["Sigmoid", "Tanh", "Tanh"] if op == "LSTM" else ["Sigmoid", "Tanh"]
+    if acts and [v.lower() for v in acts] != [v.lower() for v in default] * (len(acts) // len(default)):
+        raise SystemExit("hessian_ref.py: %s activations %s are not supported" % (op, acts))
+    X = ins[0]
+    layout = a.get("layout", 0)
+    if layout:
+        X = X.transpose(0, 1)
+    get = lambda i: ins[i] if len(ins) > i and ins[i] is not None else None
+    W, R, B = ins[1], ins[2], get(3)
+    T, N, H = X.shape[0], X.shape[1], a["hidden_size"]
+    if get(4) is not None and any(v != T for v in ints(get(4))):
+        raise SystemExit("hessian_ref.py: %s sequence_lens shorter than the sequence are not supported" % op)
+    dirn = a.get("direction", b"forward")
+    dirn = dirn.decode() if isinstance(dirn, bytes) else dirn
+    D = 2 if dirn == "bidirectional" else 1
+    G = 4 if op == "LSTM" else 3
+    clip = a.get("clip", None)
+    cl = (lambda v: torch.clamp(v, -clip, clip)) if clip is not None else (lambda v: v)
+    zeros = torch.zeros(D, N, H, dtype=torch.float64)
+    h0 = get(5) if get(5) is not None else zeros
+    c0 = (get(6) if get(6) is not None else zeros) if op == "LSTM" else None
+    P = get(7) if op == "LSTM" else None
+    ys, hs, cs = [], [], []
+    for d in range(D):
+        rev = dirn == "reverse" or d == 1
+        Wd, Rd = W[d], R[d]
+        Wb = B[d][: G * H] if B is not None else torch.zeros(G * H, dtype=torch.float64)
+        Rb = B[d][G * H:] if B is not None else torch.zeros(G * H, dtype=torch.float64)
+        h = h0[d]
+        c = c0[d] if c0 is not None else None
+        out = [None] * T
+        for s in range(T):
+            t = T - 1 - s if rev else s
+            if op == "LSTM":
+                g = X[t] @ Wd.t() + h @ Rd.t() + Wb + Rb
+                i, o, f, cc = g[:, :H], g[:, H:2 * H], g[:, 2 * H:3 * H], g[:, 3 * H:]
+                if P is not None:
+                    i = i + P[d][:H] * c
+                    f = f + P[d][2 * H:] * c
+                i = torch.sigmoid(cl(i))
+                f = 1 - i if a.get("input_forget", 0) else torch.sigmoid(cl(f))
+                c = f * c + i * torch.tanh(cl(cc))
+                if P is not None:
+                    o = o + P[d][H:2 * H] * c
+                h = torch.sigmoid(cl(o)) * torch.tanh(c)
+            else:
+                gx = X[t] @ Wd.t() + Wb
+                gh = h @ Rd[: 2 * H].t()
+                z = torch.sigmoid(cl(gx[:, :H] + gh[:, :H] + Rb[:H]))
+                r = torch.sigmoid(cl(gx[:, H:2 * H] + gh[:, H:] + Rb[H:2 * H]))
+                if a.get("linear_before_reset", 0):
+                    n = torch.tanh(cl(gx[:, 2 * H:] + r * (h @ Rd[2 * H:].t() + Rb[2 * H:])))
+                else:
+                    n = torch.tanh(cl(gx[:, 2 * H:] + (r * h) @ Rd[2 * H:].t() + Rb[2 * H:]))
+                h = (1 - z) * n + z * h
+            out[t] = h
+        ys.append(torch.stack(out))
+        hs.append(h)
+        cs.append(c)
+    Y, Yh = torch.stack(ys, dim=1), torch.stack(hs)
+    Yc = torch.stack(cs) if op == "LSTM" else None
+    if layout:
+        Y, Yh = Y.permute(2, 0, 1, 3), Yh.transpose(0, 1)
+        Yc = Yc.transpose(0, 1) if Yc is not None else None
+    return (Y, Yh, Yc) if op == "LSTM" else (Y, Yh)
+
+
 def run(nodes, init, params, x, graph_out):
     env = dict(init)
     env = {k: (params[k] if k in params else torch.from_numpy(np.asarray(v, dtype=np.float64))) for k, v in init.items()}
@@ -113,9 +199,36 @@ def run(nodes, init, params, x, graph_out):
             ax = a.get("axis", 1)
             y = ins[0].reshape(int(np.prod(ins[0].shape[:ax])) if ax else 1, -1)
         elif t == "Reshape":
-            shp = [int(v) for v in ins[1].tolist()]
+            shp = ints(ins[1])
             shp = [ins[0].shape[i] if v == 0 else v for i, v in enumerate(shp)]
+            if shp and shp[0] == 1 and ins[0].dim() > 0 and ins[0].shape[0] == x.shape[0] > 1:
+                shp[0] = x.shape[0]  # an export with a literal batch of 1
             y = ins[0].reshape(shp)
+        elif t == "Shape":
+            y = torch.tensor(list(ins[0].shape), dtype=torch.float64)
+        elif t == "Gather":
+            ax = a.get("axis", 0)
+            src, idx = ins[0], ins[1]
+            ii = torch.tensor(ints(idx), dtype=torch.long) % src.shape[ax]
+            y = src.index_select(ax, ii).reshape(tuple(src.shape[:ax]) + tuple(idx.shape) + tuple(src.shape[ax + 1:]))
+        elif t in ("Unsqueeze", "Squeeze"):
+            axes = a["axes"] if "axes" in a else (ints(ins[1]) if len(ins) > 1 and ins[1] is not None else None)
+            y = ins[0]
+            if t == "Unsqueeze":
+                r = y.dim() + len(axes)
+                for ax in sorted(v % r for v in axes):
+                    y = y.unsqueeze(ax)
+            else:
+                axes = [i for i, d in enumerate(y.shape) if d == 1] if axes is None else axes
+                for ax in sorted((v % y.dim() for v in axes), reverse=True):
+                    y = y.squeeze(ax)
+        elif t == "Expand":
+            y = ins[0] * torch.ones(ints(ins[1]), dtype=torch.float64)
+        elif t == "ConstantOfShape":
+            v = float(numpy_helper.to_array(a["value"]).reshape(-1)[0]) if "value" in a else 0.0
+            y = torch.full(ints(ins[0]), v, dtype=torch.float64)
+        elif t in ("LSTM", "GRU"):
+            y = rnn(t, ins, a)
         elif t == "Transpose":
             y = ins[0].permute(*a["perm"])
         elif t == "Concat":
@@ -171,7 +284,12 @@ def run(nodes, init, params, x, graph_out):
             y = ins[0].mean(dim=tuple(range(2, ins[0].dim())), keepdim=True)
         else:
             raise SystemExit("hessian_ref.py: op %s not supported" % t)
-        env[n.output[0]] = y
+        if isinstance(y, tuple):
+            for name, v in zip(n.output, y):
+                if name:
+                    env[name] = v
+        else:
+            env[n.output[0]] = y
     return env[graph_out], env
 
 
@@ -197,14 +315,25 @@ def main():
     gin = [i.name for i in model.graph.input if i.name not in init][0]
     nodes = [onnx.helper.make_node(n.op_type, ["__input__" if i == gin else i for i in n.input], list(n.output),
                                    name=n.name, **attrs(n)) for n in nodes]
-    layers = []  # (node name, op, weight name)
+    layers = []  # (node name, op, weight names): Conv/Dense one, LSTM/GRU W and R
     acts = []    # input activation of each layer
+    act_batch_axis = {}  # where it is not axis 0
     for n in nodes:
         if n.op_type in ("Conv", "Gemm", "MatMul") and len(n.input) > 1 and n.input[1] in init:
-            layers.append((n.name, "Dense" if n.op_type != "Conv" else "Conv", n.input[1]))
+            layers.append((n.name, "Dense" if n.op_type != "Conv" else "Conv", [n.input[1]]))
             acts.append(n.input[0])
-    params = {w: torch.tensor(init[w], dtype=torch.float64, requires_grad=True) for _, _, w in layers}
-    plist = [params[w] for _, _, w in layers]
+        elif n.op_type in ("LSTM", "GRU") and n.input[1] in init and n.input[2] in init:
+            layers.append((n.name, n.op_type, [n.input[1], n.input[2]]))
+            acts.append(n.input[0])
+            act_batch_axis[len(acts) - 1] = 0 if attrs(n).get("layout", 0) else 1  # X [T, N, I]
+    wnames = [w for _, _, ws in layers for w in ws]
+    params = {w: torch.tensor(init[w], dtype=torch.float64, requires_grad=True) for w in wnames}
+    plist = [params[w] for w in wnames]
+    # the blocks (indices into plist) of each layer
+    blocks, k = [], 0
+    for _, _, ws in layers:
+        blocks.append(list(range(k, k + len(ws))))
+        k += len(ws)
 
     x = np.load(args.calib)[: args.samples].astype(np.float64)
     y = np.load(args.labels)[: args.samples].astype(np.int64)
@@ -227,7 +356,8 @@ def main():
     for p in range(args.probes):
         vs = [torch.randint(0, 2, q.shape, generator=gen, dtype=torch.float64) * 2 - 1 for q in plist]
         hv = torch.autograd.grad(grads, plist, grad_outputs=vs, retain_graph=True)
-        vals[p] = [float((v * h).sum()) for v, h in zip(vs, hv)]
+        per = [float((v * h).sum()) for v, h in zip(vs, hv)]
+        vals[p] = [sum(per[i] for i in b) for b in blocks]
     elapsed = time.time() - t0
     act = None
     if args.act_probes > 0:
@@ -242,12 +372,14 @@ def main():
             vs = [torch.randint(0, 2, a.shape, generator=gen, dtype=torch.float64) * 2 - 1 for a in atens]
             hv = torch.autograd.grad(ag, atens, grad_outputs=vs, retain_graph=True)
             for i, (v, h) in enumerate(zip(vs, hv)):
-                per[:, i] += (v * h).reshape(len(x), -1).sum(1).detach().numpy() / args.act_probes
+                vh = (v * h).transpose(0, act_batch_axis.get(i, 0))
+                per[:, i] += vh.reshape(len(x), -1).sum(1).detach().numpy() / args.act_probes
         act = per
     res = {"model": args.model.split("/")[-1], "samples": len(x), "probes": args.probes, "seed": args.seed,
            "loss": float(loss), "layers": []}
-    for (name, op, w), col in zip(layers, vals.T):
-        res["layers"].append({"name": name, "op": op, "params": int(init[w].size), "trace": float(col.mean()),
+    for (name, op, ws), col in zip(layers, vals.T):
+        res["layers"].append({"name": name, "op": op, "params": int(sum(init[w].size for w in ws)),
+                              "trace": float(col.mean()),
                               "stderr": float(col.std(ddof=1) / math.sqrt(len(col)))})
     if act is not None:
         for L, col in zip(res["layers"], act.T):

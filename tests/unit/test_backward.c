@@ -1,6 +1,7 @@
-/* Backward pass (ir/backward.c): a gradient check per op against central
- * finite differences of the double-precision forward, w.r.t. parameters
- * and graph inputs; the Hessian-vector product against second differences
+/* Backward pass (ir/backward.c): a gradient check per op (LSTM and GRU:
+ * backpropagation through time, every direction and option) against
+ * central finite differences of the double-precision forward, w.r.t.
+ * parameters and graph inputs; the Hessian-vector product against second differences
  * of the loss on a tiny model (exact trace from the full Hessian); and the
  * Hutchinson estimator (compiler/sensitivity.c): unbiased on that model and
  * independent of the thread count. */
@@ -325,6 +326,293 @@ static void test_small_cnn(void **state)
     check_graph(g, GRAD_LOSS_XENT);
 }
 
+/* ---- LSTM and GRU ---- */
+
+typedef struct RnnCase {
+    Op op;
+    RnnDirection dir;
+    int bias, init, lbr, input_forget, peep, seqlens;
+    float clip;
+} RnnCase;
+
+/* An LSTM/GRU node reading x (inputs in ONNX order, -1: absent); its
+ * outputs Y, Y_h (, Y_c) are new tensors.  Returns the node index. */
+static int rnn_node(Graph *g, Op op, const int *ins, int nin, int64_t hidden, RnnDirection dir)
+{
+    char name[32];
+    snprintf(name, sizeof name, "n%d", g->nnodes);
+    int i = ir_add_node(g, op, name, g->nnodes);
+    Node *n = &g->nodes[i];
+    for (int k = 0; k < nin; k++)
+        n->in[n->nin++] = ins[k];
+    for (int k = 0; k < (op == OP_LSTM ? 3 : 2); k++) {
+        snprintf(name, sizeof name, "y%d_%d", i, k);
+        n->out[n->nout++] = ir_add_tensor(g, name, TK_ACT);
+    }
+    n->a.hidden_size = hidden;
+    n->a.direction = dir;
+    return i;
+}
+
+/* The double forward of every output of node r equals the float
+ * interpreter's (runtime/shiftc_f32.h, the reference for emitted code). */
+static void rnn_vs_interp(Graph *g, int r)
+{
+    assert_int_equal(ir_infer_shapes(g), 0);
+    GradModel *m = grad_model_new(g, GRAD_LOSS_MSE);
+    assert_non_null(m);
+    GradWork *w = grad_work_new(m);
+    float **vals = ir_interp_alloc(g);
+    for (int i = 0; i < g->ninputs; i++) {
+        int t = g->inputs[i];
+        for (int64_t k = 0; k < ir_numel(&g->tensors[t]); k++)
+            grad_work_val(w, t)[k] = vals[t][k] = (float)rnd();
+    }
+    assert_int_equal(ir_interp_run(g, vals), 0);
+    grad_forward(m, w, grad_theta0(m), NULL);
+    const Node *n = &g->nodes[r];
+    for (int k = 0; k < n->nout; k++)
+        for (int64_t i = 0; i < ir_numel(&g->tensors[n->out[k]]); i++)
+            expect_close(grad_work_val(w, n->out[k])[i], vals[n->out[k]][i], 1e-5, "output vs interpreter", i);
+    ir_interp_free(g, vals);
+    grad_work_free(w);
+    grad_model_free(m);
+}
+
+/* X [3, 2, 3] -> LSTM/GRU (hidden 2); every output flattened and
+ * concatenated, so the loss reads Y, Y_h and Y_c; the gradient w.r.t. W,
+ * R, B, X, initial_h, initial_c and P against finite differences. */
+static void rnn_case(const RnnCase *c)
+{
+    const int64_t T = 3, B = 2, I = 3, H = 2, D = c->dir == RNN_BIDIRECTIONAL ? 2 : 1;
+    const int64_t G = c->op == OP_LSTM ? 4 : 3;
+    Graph *g = ir_graph_new("m");
+    int ins[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+    ins[0] = input(g, DIMS(T, B, I));
+    ins[1] = weight(g, DIMS(D, G * H, I));
+    ins[2] = weight(g, DIMS(D, G * H, H));
+    if (c->bias)
+        ins[3] = weight(g, DIMS(D, 2 * G * H));
+    if (c->seqlens) {
+        ins[4] = weight(g, DIMS(B));
+        g->tensors[ins[4]].data[0] = c->seqlens == 1 ? 2.0f : 0.0f; /* 2 = 0: initial state passes */
+        g->tensors[ins[4]].data[1] = c->seqlens == 1 ? 3.0f : 1.0f;
+    }
+    if (c->init) {
+        ins[5] = input(g, DIMS(D, B, H));
+        if (c->op == OP_LSTM)
+            ins[6] = input(g, DIMS(D, B, H));
+    }
+    if (c->peep)
+        ins[7] = input(g, DIMS(D, 3 * H));
+    int r = rnn_node(g, c->op, ins, c->op == OP_LSTM ? 8 : 6, H, c->dir);
+    g->nodes[r].a.linear_before_reset = c->lbr;
+    g->nodes[r].a.input_forget = c->input_forget;
+    g->nodes[r].a.rnn_clip = c->clip;
+    int flat[3];
+    for (int k = 0; k < g->nodes[r].nout; k++) {
+        int f = node(g, OP_RESHAPE, g->nodes[r].out[k], -1, -1);
+        g->nodes[f].a.flatten_axis = 0;
+        flat[k] = out(g, f);
+    }
+    int cat = node(g, OP_CONCAT, flat[0], flat[1], c->op == OP_LSTM ? flat[2] : -1);
+    g->nodes[cat].a.axis = 1;
+    rnn_vs_interp(g, r);
+    check_graph(g, GRAD_LOSS_MSE);
+}
+
+static void test_lstm(void **state)
+{
+    (void)state;
+    static const RnnCase cases[] = {
+        {OP_LSTM, RNN_FORWARD, 1, 1, 0, 0, 0, 0, 0.0f},       /* bias, initial states */
+        {OP_LSTM, RNN_FORWARD, 0, 0, 0, 0, 0, 0, 0.0f},       /* zero states, no bias */
+        {OP_LSTM, RNN_REVERSE, 1, 1, 0, 0, 1, 0, 0.0f},       /* reverse, peepholes */
+        {OP_LSTM, RNN_BIDIRECTIONAL, 1, 1, 0, 0, 1, 0, 0.0f}, /* bidirectional */
+        {OP_LSTM, RNN_BIDIRECTIONAL, 1, 1, 0, 0, 0, 1, 0.0f}, /* sequence_lens */
+        {OP_LSTM, RNN_REVERSE, 1, 1, 0, 0, 0, 2, 0.0f},       /* a length 0 */
+        {OP_LSTM, RNN_FORWARD, 1, 1, 0, 1, 0, 0, 0.0f},       /* input_forget */
+        {OP_LSTM, RNN_BIDIRECTIONAL, 1, 1, 0, 0, 1, 0, 0.7f}, /* clip */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
+        rnn_case(&cases[k]);
+}
+
+static void test_gru(void **state)
+{
+    (void)state;
+    static const RnnCase cases[] = {
+        {OP_GRU, RNN_FORWARD, 1, 1, 0, 0, 0, 0, 0.0f},       /* reset before the recurrence */
+        {OP_GRU, RNN_FORWARD, 1, 1, 1, 0, 0, 0, 0.0f},       /* linear_before_reset */
+        {OP_GRU, RNN_FORWARD, 0, 0, 1, 0, 0, 0, 0.0f},       /* no bias, zero state */
+        {OP_GRU, RNN_REVERSE, 1, 1, 0, 0, 0, 0, 0.0f},
+        {OP_GRU, RNN_BIDIRECTIONAL, 1, 1, 1, 0, 0, 0, 0.0f},
+        {OP_GRU, RNN_BIDIRECTIONAL, 1, 1, 0, 0, 0, 1, 0.0f}, /* sequence_lens */
+        {OP_GRU, RNN_REVERSE, 1, 1, 1, 0, 0, 2, 0.0f},       /* a length 0 */
+        {OP_GRU, RNN_BIDIRECTIONAL, 1, 1, 1, 0, 0, 0, 0.6f}, /* clip */
+        {OP_GRU, RNN_FORWARD, 1, 1, 0, 0, 0, 0, 0.6f},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++)
+        rnn_case(&cases[k]);
+}
+
+/* The Fashion-MNIST fixtures in small: X [5, 1, 3] -> LSTM/GRU (hidden 3)
+ * -> Y_h -> Dense(3 -> 4), cross-entropy.  The full Hessian from grad_hvp
+ * (symmetric; trace = second differences of the loss), and Hutchinson with
+ * the recurrent node as one layer (W and R) against the exact block
+ * traces; without SensOptions.recurrent only the Dense is a layer. */
+static void rnn_hessian_case(Op op, RnnDirection dir, int lbr, float clip)
+{
+    const int64_t T = 5, I = 3, H = 3, D = dir == RNN_BIDIRECTIONAL ? 2 : 1, G = op == OP_LSTM ? 4 : 3;
+    enum { NS = 4 };
+    Graph *g = ir_graph_new("rnn");
+    int ins[4] = {input(g, DIMS(T, 1, I)), weight(g, DIMS(D, G * H, I)), weight(g, DIMS(D, G * H, H)),
+                  weight(g, DIMS(D, 2 * G * H))};
+    int r = rnn_node(g, op, ins, 4, H, dir);
+    g->nodes[r].a.linear_before_reset = lbr;
+    g->nodes[r].a.rnn_clip = clip;
+    int f = node(g, OP_RESHAPE, g->nodes[r].out[1], -1, -1);
+    g->nodes[f].a.flatten_axis = 2; /* [D, 1, H] -> [D, H] */
+    int f2 = node(g, OP_RESHAPE, out(g, f), -1, -1);
+    g->nodes[f2].a.flatten_axis = 0; /* [1, D H] */
+    node(g, OP_DENSE, out(g, f2), weight(g, DIMS(4, D * H)), weight(g, DIMS(4)));
+    assert_int_equal(ir_infer_shapes(g), 0);
+    GradModel *m = grad_model_new(g, GRAD_LOSS_XENT);
+    assert_non_null(m);
+    assert_int_equal(grad_nparams(m), 5);
+    GradWork *w = grad_work_new(m);
+    int64_t p = grad_theta_size(m);
+    double xs[NS * 15], ts[NS];
+    for (int i = 0; i < NS * T * I; i++)
+        xs[i] = 1.5 * rnd();
+    for (int i = 0; i < NS; i++)
+        ts[i] = i % 4;
+    double *v = calloc((size_t)p, sizeof *v), *hv = malloc((size_t)p * sizeof *hv);
+    double *tmp = malloc((size_t)2 * p * sizeof *tmp), *grad = malloc((size_t)p * sizeof *grad);
+    double *theta = malloc((size_t)p * sizeof *theta), *H2 = malloc((size_t)(p * p) * sizeof *H2);
+    memcpy(theta, grad_theta0(m), (size_t)p * sizeof *theta);
+    for (int64_t j = 0; j < p; j++) {
+        v[j] = 1.0;
+        grad_hvp(m, w, theta, v, xs, ts, NS, hv, tmp);
+        v[j] = 0.0;
+        for (int64_t i = 0; i < p; i++)
+            H2[i * p + j] = hv[i];
+    }
+    double tr = 0, tr_fd = 0, hmax = 0, asym = 0, blk[2] = {0, 0};
+    for (int64_t i = 0; i < p; i++) {
+        tr += H2[i * p + i];
+        for (int64_t j = 0; j < p; j++) {
+            hmax = fmax(hmax, fabs(H2[i * p + j]));
+            asym = fmax(asym, fabs(H2[i * p + j] - H2[j * p + i]));
+        }
+    }
+    if (asym > 1e-6 * hmax)
+        fail_msg("Hessian asymmetry %.3g of max entry %.3g", asym, hmax);
+    const double h = 1e-4;
+    double l0 = grad_batch(m, w, theta, xs, ts, NS, grad);
+    for (int64_t i = 0; i < p; i++) {
+        double t0 = theta[i];
+        theta[i] = t0 + h;
+        double lp = grad_batch(m, w, theta, xs, ts, NS, grad);
+        theta[i] = t0 - h;
+        double lm = grad_batch(m, w, theta, xs, ts, NS, grad);
+        theta[i] = t0;
+        tr_fd += (lp - 2 * l0 + lm) / (h * h);
+    }
+    if (fabs(tr - tr_fd) > 1e-5 * fabs(tr_fd))
+        fail_msg("exact trace %.12g vs second differences %.12g", tr, tr_fd);
+    for (int i = 0; i < grad_nparams(m); i++) {
+        const GradParam *gp = grad_param(m, i);
+        if (!gp->is_bias)
+            for (int64_t k = 0; k < gp->count; k++)
+                blk[gp->node == r ? 0 : 1] += H2[(gp->offset + k) * p + gp->offset + k];
+    }
+    SensOptions so = {0};
+    so.probes = 300, so.min_probes = 300, so.seed = 3, so.threads = 2, so.recurrent = 1;
+    SensResult res;
+    assert_int_equal(sens_hutchinson(m, xs, ts, NS, &so, &res), 0);
+    assert_int_equal(res.nlayers, 2);
+    assert_int_equal(res.layers[0].node, r);
+    assert_true(res.layers[0].param_r >= 0);
+    assert_int_equal(res.layers[0].n, D * G * H * (I + H));
+    assert_int_equal(res.layers[1].param_r, -1);
+    for (int l = 0; l < 2; l++) {
+        double want = blk[l];
+        if (fabs(res.layers[l].trace - want) > 4 * res.layers[l].se + 1e-9)
+            fail_msg("layer %d: Hutchinson %.6g +- %.3g, exact %.6g", l, res.layers[l].trace, res.layers[l].se,
+                     want);
+        /* Omega = (trace / n) |Q(W) - W|^2, W and R together */
+        const Node *nd = &g->nodes[res.layers[l].node];
+        double q2 = 0.0;
+        for (int k = 1; k <= (l == 0 ? 2 : 1); k++) {
+            const Tensor *wt = &g->tensors[nd->in[k]];
+            int64_t rows = l == 0 ? wt->dims[0] * wt->dims[1] : wt->dims[0];
+            q2 += sens_qerr2(WF_INT2, wt->data, rows, ir_numel(wt) / rows, NULL);
+        }
+        assert_true(q2 > 0);
+        expect_close(res.layers[l].omega[0], res.layers[l].trace / (double)res.layers[l].n * q2, 1e-12, "omega",
+                     l);
+    }
+    sens_result_free(&res);
+    so.recurrent = 0; /* the precision search's view: Conv/Dense only */
+    assert_int_equal(sens_hutchinson(m, xs, ts, NS, &so, &res), 0);
+    assert_int_equal(res.nlayers, 1);
+    assert_int_equal(res.layers[0].node, r + 3);
+    sens_result_free(&res);
+    /* the activation Hessian w.r.t. X runs through the recurrence too */
+    double xv[15], vv[15] = {0}, hvx[15], tmpx[15], t0 = 1, atr = 0, atr_fd = 0;
+    memcpy(xv, xs, sizeof xv);
+    int in = g->inputs[0];
+    for (int j = 0; j < T * I; j++) {
+        vv[j] = 1.0;
+        grad_act_hvp(m, w, theta, in, xv, &t0, vv, hvx, tmpx);
+        vv[j] = 0.0;
+        atr += hvx[j];
+    }
+    double *xin = grad_work_val(w, in);
+    memcpy(xin, xv, sizeof xv);
+    double a0 = grad_forward(m, w, theta, &t0);
+    for (int j = 0; j < T * I; j++) {
+        xin[j] = xv[j] + h;
+        double lp = grad_forward(m, w, theta, &t0);
+        xin[j] = xv[j] - h;
+        double lm = grad_forward(m, w, theta, &t0);
+        xin[j] = xv[j];
+        atr_fd += (lp - 2 * a0 + lm) / (h * h);
+    }
+    /* rounding of the second differences: ~1e-16 |L| / h^2 per element */
+    if (fabs(atr - atr_fd) > 1e-5 * fabs(atr_fd) + 2e-6)
+        fail_msg("activation trace %.12g vs second differences %.12g", atr, atr_fd);
+    free(v), free(hv), free(tmp), free(grad), free(theta), free(H2);
+    grad_work_free(w);
+    grad_model_free(m);
+    ir_graph_free(g);
+}
+
+static void test_rnn_hessian(void **state)
+{
+    (void)state;
+    rnn_hessian_case(OP_LSTM, RNN_FORWARD, 0, 0.0f);
+    rnn_hessian_case(OP_GRU, RNN_FORWARD, 1, 0.0f);
+    rnn_hessian_case(OP_GRU, RNN_BIDIRECTIONAL, 0, 0.0f);
+    rnn_hessian_case(OP_LSTM, RNN_REVERSE, 0, 1.0f); /* clip: branches frozen */
+}
+
+/* What the backward refuses is named. */
+static void test_rnn_refused(void **state)
+{
+    (void)state;
+    Graph *g = ir_graph_new("m");
+    int ins[3] = {input(g, DIMS(2, 1, 3)), weight(g, DIMS(1, 8, 3)), input(g, DIMS(1, 8, 2))};
+    int r = rnn_node(g, OP_LSTM, ins, 3, 2, RNN_FORWARD);
+    g->outputs[0] = g->nodes[r].out[1];
+    g->noutputs = 1;
+    assert_int_equal(ir_infer_shapes(g), 0);
+    assert_null(grad_model_new(g, GRAD_LOSS_MSE));
+    assert_non_null(strstr(g->err, "constant weights"));
+    ir_graph_free(g);
+}
+
 /* ---- Hessian ---- */
 
 /* Dense(4->5, tanh via a Tanh node) -> Dense(5->3), cross-entropy on 6
@@ -530,6 +818,10 @@ int main(void)
         cmocka_unit_test(test_hessian_exact_trace),
         cmocka_unit_test(test_hvp_piecewise),
         cmocka_unit_test(test_act_hessian_trace),
+        cmocka_unit_test(test_lstm),
+        cmocka_unit_test(test_gru),
+        cmocka_unit_test(test_rnn_hessian),
+        cmocka_unit_test(test_rnn_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

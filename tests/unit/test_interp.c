@@ -454,6 +454,205 @@ static void test_caller_owned_input(void **state)
     ir_graph_free(g);
 }
 
+/* ---- LSTM and GRU against ONNX's equations, in double, written here ---- */
+
+typedef struct RnnCase {
+    Op op;
+    int64_t seq, batch, in, hid;
+    RnnDirection dir;
+    int bias, lens, h0, c0, peep, input_forget, lbr;
+    float clip;
+} RnnCase;
+
+static double sig(double v) { return 1.0 / (1.0 + exp(-v)); }
+static double clipd(double v, float c) { return c > 0 ? (v < -c ? -c : v > c ? c : v) : v; }
+
+/* y[t][d][b][h], yh and yc [d][b][h] of the case, from the node's inputs. */
+static void rnn_ref(const RnnCase *rc, const float *x, const float *w, const float *r,
+                    const float *bias, const float *lens, const float *h0, const float *c0,
+                    const float *pp, double *y, double *yh, double *yc)
+{
+    int64_t T = rc->seq, B = rc->batch, I = rc->in, H = rc->hid, G = rc->op == OP_LSTM ? 4 : 3;
+    int64_t D = rc->dir == RNN_BIDIRECTIONAL ? 2 : 1;
+    double h[16], c[16], gate[64], hn[16];
+    for (int64_t i = 0; i < T * D * B * H; i++)
+        y[i] = 0;
+    for (int64_t d = 0; d < D; d++)
+        for (int64_t b = 0; b < B; b++) {
+            int rev = rc->dir == RNN_REVERSE || d == 1;
+            int64_t steps = lens ? (int64_t)lens[b] : T;
+            for (int64_t k = 0; k < H; k++) {
+                h[k] = h0 ? h0[(d * B + b) * H + k] : 0;
+                c[k] = c0 ? c0[(d * B + b) * H + k] : 0;
+            }
+            for (int64_t s = 0; s < steps; s++) {
+                int64_t t = rev ? steps - 1 - s : s;
+                const float *xt = x + (t * B + b) * I;
+                for (int64_t j = 0; j < G * H; j++) {
+                    const float *wj = w + (d * G * H + j) * I, *rj = r + (d * G * H + j) * H;
+                    double v = bias ? (double)bias[d * 2 * G * H + j] : 0;
+                    for (int64_t k = 0; k < I; k++)
+                        v += (double)wj[k] * xt[k];
+                    double rv = 0, rb = bias ? bias[d * 2 * G * H + G * H + j] : 0;
+                    for (int64_t k = 0; k < H; k++)
+                        rv += (double)rj[k] * h[k];
+                    if (G == 3 && j >= 2 * H) { /* GRU h gate: the recurrent part comes later */
+                        gate[j] = v;
+                        gate[G * H + j - 2 * H] = rb; /* Rb_h kept apart */
+                    } else {
+                        gate[j] = v + rv + rb;
+                    }
+                }
+                if (G == 4) {
+                    const float *p = pp ? pp + d * 3 * H : NULL;
+                    for (int64_t k = 0; k < H; k++) {
+                        double i_ = sig(clipd(gate[k] + (p ? p[k] * c[k] : 0), rc->clip));
+                        double f_ = rc->input_forget
+                                        ? 1 - i_
+                                        : sig(clipd(gate[2 * H + k] + (p ? p[2 * H + k] * c[k] : 0),
+                                                    rc->clip));
+                        double g_ = tanh(clipd(gate[3 * H + k], rc->clip));
+                        c[k] = f_ * c[k] + i_ * g_;
+                        double o_ = sig(clipd(gate[H + k] + (p ? p[H + k] * c[k] : 0), rc->clip));
+                        hn[k] = o_ * tanh(c[k]);
+                    }
+                } else {
+                    const float *rh = r + (d * 3 * H + 2 * H) * H;
+                    for (int64_t k = 0; k < H; k++) {
+                        double z = sig(clipd(gate[k], rc->clip));
+                        double rr = sig(clipd(gate[H + k], rc->clip));
+                        double rec = 0;
+                        for (int64_t m = 0; m < H; m++) {
+                            double rm = rc->lbr ? 1 : sig(clipd(gate[H + m], rc->clip));
+                            rec += (double)rh[k * H + m] * rm * h[m];
+                        }
+                        double hh = rc->lbr ? gate[2 * H + k] + rr * (rec + gate[3 * H + k])
+                                            : gate[2 * H + k] + rec + gate[3 * H + k];
+                        hh = tanh(clipd(hh, rc->clip));
+                        hn[k] = (1 - z) * hh + z * h[k];
+                    }
+                }
+                for (int64_t k = 0; k < H; k++) {
+                    h[k] = hn[k];
+                    y[((t * D + d) * B + b) * H + k] = h[k];
+                }
+            }
+            for (int64_t k = 0; k < H; k++) {
+                yh[(d * B + b) * H + k] = h[k];
+                yc[(d * B + b) * H + k] = c[k];
+            }
+        }
+}
+
+static void check_rnn(const RnnCase *rc)
+{
+    int lstm = rc->op == OP_LSTM;
+    int64_t G = lstm ? 4 : 3, D = rc->dir == RNN_BIDIRECTIONAL ? 2 : 1;
+    Graph *g = ir_graph_new("m");
+    int x = input(g, DIMS(rc->seq, rc->batch, rc->in));
+    int w = weight(g, DIMS(D, G * rc->hid, rc->in));
+    int r = weight(g, DIMS(D, G * rc->hid, rc->hid));
+    int in[8] = {x, w, r, -1, -1, -1, -1, -1};
+    if (rc->bias)
+        in[3] = weight(g, DIMS(D, 2 * G * rc->hid));
+    if (rc->lens) {
+        in[4] = weight(g, DIMS(rc->batch));
+        for (int64_t b = 0; b < rc->batch; b++) /* every length from seq down to 0 */
+            g->tensors[in[4]].data[b] = (float)(rc->seq - b % (rc->seq + 1));
+    }
+    if (rc->h0)
+        in[5] = input(g, DIMS(D, rc->batch, rc->hid));
+    if (rc->c0)
+        in[6] = weight(g, DIMS(D, rc->batch, rc->hid));
+    if (rc->peep)
+        in[7] = weight(g, DIMS(D, 3 * rc->hid));
+    int k = ir_add_node(g, rc->op, "rnn", 0);
+    Node *n = &g->nodes[k];
+    n->nin = lstm ? 8 : 6;
+    memcpy(n->in, in, sizeof in);
+    n->a.hidden_size = rc->hid;
+    n->a.direction = rc->dir;
+    n->a.input_forget = rc->input_forget;
+    n->a.linear_before_reset = rc->lbr;
+    n->a.rnn_clip = rc->clip;
+    for (int j = 0; j < (lstm ? 3 : 2); j++) {
+        n->out[n->nout++] = ir_add_tensor(g, j == 0 ? "Y" : j == 1 ? "Y_h" : "Y_c", TK_ACT);
+        g->outputs[g->noutputs++] = n->out[j];
+    }
+    float **vals = run(g, NULL);
+    double y[2048], yh[256], yc[256];
+    const float *none = NULL;
+    rnn_ref(rc, vals[x], vals[w], vals[r], rc->bias ? vals[in[3]] : none,
+            rc->lens ? vals[in[4]] : none, rc->h0 ? vals[in[5]] : none,
+            rc->c0 ? vals[in[6]] : none, rc->peep ? vals[in[7]] : none, y, yh, yc);
+    int64_t ny = rc->seq * D * rc->batch * rc->hid, ns = D * rc->batch * rc->hid;
+    assert_true(ny <= 2048 && ns <= 256);
+    for (int64_t i = 0; i < ny; i++)
+        expect_near(vals[n->out[0]][i], y[i], 1e-5);
+    for (int64_t i = 0; i < ns; i++) {
+        expect_near(vals[n->out[1]][i], yh[i], 1e-5);
+        if (lstm)
+            expect_near(vals[n->out[2]][i], yc[i], 1e-5);
+    }
+    ir_interp_free(g, vals);
+    ir_graph_free(g);
+}
+
+/* One LSTM step with one unit, by hand: x = 1, every weight 0.5, no bias:
+ * each gate's pre-activation is 0.5, c = sig(.5) * tanh(.5), h = sig(.5) * tanh(c). */
+static void test_lstm_step_by_hand(void **state)
+{
+    (void)state;
+    Graph *g = ir_graph_new("m");
+    int x = input(g, DIMS(1, 1, 1));
+    int w = weight(g, DIMS(1, 4, 1)), r = weight(g, DIMS(1, 4, 1));
+    for (int i = 0; i < 4; i++)
+        g->tensors[w].data[i] = g->tensors[r].data[i] = 0.5f;
+    int k = ir_add_node(g, OP_LSTM, "lstm", 0);
+    Node *n = &g->nodes[k];
+    n->nin = 3;
+    n->in[0] = x, n->in[1] = w, n->in[2] = r;
+    n->a.hidden_size = 1;
+    for (int j = 0; j < 3; j++)
+        n->out[n->nout++] = ir_add_tensor(g, j == 0 ? "Y" : j == 1 ? "Y_h" : "Y_c", TK_ACT);
+    g->outputs[g->noutputs++] = n->out[1];
+    float one = 1.0f;
+    float **vals = run(g, &one);
+    double s = 1 / (1 + exp(-0.5)), c = s * tanh(0.5);
+    expect_near(vals[n->out[2]][0], c, 1e-6);
+    expect_near(vals[n->out[1]][0], s * tanh(c), 1e-6);
+    expect_near(vals[n->out[0]][0], s * tanh(c), 1e-6);
+    ir_interp_free(g, vals);
+    ir_graph_free(g);
+}
+
+static void test_lstm_features(void **state)
+{
+    (void)state;
+    static const RnnCase cases[] = {
+        {OP_LSTM, 5, 1, 3, 4, RNN_FORWARD, 1, 0, 0, 0, 0, 0, 0, 0},
+        {OP_LSTM, 4, 3, 2, 3, RNN_REVERSE, 1, 1, 1, 1, 1, 0, 0, 0},
+        {OP_LSTM, 4, 2, 3, 2, RNN_BIDIRECTIONAL, 1, 1, 1, 1, 1, 0, 0, 0.6f},
+        {OP_LSTM, 3, 2, 2, 3, RNN_FORWARD, 0, 0, 1, 0, 1, 1, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_rnn(&cases[i]);
+}
+
+static void test_gru_features(void **state)
+{
+    (void)state;
+    static const RnnCase cases[] = {
+        {OP_GRU, 5, 1, 3, 4, RNN_FORWARD, 1, 0, 0, 0, 0, 0, 1, 0},
+        {OP_GRU, 5, 1, 3, 4, RNN_FORWARD, 1, 0, 0, 0, 0, 0, 0, 0},
+        {OP_GRU, 4, 3, 2, 3, RNN_REVERSE, 1, 1, 1, 0, 0, 0, 0, 0},
+        {OP_GRU, 4, 2, 3, 2, RNN_BIDIRECTIONAL, 1, 1, 1, 0, 0, 0, 1, 0.5f},
+        {OP_GRU, 3, 2, 2, 3, RNN_FORWARD, 0, 0, 0, 0, 0, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_rnn(&cases[i]);
+}
+
 static void test_unknown_op_fails(void **state)
 {
     (void)state;
@@ -484,6 +683,9 @@ int main(void)
         cmocka_unit_test(test_elementwise_and_bn),
         cmocka_unit_test(test_caller_owned_input),
         cmocka_unit_test(test_unknown_op_fails),
+        cmocka_unit_test(test_lstm_step_by_hand),
+        cmocka_unit_test(test_lstm_features),
+        cmocka_unit_test(test_gru_features),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

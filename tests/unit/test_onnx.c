@@ -1222,12 +1222,16 @@ static void test_shape_glue(void **state)
     assert_int_equal(g->ntensors, 3); /* x, h, y: the glue left nothing behind */
     ir_graph_free(g);
 
-    /* the symbol in the wrong place is not a dimension copy */
+    /* the symbol in another place is no dimension copy: it becomes the
+       dimension's value, found by shape inference of the graph so far */
     b.nodes[4]->input[0] = "m1";
     b.nodes[4]->input[1] = "u";
-    expect_error(&b, "test.onnx: node 5 (Reshape \"reshape\"): target shape depends on the "
-                     "run-time shape of 'h' (only x.view(x.size(0), ...)-style dimension copies "
-                     "are supported)");
+    g = tb_load(&b, err, sizeof err);
+    if (!g)
+        fail_msg("%s", err);
+    assert_int_equal(g->nodes[1].a.shape[0], -1);
+    assert_int_equal(g->nodes[1].a.shape[1], 1); /* the batch, compiled as 1 */
+    ir_graph_free(g);
     /* Shape of a graph input is known: plain numbers */
     b.nodes[1]->input[0] = "x";
     b.nodes[5]->input[0] = "x";
@@ -1244,6 +1248,174 @@ static void test_shape_glue(void **state)
                      "of Reshape in opset 13 (added in opset 14)");
     b.opset.version = 14;
     expect_error(&b, "test.onnx: node 5 (Reshape \"reshape\"): unsupported attribute allowzero=1");
+    tb_free(&b);
+}
+
+/* ---- LSTM and GRU, with torch 1.13's glue ---- */
+
+/* Weights of a one-direction LSTM (gates 4) or GRU (gates 3) layer called
+ * p: pW [1, G*H, in], pR [1, G*H, H], pB [1, 2*G*H], values 0.01 * k. */
+static void tb_rnn_weights(TB *b, const char *p, int gates, int64_t in, int64_t hid)
+{
+    static float v[4096];
+    for (int i = 0; i < 4096; i++)
+        v[i] = 0.01f * (float)(i % 17 - 8);
+    char name[32];
+    int64_t w[3] = {1, gates * hid, in}, r[3] = {1, gates * hid, hid}, bias[2] = {1, 2 * gates * hid};
+    snprintf(name, sizeof name, "%sW", p);
+    tb_init_f(b, name, 3, w, v);
+    snprintf(name, sizeof name, "%sR", p);
+    tb_init_f(b, name, 3, r, v);
+    snprintf(name, sizeof name, "%sB", p);
+    tb_init_f(b, name, 2, bias, v);
+}
+
+/* torch's zero state for a layer reading `x`: Expand(zeros [1,1,H],
+ * Concat([1], Unsqueeze(Gather(Shape(x), 1)), [H])) -> `out` */
+static void tb_zero_state(TB *b, const char *x, const char *out)
+{
+    char s[32], g[32], u[32], c[32];
+    snprintf(s, sizeof s, "%s_s", out);
+    snprintf(g, sizeof g, "%s_g", out);
+    snprintf(u, sizeof u, "%s_u", out);
+    snprintf(c, sizeof c, "%s_c", out);
+    char ins[96];
+    tb_node(b, "Shape", NULL, x, s);
+    snprintf(ins, sizeof ins, "%s,one_s", s);
+    tb_node(b, "Gather", NULL, ins, g);
+    snprintf(ins, sizeof ins, "%s,zero_l", g);
+    tb_node(b, "Unsqueeze", NULL, ins, u);
+    snprintf(ins, sizeof ins, "one_l,%s,hid_l", u);
+    Onnx__NodeProto *cat = tb_node(b, "Concat", NULL, ins, c);
+    tb_int(b, cat, "axis", 0);
+    snprintf(ins, sizeof ins, "zeros,%s", c);
+    tb_node(b, "Expand", NULL, ins, out);
+}
+
+/* x [T=3, 1, 2] -> Relu -> LSTM (H = 4) -> optional 2nd layer on Squeeze(Y)
+ * -> h_n[-1] as torch writes it. */
+static void tb_lstm_model(TB *b, const char *op, int layers)
+{
+    int gates = strcmp(op, "LSTM") == 0 ? 4 : 3;
+    tb_init(b, 14);
+    int64_t xd[3] = {3, 1, 2}, one[1] = {1}, zd[3] = {1, 1, 4};
+    const int64_t v1 = 1, v0 = 0, vh = 4, vm1 = -1;
+    static const float zeros[4] = {0, 0, 0, 0};
+    tb_input(b, "x", 3, xd);
+    tb_init_i64(b, "one_s", 0, NULL, &v1);
+    tb_init_i64(b, "zero_l", 1, one, &v0);
+    tb_init_i64(b, "one_l", 1, one, &v1);
+    tb_init_i64(b, "hid_l", 1, one, &vh);
+    tb_init_i64(b, "m1", 0, NULL, &vm1);
+    tb_init_i64(b, "ax1", 1, one, &v1);
+    tb_init_f(b, "zeros", 3, zd, zeros);
+    tb_rnn_weights(b, "l0", gates, 2, 4);
+    tb_node(b, "Relu", "relu", "x", "h");
+    tb_zero_state(b, "h", "h0");
+    Onnx__NodeProto *n = tb_node(b, op, "rnn0", gates == 4 ? "h,l0W,l0R,l0B,,h0,h0" : "h,l0W,l0R,l0B,,h0",
+                                 gates == 4 ? "Y0,Yh0,Yc0" : "Y0,Yh0");
+    tb_int(b, n, "hidden_size", 4);
+    if (layers == 1) {
+        Onnx__NodeProto *ga = tb_node(b, "Gather", "last", "Yh0,m1", "y");
+        tb_int(b, ga, "axis", 0);
+    } else {
+        tb_rnn_weights(b, "l1", gates, 4, 4);
+        tb_node(b, "Squeeze", "sq", "Y0,ax1", "s0");
+        tb_zero_state(b, "s0", "h1");
+        n = tb_node(b, op, "rnn1", gates == 4 ? "s0,l1W,l1R,l1B,,h1,h1" : "s0,l1W,l1R,l1B,,h1",
+                    gates == 4 ? "Y1,Yh1" : "Y1,Yh1");
+        tb_int(b, n, "hidden_size", 4);
+        Onnx__NodeProto *cat = tb_node(b, "Concat", "hn", "Yh0,Yh1", "hn");
+        tb_int(b, cat, "axis", 0);
+        Onnx__NodeProto *ga = tb_node(b, "Gather", "last", "hn,m1", "y");
+        tb_int(b, ga, "axis", 0);
+    }
+    tb_output(b, "y");
+}
+
+static void test_rnn_torch_glue(void **state)
+{
+    (void)state;
+    char err[1024];
+    for (int gru = 0; gru < 2; gru++) {
+        Op rop = gru ? OP_GRU : OP_LSTM;
+        TB b;
+        tb_lstm_model(&b, gru ? "GRU" : "LSTM", 1);
+        Graph *g = tb_load(&b, err, sizeof err);
+        if (!g)
+            fail_msg("%s", err);
+        const Op ops[] = {OP_RELU, rop, OP_RESHAPE};
+        expect_ops(g, 3, ops);
+        const Node *r = &g->nodes[1];
+        assert_int_equal(r->nout, gru ? 2 : 3); /* every output, Y_c unnamed-but-present */
+        assert_int_equal(r->nin, gru ? 6 : 8);
+        assert_int_equal(r->in[4], -1); /* sequence_lens absent */
+        assert_int_equal(r->in[5], -1); /* a zero initial state is an absent one */
+        assert_int_equal(r->a.hidden_size, 4);
+        const Node *last = &g->nodes[2]; /* h_n[-1]: Y_h [1, 1, 4] -> [1, 4] */
+        assert_int_equal(last->in[0], r->out[1]);
+        assert_int_equal(last->a.nshape, 2);
+        assert_int_equal(last->a.shape[0], 1);
+        assert_int_equal(last->a.shape[1], 4);
+        assert_int_equal(ir_infer_shapes(g), 0);
+        ir_graph_free(g);
+        tb_free(&b);
+
+        tb_lstm_model(&b, gru ? "GRU" : "LSTM", 2);
+        g = tb_load(&b, err, sizeof err);
+        if (!g)
+            fail_msg("%s", err);
+        /* Relu, layer 0, Squeeze as Reshape, layer 1, Concat of h_n (dead), Reshape */
+        const Op ops2[] = {OP_RELU, rop, OP_RESHAPE, rop, OP_CONCAT, OP_RESHAPE};
+        expect_ops(g, 6, ops2);
+        assert_int_equal(g->nodes[2].a.nshape, 3); /* [T, D, B, H] -> [T, B, H] */
+        assert_int_equal(g->nodes[2].a.shape[1], 1);
+        assert_int_equal(g->nodes[2].a.shape[2], 4);
+        assert_int_equal(g->nodes[5].in[0], g->nodes[3].out[1]); /* layer 1's Y_h */
+        assert_int_equal(ir_infer_shapes(g), 0);
+        assert_int_equal(ir_remove_dead(g), 0);
+        assert_int_equal(g->nnodes, 5);
+        ir_graph_free(g);
+        tb_free(&b);
+    }
+}
+
+static void test_rnn_errors(void **state)
+{
+    (void)state;
+    TB b;
+    char err[1024];
+    tb_lstm_model(&b, "LSTM", 1);
+    Onnx__NodeProto *n = b.nodes[6];
+    Onnx__AttributeProto *a = tb_attr(&b, n, "activations", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS);
+    a->n_strings = 3;
+    a->strings = tb_alloc(&b, 3 * sizeof *a->strings);
+    const char *acts[3] = {"Sigmoid", "Relu", "Tanh"};
+    for (int i = 0; i < 3; i++) {
+        a->strings[i].data = (uint8_t *)tb_str(&b, acts[i]);
+        a->strings[i].len = strlen(acts[i]);
+    }
+    expect_error(&b, "test.onnx: node 6 (LSTM \"rnn0\"): activations other than the defaults "
+                     "(Sigmoid, Tanh, Tanh) are not supported");
+    a->strings[1].data = (uint8_t *)"Tanh"; /* the defaults, spelt out: fine */
+    a->strings[1].len = 4;
+    Graph *g = tb_load(&b, err, sizeof err);
+    if (!g)
+        fail_msg("%s", err);
+    ir_graph_free(g);
+    n->n_attribute--;
+    tb_string(&b, n, "direction", "sideways");
+    expect_error(&b, "test.onnx: node 6 (LSTM \"rnn0\"): unknown direction 'sideways'");
+    n->n_attribute--;
+    tb_float(&b, n, "clip", -1.0f);
+    expect_error(&b, "test.onnx: node 6 (LSTM \"rnn0\"): attribute clip=-1 must be positive");
+    n->n_attribute--;
+    /* W of the wrong shape: found as soon as h_n[-1] needs the shapes */
+    b.inits[7]->dims[1] = 12;
+    b.inits[7]->n_float_data = 24;
+    expect_error(&b, "test.onnx: node 7 (Gather \"last\"): cannot tell the shape of 'Yh0': node 6 "
+                     "(LSTM \"rnn0\"): weights W \"l0W\" [1,12,2] must be [1,16,2] ([directions, "
+                     "4*hidden_size, input_size])");
     tb_free(&b);
 }
 
@@ -1448,6 +1620,8 @@ int main(void)
         cmocka_unit_test(test_pad_into_pool),
         cmocka_unit_test(test_bindings),
         cmocka_unit_test(test_unsorted_and_names),
+        cmocka_unit_test(test_rnn_torch_glue),
+        cmocka_unit_test(test_rnn_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

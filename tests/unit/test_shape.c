@@ -478,6 +478,81 @@ static void test_idempotent(void **state)
     ir_graph_free(g);
 }
 
+/* ---- LSTM and GRU ---- */
+
+/* An LSTM (G = 4) or GRU (G = 3) node over x [seq, batch, in] with the given
+ * weight dims, all outputs present. */
+static Node *rnn_node(Graph *g, Op op, int x, int w, int r, int64_t hidden, RnnDirection dir)
+{
+    Node *n = node(g, op, x, w, r);
+    n->nin = op == OP_LSTM ? 8 : 6;
+    for (int j = 3; j < n->nin; j++)
+        n->in[j] = -1;
+    n->out[n->nout++] = ir_add_tensor(g, "Y_h", TK_ACT);
+    if (op == OP_LSTM)
+        n->out[n->nout++] = ir_add_tensor(g, "Y_c", TK_ACT);
+    n->a.hidden_size = hidden;
+    n->a.direction = dir;
+    return n;
+}
+
+static void test_rnn_shapes(void **state)
+{
+    (void)state;
+    Graph *g = ir_graph_new("m");
+    int x = input(g, DIMS(7, 2, 5));
+    Node *l = rnn_node(g, OP_LSTM, x, weight(g, DIMS(2, 12, 5)), weight(g, DIMS(2, 12, 3)), 3,
+                       RNN_BIDIRECTIONAL);
+    l->in[3] = weight(g, DIMS(2, 24));
+    l->in[5] = weight(g, DIMS(2, 2, 3));
+    l->in[7] = weight(g, DIMS(2, 9));
+    int y = l->out[0], yh = l->out[1], yc = l->out[2];
+    Node *gr = rnn_node(g, OP_GRU, x, weight(g, DIMS(1, 12, 5)), weight(g, DIMS(1, 12, 4)), 4,
+                        RNN_REVERSE);
+    int gy = gr->out[0], gyh = gr->out[1];
+    assert_int_equal(ir_infer_shapes(g), 0);
+    expect_dims(&g->tensors[y], DIMS(7, 2, 2, 3));
+    expect_dims(&g->tensors[yh], DIMS(2, 2, 3));
+    expect_dims(&g->tensors[yc], DIMS(2, 2, 3));
+    expect_dims(&g->tensors[gy], DIMS(7, 1, 2, 4));
+    expect_dims(&g->tensors[gyh], DIMS(1, 2, 4));
+    ir_graph_free(g);
+}
+
+/* Each malformed node fails with a message naming the node and the culprit. */
+static void expect_rnn_error(Op op, int64_t wdim1, int64_t rdim2, int bias, int64_t lens0,
+                             int nout, const char *want)
+{
+    Graph *g = ir_graph_new("m");
+    int x = input(g, DIMS(4, 1, 5));
+    int w = weight(g, DIMS(1, wdim1, 5)), r = weight(g, DIMS(1, 12, rdim2));
+    Node *n = rnn_node(g, op, x, w, r, 3, RNN_FORWARD);
+    if (bias)
+        n->in[3] = weight(g, DIMS(1, 7));
+    if (lens0) {
+        n->in[4] = weight(g, DIMS(1));
+        g->tensors[n->in[4]].data[0] = (float)lens0;
+    }
+    if (nout)
+        n->nout = nout;
+    assert_int_equal(ir_infer_shapes(g), -1);
+    assert_non_null(strstr(g->err, "\"n0\""));
+    if (!strstr(g->err, want))
+        fail_msg("error \"%s\" lacks \"%s\"", g->err, want);
+    ir_graph_free(g);
+}
+
+static void test_rnn_errors(void **state)
+{
+    (void)state;
+    expect_rnn_error(OP_LSTM, 9, 3, 0, 0, 0, "weights W \"t1\" [1,9,5] must be [1,12,5]");
+    expect_rnn_error(OP_GRU, 12, 3, 0, 0, 0, "weights W \"t1\" [1,12,5] must be [1,9,5]");
+    expect_rnn_error(OP_LSTM, 12, 4, 0, 0, 0, "recurrence weights R \"t2\" [1,12,4] must be [1,12,3]");
+    expect_rnn_error(OP_LSTM, 12, 3, 1, 0, 0, "bias B \"t6\" [1,7] must be [1,24]");
+    expect_rnn_error(OP_LSTM, 12, 3, 0, 9, 0, "sequence_lens");
+    expect_rnn_error(OP_LSTM, 12, 3, 0, 0, 1, "1 outputs, expected 3");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -499,6 +574,8 @@ int main(void)
         cmocka_unit_test(test_conv_errors),
         cmocka_unit_test(test_error_names_node),
         cmocka_unit_test(test_idempotent),
+        cmocka_unit_test(test_rnn_shapes),
+        cmocka_unit_test(test_rnn_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
