@@ -66,6 +66,7 @@ int mixed_parse(CliCommand *cmd, Mixed *m)
     memset(m, 0, sizeof *m);
     m->limit = INFINITY;
     m->chosen = -1;
+    m->refined.best = -1; /* not refined */
     m->budget_text = cli_opt(cmd, "budget")->value;
     m->policy_path = cli_opt(cmd, "policy")->value;
     CliOption *pa = cli_opt(cmd, "policy-arg");
