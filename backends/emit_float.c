@@ -66,6 +66,7 @@ int emit_float_check(EmitCtx *c)
             break;
         case OP_RESHAPE:
         case OP_TRANSPOSE:
+        case OP_SLICE:
             if (x->kind == TK_CONST)
                 return emit_fail(c, n, "%s of a constant (should have been folded)",
                                  ir_op_name(n->op));
@@ -341,6 +342,14 @@ int emit_float_node(EmitCtx *c, int k)
         eb_puts(b, "    shiftc_f32_transpose(");
         xy(c, b, n);
         eb_printf(b, ", %d, tdims_%d, tstrides_%d);\n", rank, k, k);
+        break;
+    }
+    case OP_SLICE: {
+        int32_t outer, inner, row, offset;
+        ka_slice(g, n, &outer, &inner, &row, &offset);
+        eb_puts(b, "    shiftc_f32_slice(");
+        xy(c, b, n);
+        eb_printf(b, ", %d, %d, %d, %d);\n", outer, inner, row, offset);
         break;
     }
     case OP_LSTM:

@@ -125,10 +125,12 @@ int emit_int_check(EmitCtx *c)
             break;
         case OP_RESHAPE:
         case OP_TRANSPOSE:
+        case OP_SLICE:
             if (ir_is_view(g, n) && x->kind == TK_CONST)
                 return emit_fail(c, n, "view of a constant (should have been folded)");
-            if (n->op == OP_TRANSPOSE && x->kind == TK_CONST)
-                return emit_fail(c, n, "transpose of a constant (should have been folded)");
+            if (n->op != OP_RESHAPE && x->kind == TK_CONST)
+                return emit_fail(c, n, "%s of a constant (should have been folded)",
+                                 ir_op_name(n->op));
             break;
         default:
             break;
@@ -602,6 +604,16 @@ int emit_int_node(EmitCtx *c, int k)
         eb_puts(b, ", ");
         emit_tensor_ref(c, b, n->out[0]);
         eb_printf(b, ", %d, tdims_%d, tstrides_%d);\n", rank, k, k);
+        break;
+    }
+    case OP_SLICE: {
+        int32_t outer, inner, row, offset;
+        ka_slice(g, n, &outer, &inner, &row, &offset);
+        eb_puts(b, "    shiftc_slice_q(");
+        emit_tensor_ref(c, b, n->in[0]);
+        eb_printf(b, ", %s, ", ttag(x));
+        emit_tensor_ref(c, b, n->out[0]);
+        eb_printf(b, ", %d, %d, %d, %d);\n", outer, inner, row, offset);
         break;
     }
     default:

@@ -22,10 +22,11 @@
  * "dimension d of tensor T".  A Reshape of T whose target holds that symbol
  * at position d gets 0 there ("keep the input dimension").  Where glue needs
  * a symbol's value (Expand and ConstantOfShape of torch's zero LSTM/GRU
- * state, a Reshape target elsewhere) or the dims of an activation (Squeeze,
- * Unsqueeze and Gather of one, which become Reshapes: torch's h_n[-1] and
- * the Squeeze between stacked LSTM layers), shape inference runs on the
- * graph imported so far (onnx_computed_shape) -- the batch is fixed at
+ * state, a Reshape target elsewhere) or the dims of an activation (Squeeze
+ * and Unsqueeze of one, which become Reshapes, as the Squeeze between
+ * stacked LSTM layers; Gather and Slice of one, which become Slice nodes or
+ * a Reshape, as torch's out[:, -1, :] and h_n[-1]), shape inference runs on
+ * the graph imported so far (onnx_computed_shape) -- the batch is fixed at
  * compile time, so every dimension is a number by then.
  */
 #include <stdarg.h>
@@ -672,6 +673,21 @@ static int onnx_reshape_node(Importer *imp, int t, int rank, const int64_t *dims
     node->nin = 1;
     node->in[0] = t;
     return onnx_out_act(imp, n, 0);
+}
+
+/* A Slice node of graph tensor t: [start, start + len) along axis, which
+ * drop removes (Gather of a scalar index); returns the node. */
+static int onnx_slice_node(Importer *imp, int t, int axis, int64_t start, int64_t len, int drop)
+{
+    int n = onnx_new_node(imp, OP_SLICE);
+    Node *node = &imp->g->nodes[n];
+    node->a.axis = axis;
+    node->a.slice_start = start;
+    node->a.slice_len = len;
+    node->a.slice_drop = drop;
+    node->nin = 1;
+    node->in[0] = t;
+    return n;
 }
 
 /* Output 0 is the folded constant c (taken over). */
@@ -1540,10 +1556,11 @@ static int onnx_op_shape(Importer *imp, const OnnxOp *op)
 }
 
 /* Gather of one constant index from a computed tensor, as torch writes
- * h_n[-1]: the selected slice must be a whole tensor of size 1 along the
- * axis -- the tensor itself, or (2 stacked layers) the input of a Concat
- * along that axis that holds the index -- so the result is a Reshape of
- * it, dropping the axis (scalar index) or keeping it (one-element list). */
+ * h_n[-1] and out[:, -1, :]: a Slice of length 1 along the axis, dropping
+ * it (scalar index) or keeping it (one-element list).  When the selected
+ * slice is a whole tensor of size 1 along the axis -- the tensor itself, or
+ * (2 stacked layers) the input of a Concat along that axis that holds the
+ * index -- a Reshape of that tensor does without the copy. */
 static int onnx_gather_computed(Importer *imp, int t, int64_t axis, const Const *idx)
 {
     const Tensor *x;
@@ -1565,16 +1582,15 @@ static int onnx_gather_computed(Importer *imp, int t, int64_t axis, const Const 
                          (long long)-size, (long long)size);
     if (at < 0)
         at += size;
-    /* walk into Concats along the axis until the slice is a whole tensor */
+    if (rank == 1 && idx->rank == 0)
+        return onnx_fail(imp, "a scalar result of a computed tensor is not supported");
+    /* walk into Concats along the axis until the slice is a whole tensor, or
+       a part of one that no Concat made */
     while (imp->g->tensors[t].dims[axis] != 1) {
         int p = imp->g->tensors[t].producer;
         const Node *c = p >= 0 ? &imp->g->nodes[p] : NULL;
         if (!c || c->op != OP_CONCAT || c->a.axis != axis)
-            return onnx_fail(imp, "Gather of index %lld along an axis of size %lld of computed "
-                                  "tensor '%s' is not supported (only a size-1 axis, or an input "
-                                  "of a Concat along the axis)",
-                             (long long)at, (long long)imp->g->tensors[t].dims[axis],
-                             imp->g->tensors[t].name);
+            return onnx_out_act(imp, onnx_slice_node(imp, t, (int)axis, at, 1, idx->rank == 0), 0);
         int j = 0;
         while (j < c->nin - 1 && at >= imp->g->tensors[c->in[j]].dims[axis])
             at -= imp->g->tensors[c->in[j++]].dims[axis];
@@ -1722,16 +1738,8 @@ static int onnx_axes(Importer *imp, int64_t *axes, int *n)
     return 0;
 }
 
-static int onnx_const_data_input(Importer *imp, const Value *x)
-{
-    if (x->kind != V_CONST)
-        return onnx_fail(imp, "%s of a run-time tensor is not supported",
-                         str_or_empty(imp->node->op_type));
-    return 0;
-}
-
-/* Rank and dims of the data input of Squeeze/Unsqueeze: a constant, or a
- * computed tensor (whose result is then a Reshape). */
+/* Rank and dims of the data input of Squeeze, Unsqueeze or Slice: a
+ * constant, or a computed tensor (whose result is then a node). */
 static int onnx_squeeze_input(Importer *imp, const Value *x, int *rank, int64_t *dims)
 {
     if (x->kind == V_CONST) {
@@ -2324,15 +2332,49 @@ static int onnx_in_list(Importer *imp, int i, const char *what, int64_t *out, in
     return 0;
 }
 
-/* Slice of a constant: starts, ends and axes are attributes before opset 10,
- * inputs (with steps) from it on. */
+/* Slice of computed tensor x (as resolved by onnx_op_slice: the first
+ * index, step and result size per axis of dims xdims), step 1 only: one
+ * Slice node per axis it narrows, chained; none when it takes everything. */
+static int onnx_slice_computed(Importer *imp, Value *x, int rank, const int64_t *xdims,
+                               const int64_t *first, const int64_t *step, const int64_t *dims)
+{
+    int last = -1;
+    for (int d = 0; d < rank; d++) {
+        if (step[d] != 1)
+            return onnx_fail(imp, "Slice of computed tensor '%s' with step %lld along axis %d "
+                                  "is not supported (only step 1)",
+                             x->name, (long long)step[d], d);
+        if (dims[d] == 0)
+            return onnx_fail(imp, "Slice of computed tensor '%s' with an empty result along "
+                                  "axis %d is not supported",
+                             x->name, d);
+        if (dims[d] != xdims[d])
+            last = d;
+    }
+    if (last < 0)
+        return onnx_out_forward(imp, x);
+    int t = x->tensor, n = -1;
+    for (int d = 0; d <= last; d++) {
+        if (dims[d] == xdims[d])
+            continue;
+        if (n >= 0) /* the previous axis' result, a tensor of its own */
+            t = onnx_node_output(imp, n, 0, x->name);
+        n = onnx_slice_node(imp, t, d, first[d], dims[d], 0);
+    }
+    return onnx_out_act(imp, n, 0);
+}
+
+/* Slice: starts, ends and axes are attributes before opset 10, inputs (with
+ * steps) from it on.  Of a constant it is folded, of a computed tensor it
+ * becomes Slice nodes (onnx_slice_computed). */
 static int onnx_op_slice(Importer *imp, const OnnxOp *op)
 {
     (void)op;
     Value *xv;
     int64_t starts[IR_MAX_RANK], ends[IR_MAX_RANK], axes[IR_MAX_RANK], steps[IR_MAX_RANK];
-    int n, ne, na, ns = -1;
-    if (onnx_in_required(imp, 0, &xv) < 0 || onnx_const_data_input(imp, xv) < 0)
+    int64_t xdims[IR_MAX_RANK];
+    int n, ne, na, ns = -1, rank;
+    if (onnx_in_required(imp, 0, &xv) < 0 || onnx_squeeze_input(imp, xv, &rank, xdims) < 0)
         return -1;
     if (imp->opset < 10) {
         if (onnx_attr_ints(imp, "starts", starts, IR_MAX_RANK, &n) < 0 ||
@@ -2349,27 +2391,26 @@ static int onnx_op_slice(Importer *imp, const OnnxOp *op)
     } else if (n < 0 || ne < 0) {
         return onnx_fail(imp, "input %d (%s) is missing", n < 0 ? 1 : 2, n < 0 ? "starts" : "ends");
     }
-    const Const *x = &xv->c;
     if (ne != n || (na >= 0 && na != n) || (ns >= 0 && ns != n))
         return onnx_fail(imp, "starts, ends, axes and steps have different lengths");
-    if (n > x->rank)
-        return onnx_fail(imp, "starts has %d values for a rank-%d input", n, x->rank);
+    if (n > rank)
+        return onnx_fail(imp, "starts has %d values for a rank-%d input", n, rank);
     int64_t first[IR_MAX_RANK], step[IR_MAX_RANK], dims[IR_MAX_RANK];
     int seen[IR_MAX_RANK] = {0};
-    for (int d = 0; d < x->rank; d++) {
+    for (int d = 0; d < rank; d++) {
         first[d] = 0;
         step[d] = 1;
-        dims[d] = x->dims[d];
+        dims[d] = xdims[d];
     }
     for (int i = 0; i < n; i++) {
         int64_t ax = na >= 0 ? axes[i] : i;
-        if (ax < -x->rank || ax >= x->rank)
+        if (ax < -rank || ax >= rank)
             return onnx_fail(imp, "axis %lld is out of range", (long long)ax);
         if (ax < 0)
-            ax += x->rank;
+            ax += rank;
         if (seen[ax]++)
             return onnx_fail(imp, "axis %lld is repeated", (long long)ax);
-        int64_t dim = x->dims[ax], st = ns >= 0 ? steps[i] : 1;
+        int64_t dim = xdims[ax], st = ns >= 0 ? steps[i] : 1;
         int64_t b = starts[i], e = ends[i];
         if (st == 0 || st == INT64_MIN)
             return onnx_fail(imp, "invalid step %lld", (long long)st);
@@ -2389,6 +2430,9 @@ static int onnx_op_slice(Importer *imp, const OnnxOp *op)
         first[ax] = b;
         step[ax] = st;
     }
+    if (xv->kind != V_CONST)
+        return onnx_slice_computed(imp, xv, rank, xdims, first, step, dims);
+    const Const *x = &xv->c;
     Const out;
     if (onnx_const_alloc(imp, &out, x->rank, dims, x->idata != NULL, x->sym != NULL) < 0)
         return -1;

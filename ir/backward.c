@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "grad.h"
+#include "kernel_args.h"
 #include "util.h"
 
 struct GradModel {
@@ -514,7 +515,7 @@ static int bw_supported(Op op)
     case OP_CONV: case OP_DENSE: case OP_BATCHNORM: case OP_RELU: case OP_CLIP:
     case OP_LEAKYRELU: case OP_SIGMOID: case OP_TANH: case OP_MAXPOOL: case OP_AVGPOOL:
     case OP_GLOBALAVGPOOL: case OP_ADD: case OP_CONCAT: case OP_RESHAPE: case OP_TRANSPOSE:
-    case OP_SOFTMAX: case OP_LSTM: case OP_GRU:
+    case OP_SLICE: case OP_SOFTMAX: case OP_LSTM: case OP_GRU:
         return 1;
     case OP_COUNT:
         break;
@@ -1013,6 +1014,13 @@ static void bw_node_fwd(const GradModel *m, GradWork *w, const Node *n)
         }
         return;
     }
+    case OP_SLICE: {
+        int32_t outer, inner, row, off;
+        ka_slice(g, n, &outer, &inner, &row, &off);
+        for (int64_t o = 0; o < outer; o++)
+            memcpy(yv + o * inner, xv + o * row + off, (size_t)inner * sizeof(double));
+        return;
+    }
     case OP_SOFTMAX: {
         int64_t outer, slen, inner;
         bw_softmax_runs(n, x, &outer, &slen, &inner);
@@ -1276,6 +1284,14 @@ static void bw_node_bwd(const GradModel *m, GradWork *w, const Node *n, double *
                 idx[d] = 0;
             }
         }
+        return;
+    }
+    case OP_SLICE: { /* the sliced positions get dy, the others nothing */
+        int32_t outer, inner, row, off;
+        ka_slice(g, n, &outer, &inner, &row, &off);
+        for (int64_t o = 0; o < outer; o++)
+            for (int64_t i = 0; i < inner; i++)
+                dx[o * row + off + i] += dy[o * inner + i];
         return;
     }
     case OP_SOFTMAX: {

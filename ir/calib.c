@@ -121,6 +121,7 @@ static void mark_nonneg(Graph *g)
         case OP_GLOBALAVGPOOL:
         case OP_RESHAPE:
         case OP_TRANSPOSE:
+        case OP_SLICE:
             nn = nd->in[0] >= 0 && g->tensors[nd->in[0]].nonneg;
             break;
         case OP_CONCAT:

@@ -257,7 +257,12 @@ void ir_dump(const Graph *g, void (*print)(void *ctx, const char *line), void *c
             k += (size_t)snprintf(line + k, sizeof line - k, " -> %s%s", g->tensors[n->out[j]].name, sh);
         }
         if (n->a.fused_act != ACT_NONE && k < sizeof line)
-            snprintf(line + k, sizeof line - k, " +%s", n->a.fused_act == ACT_RELU ? "relu" : "clip");
+            k += (size_t)snprintf(line + k, sizeof line - k, " +%s",
+                                  n->a.fused_act == ACT_RELU ? "relu" : "clip");
+        if (n->op == OP_SLICE && k < sizeof line) /* the shapes do not show where */
+            snprintf(line + k, sizeof line - k, " axis %lld [%lld, %lld)%s", (long long)n->a.axis,
+                     (long long)n->a.slice_start, (long long)(n->a.slice_start + n->a.slice_len),
+                     n->a.slice_drop ? " dropped" : "");
         print(ctx, line);
     }
 }

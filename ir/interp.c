@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "ir.h"
+#include "kernel_args.h"
 #include "rnn.h"
 #include "shiftc_f32.h"
 #include "util.h"
@@ -254,6 +255,12 @@ static int interp_node(Graph *g, const Node *n, float **vals)
             xs[i] = interp_i32(interp_prod(x->dims, n->a.perm[i] + 1, x->rank));
         }
         shiftc_f32_transpose(xv, yv, y->rank, odims, xs);
+        return 0;
+    }
+    case OP_SLICE: {
+        int32_t outer, inner, row, offset;
+        ka_slice(g, n, &outer, &inner, &row, &offset);
+        shiftc_f32_slice(xv, yv, outer, inner, row, offset);
         return 0;
     }
     case OP_SOFTMAX: {

@@ -106,11 +106,17 @@ typedef struct Attrs {
     FusedAct fused_act;
     /* BatchNormalization */
     float epsilon;
-    /* Concat, Softmax (negative axes are normalised by shape inference) */
+    /* Concat, Softmax, Slice (negative axes are normalised by shape
+       inference) */
     int64_t axis;
     int softmax_flatten; /* opset < 13: softmax over dims [axis, rank) */
     /* Transpose */
     int perm[IR_MAX_RANK], nperm;
+    /* Slice: [slice_start, slice_start + slice_len) along axis, step 1;
+       slice_drop removes the axis from the output (Gather of a scalar
+       index), which needs slice_len = 1 */
+    int64_t slice_start, slice_len;
+    int slice_drop;
     /* Reshape: target shape as given (0 and -1 resolved by shape inference);
        Flatten is a Reshape with flatten_axis >= 0 and nshape = 0 */
     int64_t shape[IR_MAX_RANK];

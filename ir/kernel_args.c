@@ -185,6 +185,21 @@ void ka_concat(const Graph *g, const Node *n, int input, int32_t *outer, int32_t
     *offset = to_i32(before * after);
 }
 
+void ka_slice(const Graph *g, const Node *n, int32_t *outer, int32_t *inner, int32_t *row,
+              int32_t *offset)
+{
+    const Tensor *x = in_tensor(g, n, 0);
+    const Attrs *a = &n->a;
+    int axis = (int)a->axis;
+    ensure(axis >= 0 && axis < x->rank && a->slice_start >= 0 && a->slice_len >= 1 &&
+           a->slice_start + a->slice_len <= x->dims[axis]);
+    int64_t after = dims_prod(x, axis + 1, x->rank);
+    *outer = to_i32(dims_prod(x, 0, axis));
+    *inner = to_i32(a->slice_len * after);
+    *row = to_i32(x->dims[axis] * after);
+    *offset = to_i32(a->slice_start * after);
+}
+
 void ka_softmax(const Graph *g, const Node *n, int32_t *outer, int32_t *len, int32_t *inner)
 {
     const Tensor *x = in_tensor(g, n, 0);

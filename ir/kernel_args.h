@@ -46,6 +46,12 @@ void ka_qadd_nm(const Graph *g, const Node *n, shiftc_qadd_nm *q);
 void ka_concat(const Graph *g, const Node *n, int input, int32_t *outer, int32_t *inner,
                int32_t *row, int32_t *offset);
 
+/* Slice: outer blocks of inner codes each, read at column offset of input
+ * rows row codes long (see shiftc_slice_q).  Reads no QParams: the float
+ * interpreter and emitter call it too. */
+void ka_slice(const Graph *g, const Node *n, int32_t *outer, int32_t *inner, int32_t *row,
+              int32_t *offset);
+
 /* Softmax: outer * inner runs of len codes with stride inner.  With
  * softmax_flatten (opset < 13) the run covers dims [axis, rank). */
 void ka_softmax(const Graph *g, const Node *n, int32_t *outer, int32_t *len, int32_t *inner);

@@ -11,7 +11,8 @@
  * IR ops are not ONNX ops one to one: the frontend normalises ONNX into them
  * (Gemm and MatMul+Add become Dense, Flatten becomes Reshape, Identity,
  * Dropout and Constant disappear, a lone BatchNormalization becomes a
- * depthwise 1x1 Conv).
+ * depthwise 1x1 Conv, Gather of one index and Slice of an activation
+ * become Slice, one node per sliced axis).
  *
  * LSTM and GRU keep ONNX's inputs, outputs and semantics (ir.h, Attrs):
  * their weights (inputs 1 and 2) are quantized by their own code in
@@ -36,6 +37,7 @@
     X(CONCAT, "Concat", 0)                  \
     X(RESHAPE, "Reshape", 0)                \
     X(TRANSPOSE, "Transpose", 0)            \
+    X(SLICE, "Slice", 0)                    \
     X(SOFTMAX, "Softmax", 0)                \
     X(LSTM, "LSTM", 0)                      \
     X(GRU, "GRU", 0)

@@ -53,6 +53,7 @@ const char *ir_quantized_problem(const Graph *g, const Node *n)
     case OP_GLOBALAVGPOOL:
     case OP_RESHAPE:
     case OP_TRANSPOSE:
+    case OP_SLICE:
         return x->q.type == y->q.type ? NULL : "input and output storage types differ";
     case OP_ADD:
         return n->nin == 2 ? NULL : "Add needs 2 inputs";

@@ -201,6 +201,12 @@ static void run_node(QSim *s, const Node *n)
             shiftc_transpose_q(xb, yb, rank, odims, xs);
         break;
     }
+    case OP_SLICE: {
+        int32_t outer, inner, row, offset;
+        ka_slice(g, n, &outer, &inner, &row, &offset);
+        shiftc_slice_q(xb, xt, yb, outer, inner, row, offset);
+        break;
+    }
     default:
         unreachable(); /* qsim_check rejected it */
     }

@@ -455,6 +455,7 @@ static void set_output_params(Graph *g, const Node *n)
     case OP_GLOBALAVGPOOL:
     case OP_RESHAPE:
     case OP_TRANSPOSE:
+    case OP_SLICE:
         y->q = x->q; /* codes move, the scale does not change */
         y->nonneg = x->nonneg;
         break;
@@ -494,7 +495,8 @@ static int quant_node(Graph *g, Node *n)
     switch (n->op) {
     case OP_CONV: case OP_DENSE: case OP_RELU: case OP_CLIP: case OP_LEAKYRELU:
     case OP_SIGMOID: case OP_TANH: case OP_MAXPOOL: case OP_AVGPOOL: case OP_GLOBALAVGPOOL:
-    case OP_ADD: case OP_CONCAT: case OP_RESHAPE: case OP_TRANSPOSE: case OP_SOFTMAX:
+    case OP_ADD: case OP_CONCAT: case OP_RESHAPE: case OP_TRANSPOSE: case OP_SLICE:
+    case OP_SOFTMAX:
         break;
     default:
         return ir_fail(g, n, "no integer kernel for op %s", ir_op_name(n->op));
@@ -523,7 +525,7 @@ static int quant_node(Graph *g, Node *n)
     case OP_GLOBALAVGPOOL:
         return check_pool_sum(g, n);
     default:
-        return 0; /* MaxPool, Reshape, Transpose: only lo/hi */
+        return 0; /* MaxPool, Reshape, Transpose, Slice: only lo/hi */
     }
 }
 
@@ -553,7 +555,8 @@ static int param_root(const Graph *g, const int *prod, int t)
     for (int hops = 0; hops <= g->nnodes && prod[t] >= 0; hops++) {
         const Node *n = &g->nodes[prod[t]];
         if ((n->op != OP_MAXPOOL && n->op != OP_AVGPOOL && n->op != OP_GLOBALAVGPOOL &&
-             n->op != OP_RESHAPE && n->op != OP_TRANSPOSE) || n->nin < 1 || n->in[0] < 0)
+             n->op != OP_RESHAPE && n->op != OP_TRANSPOSE && n->op != OP_SLICE) || n->nin < 1 ||
+            n->in[0] < 0)
             break;
         t = n->in[0];
     }

@@ -507,6 +507,42 @@ static int shape_transpose(Graph *g, Node *n)
     return shape_set_output(g, n, x->rank, dims);
 }
 
+/* Slice: [start, start + len) of one axis, which slice_drop removes. */
+static int shape_slice(Graph *g, Node *n)
+{
+    const Tensor *x;
+    char b[96];
+    if (shape_input(g, n, 0, &x))
+        return -1;
+    if (x->rank < 1)
+        return ir_fail(g, n, "input \"%s\" is a scalar", x->name);
+    if (shape_axis(g, n, &n->a.axis, x->rank, "axis"))
+        return -1;
+    Attrs *a = &n->a;
+    int axis = (int)a->axis;
+    int64_t dim = x->dims[axis];
+    if (a->slice_start < 0 || a->slice_len < 1 || a->slice_start > dim - a->slice_len)
+        return ir_fail(g, n, "range [%lld, %lld) is not a non-empty part of axis %d of input "
+                             "\"%s\" %s",
+                       (long long)a->slice_start, (long long)(a->slice_start + a->slice_len), axis,
+                       x->name, dims_of(x, b, sizeof b));
+    if (a->slice_drop && a->slice_len != 1)
+        return ir_fail(g, n, "dropping axis %d needs a length of 1, not %lld", axis,
+                       (long long)a->slice_len);
+    if (a->slice_drop && x->rank == 1)
+        return ir_fail(g, n, "dropping the only axis of \"%s\" gives a scalar, which is not "
+                             "supported",
+                       x->name);
+    int64_t dims[IR_MAX_RANK];
+    int rank = 0;
+    for (int i = 0; i < x->rank; i++)
+        if (i != axis)
+            dims[rank++] = x->dims[i];
+        else if (!a->slice_drop)
+            dims[rank++] = a->slice_len;
+    return shape_set_output(g, n, rank, dims);
+}
+
 static int shape_softmax(Graph *g, Node *n)
 {
     const Tensor *x;
@@ -638,6 +674,8 @@ static int shape_node(Graph *g, Node *n)
         return shape_reshape(g, n);
     case OP_TRANSPOSE:
         return shape_transpose(g, n);
+    case OP_SLICE:
+        return shape_slice(g, n);
     case OP_SOFTMAX:
         return shape_softmax(g, n);
     case OP_LSTM:

@@ -266,6 +266,17 @@ static inline void shiftc_f32_concat(const float *x, float *y, int32_t outer, in
             y[(int64_t)o * row + offset + i] = x[(int64_t)o * inner + i];
 }
 
+/* Slice, the converse of shiftc_f32_concat: outer blocks of `inner`
+ * values each (the slice from its axis on), read at column `offset` of
+ * input rows that are `row` values long. */
+static inline void shiftc_f32_slice(const float *x, float *y, int32_t outer, int32_t inner,
+                                    int32_t row, int32_t offset)
+{
+    for (int32_t o = 0; o < outer; o++)
+        for (int32_t i = 0; i < inner; i++)
+            y[(int64_t)o * inner + i] = x[(int64_t)o * row + offset + i];
+}
+
 /* General transpose, rank <= SHIFTC_F32_MAX_RANK: y[i] = x[sum idx[d]*xs[d]]
  * with idx running over the output dims odims in row-major order; xs[d] is
  * the input element stride of input dim perm[d]. */

@@ -431,6 +431,23 @@ static inline void shiftc_concat_q(const void *x, int xt, void *y, int yt, int32
                       shiftc_requant(shiftc_ld(x, o * inner + i, xt), mult, shift, zero, lo, hi));
 }
 
+/* Slice, the converse of shiftc_concat_q without rescaling: outer blocks
+ * of `inner` codes each, read at column `offset` of input rows that are
+ * `row` codes long, for any storage type xt (output of the same type).
+ * Offsets advance by adds, so the no-mul mode uses it as it is. */
+static inline void shiftc_slice_q(const void *x, int xt, void *y, int32_t outer, int32_t inner,
+                                  int32_t row, int32_t offset)
+{
+    const uint8_t *xb = (const uint8_t *)x;
+    uint8_t *yb = (uint8_t *)y;
+    int32_t w = shiftc_is16(xt), o, i, src = offset << w, dst = 0;
+    inner <<= w; /* in bytes from here */
+    row <<= w;
+    for (o = 0; o < outer; o++, src += row, dst += inner)
+        for (i = 0; i < inner; i++)
+            yb[dst + i] = xb[src + i];
+}
+
 /* ---- no-mul mode kernels: the multiplierless counterparts of the
  * requantizing kernels above.  Add and Concat run on the target, so their
  * index arithmetic is multiplication-free too (offsets advance by adds);

@@ -61,7 +61,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUPPORTED = {
     "Conv", "Gemm", "MatMul", "BatchNormalization", "Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh",
     "MaxPool", "AveragePool", "GlobalAveragePool", "Add", "Concat", "Flatten", "Reshape", "Transpose",
-    "Softmax", "Identity", "Dropout", "Constant", "LSTM", "GRU",
+    "Softmax", "Identity", "Dropout", "Constant", "LSTM", "GRU", "Slice",
 }
 RTOL, ATOL = 1e-4, 1e-5
 CASE_TIMEOUT = 60.0

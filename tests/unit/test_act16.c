@@ -256,7 +256,7 @@ static int add_dense(Graph *g, const char *name, int x, int64_t k, int64_t nout,
 }
 
 /* Every kernel the integer path has: conv (padded), Add with a broadcast
- * constant, Concat, pools, Transpose, the table ops and Softmax. */
+ * constant, Concat, pools, Transpose, Slice, the table ops and Softmax. */
 static Graph *all_ops_graph(void)
 {
     rng = 4242u;
@@ -300,7 +300,12 @@ static Graph *all_ops_graph(void)
     g->nodes[kn].a.clip_min = -0.5f;
     g->nodes[kn].a.clip_max = 0.5f;
     int rl = add_node(g, OP_RELU, "relu", 1, &c2, NULL);
-    int outs[] = {sm, th, sg, cl, fc, rl};
+    int s1n, s1 = add_node(g, OP_SLICE, "slice", 1, &ap, &s1n); /* [1, 4, 3, 3] */
+    g->nodes[s1n].a.axis = 1, g->nodes[s1n].a.slice_start = 2, g->nodes[s1n].a.slice_len = 4;
+    int s2n, s2 = add_node(g, OP_SLICE, "pick", 1, &s1, &s2n); /* [1, 4, 3] */
+    g->nodes[s2n].a.axis = 3, g->nodes[s2n].a.slice_start = 2, g->nodes[s2n].a.slice_len = 1;
+    g->nodes[s2n].a.slice_drop = 1;
+    int outs[] = {sm, th, sg, cl, fc, rl, s2};
     for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)
         g->outputs[g->noutputs++] = outs[i];
     assert_int_equal(ir_infer_shapes(g), 0);

@@ -279,6 +279,34 @@ static void test_concat_reshape_transpose(void **state)
     check_graph(g, GRAD_LOSS_MSE);
 }
 
+static int slice(Graph *g, int x, int64_t axis, int64_t start, int64_t len, int drop)
+{
+    int i = node(g, OP_SLICE, x, -1, -1);
+    Attrs *a = &g->nodes[i].a;
+    a->axis = axis, a->slice_start = start, a->slice_len = len, a->slice_drop = drop;
+    return i;
+}
+
+/* Slice scatters its gradient into the positions it read: two overlapping
+ * slices of one input (gradients accumulate), one dropping its axis; the
+ * input's other positions get none. */
+static void test_slice(void **state)
+{
+    (void)state;
+    Graph *g = ir_graph_new("m");
+    int x = input(g, DIMS(2, 5, 3));
+    int a = slice(g, x, 1, 1, 3, 0);      /* [2, 3, 3] */
+    int r = node(g, OP_RESHAPE, out(g, a), -1, -1);
+    g->nodes[r].a.flatten_axis = 1;       /* [2, 9] */
+    int b = slice(g, x, 1, 2, 1, 1);      /* [2, 3], inside a's range */
+    int c = node(g, OP_CONCAT, out(g, r), out(g, b), -1);
+    g->nodes[c].a.axis = 1;
+    int t = node(g, OP_TANH, out(g, c), -1, -1);
+    int e = slice(g, out(g, t), 0, 1, 1, 0); /* [1, 12] */
+    node(g, OP_DENSE, out(g, e), weight(g, DIMS(4, 12)), weight(g, DIMS(4)));
+    check_graph(g, GRAD_LOSS_MSE);
+}
+
 static void test_softmax(void **state)
 {
     (void)state;
@@ -812,6 +840,7 @@ int main(void)
         cmocka_unit_test(test_pools),
         cmocka_unit_test(test_add_broadcast),
         cmocka_unit_test(test_concat_reshape_transpose),
+        cmocka_unit_test(test_slice),
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_xent),
         cmocka_unit_test(test_small_cnn),

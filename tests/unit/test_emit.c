@@ -16,6 +16,7 @@
 #include "emit_c.h"
 #include "emit_internal.h"
 #include "ir.h"
+#include "kernel_args.h"
 #include "pipeline.h"
 
 /* ---- a small graph touching every integer op ---- */
@@ -134,9 +135,9 @@ static float *make_samples(int64_t count)
     return s;
 }
 
-static Graph *quantized_graph(const char *name)
+/* Shapes, calibration on the samples and quantization of g, in place. */
+static Graph *quantize(Graph *g)
 {
-    Graph *g = build_graph(name);
     if (ir_infer_shapes(g) != 0) {
         fprintf(stderr, "%s\n", g->err);
         fail();
@@ -147,6 +148,42 @@ static Graph *quantized_graph(const char *name)
         fail();
     }
     free(s);
+    return g;
+}
+
+static Graph *quantized_graph(const char *name) { return quantize(build_graph(name)); }
+
+/* Slices of a uint8 tensor (after a ReLU) and of an int8 one, chained and
+ * dropping an axis; act_bits 16 makes them 16-bit. */
+static Graph *slice_graph(const char *name, int act_bits)
+{
+    uint32_t seed = 11;
+    Graph *g = ir_graph_new(name);
+    int x = ir_add_tensor(g, "x", TK_INPUT);
+    g->tensors[x].rank = 4;
+    int64_t xd[4] = {1, 2, 5, 5}, wd[4] = {4, 2, 3, 3}, wdd[2] = {3, 10};
+    memcpy(g->tensors[x].dims, xd, sizeof xd);
+    g->inputs[g->ninputs++] = x;
+    int w = cst(g, "w", 4, wd, NULL, &seed), wde = cst(g, "wd", 2, wdd, NULL, &seed);
+    int c1 = act(g, "c1"), s1 = act(g, "s1"), s2 = act(g, "s2"), fl = act(g, "flat");
+    int de = act(g, "dense"), s3 = act(g, "s3");
+    int k = node(g, OP_CONV, "conv", x, w, -1, c1);
+    g->nodes[k].a.pads[0] = g->nodes[k].a.pads[1] = g->nodes[k].a.pads[2] = g->nodes[k].a.pads[3] = 1;
+    g->nodes[k].a.fused_act = ACT_RELU;
+    k = node(g, OP_SLICE, "s1", c1, -1, -1, s1); /* channels [1, 3) */
+    g->nodes[k].a.axis = 1, g->nodes[k].a.slice_start = 1, g->nodes[k].a.slice_len = 2;
+    k = node(g, OP_SLICE, "s2", s1, -1, -1, s2); /* the last row: [1, 2, 5] */
+    g->nodes[k].a.axis = 2, g->nodes[k].a.slice_start = 4, g->nodes[k].a.slice_len = 1;
+    g->nodes[k].a.slice_drop = 1;
+    k = node(g, OP_RESHAPE, "flat", s2, -1, -1, fl);
+    g->nodes[k].a.flatten_axis = 1;
+    node(g, OP_DENSE, "fc", fl, wde, -1, de);
+    k = node(g, OP_SLICE, "s3", de, -1, -1, s3); /* [1, 2] */
+    g->nodes[k].a.axis = -1, g->nodes[k].a.slice_start = 1, g->nodes[k].a.slice_len = 2;
+    g->outputs[g->noutputs++] = s3;
+    g->outputs[g->noutputs++] = s2;
+    for (int i = 0; i < g->nnodes; i++)
+        g->nodes[i].prec.act_bits = act_bits;
     return g;
 }
 
@@ -343,10 +380,10 @@ static char *build_and_run(const char *dir, const float *samples, int64_t in_cou
     return read_all(path, len);
 }
 
-static void test_runner_matches_qsim(void **state)
+/* The program emitted for quantized graph g, run on the samples, writes
+ * the integer simulator's codes, byte for byte. */
+static void expect_runner_matches_qsim(const Graph *g)
 {
-    (void)state;
-    Graph *g = quantized_graph("tiny");
     char d[64];
     make_tmpdir(d, sizeof d);
     emit_to(g, d, 0, NULL);
@@ -356,35 +393,49 @@ static void test_runner_matches_qsim(void **state)
     size_t len;
     char *out = build_and_run(d, s, in_count, &len);
     assert_non_null(out);
-    int64_t per = 0;
-    for (int i = 0; i < g->noutputs; i++)
-        per += ir_numel(&g->tensors[g->outputs[i]]);
-    assert_int_equal(len, (size_t)(per * NSAMPLES));
+    size_t per = 0;
+    void *y[IR_MAX_IO];
+    for (int i = 0; i < g->noutputs; i++) {
+        y[i] = malloc((size_t)ka_bytes(&g->tensors[g->outputs[i]]));
+        per += (size_t)ka_bytes(&g->tensors[g->outputs[i]]);
+    }
+    assert_int_equal(len, per * NSAMPLES);
 
     QSim *q = ir_qsim_new(g);
     assert_non_null(q);
-    uint8_t codes[64], y0[64], y1[64];
+    void *codes = malloc((size_t)ka_bytes(x));
     for (int k = 0; k < NSAMPLES; k++) {
         ir_quantize_input(x, s + k * in_count, codes);
         const void *in[1] = {codes};
-        void *outs[2] = {y0, y1};
-        assert_int_equal(ir_qsim_run(q, in, outs), 0);
-        int64_t n0 = ir_numel(&g->tensors[g->outputs[0]]), n1 = ir_numel(&g->tensors[g->outputs[1]]);
-        assert_memory_equal(out + k * per, y0, (size_t)n0);
-        assert_memory_equal(out + k * per + n0, y1, (size_t)n1);
+        assert_int_equal(ir_qsim_run(q, in, y), 0);
+        const char *o = out + k * per;
+        for (int i = 0; i < g->noutputs; i++) {
+            size_t n = (size_t)ka_bytes(&g->tensors[g->outputs[i]]);
+            assert_memory_equal(o, y[i], n);
+            o += n;
+        }
     }
     ir_qsim_free(q);
+    for (int i = 0; i < g->noutputs; i++)
+        free(y[i]);
+    free(codes);
     free(out);
     free(s);
     rm_rf(d);
+}
+
+static void test_runner_matches_qsim(void **state)
+{
+    (void)state;
+    Graph *g = quantized_graph("tiny");
+    expect_runner_matches_qsim(g);
     ir_graph_free(g);
 }
 
-static void test_float_runner_matches_interp(void **state)
+/* The float program emitted for g (shapes inferred), run on the samples,
+ * writes the float interpreter's values, bit for bit. */
+static void expect_float_runner_matches_interp(Graph *g)
 {
-    (void)state;
-    Graph *g = build_graph("tinyf");
-    assert_int_equal(ir_infer_shapes(g), 0);
     char d[64];
     make_tmpdir(d, sizeof d);
     emit_to(g, d, 1, NULL);
@@ -413,6 +464,32 @@ static void test_float_runner_matches_interp(void **state)
     free(out);
     free(s);
     rm_rf(d);
+}
+
+static void test_float_runner_matches_interp(void **state)
+{
+    (void)state;
+    Graph *g = build_graph("tinyf");
+    assert_int_equal(ir_infer_shapes(g), 0);
+    expect_float_runner_matches_interp(g);
+    ir_graph_free(g);
+}
+
+/* Slice in both programs: 8- and 16-bit codes as the simulator, floats as
+ * the interpreter. */
+static void test_slice_runners(void **state)
+{
+    (void)state;
+    for (int bits = 8; bits <= 16; bits += 8) {
+        Graph *g = quantize(slice_graph("sl", bits));
+        assert_int_equal(g->tensors[g->outputs[1]].q.type, bits == 8 ? QT_U8 : QT_U16);
+        assert_int_equal(g->tensors[g->outputs[0]].q.type, bits == 8 ? QT_I8 : QT_I16);
+        expect_runner_matches_qsim(g);
+        ir_graph_free(g);
+    }
+    Graph *g = slice_graph("slf", 8);
+    assert_int_equal(ir_infer_shapes(g), 0);
+    expect_float_runner_matches_interp(g);
     ir_graph_free(g);
 }
 
@@ -512,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_unknown_op_fails),
         cmocka_unit_test(test_runner_matches_qsim),
         cmocka_unit_test(test_float_runner_matches_interp),
+        cmocka_unit_test(test_slice_runners),
         cmocka_unit_test(test_float_batchnorm_and_unary),
         cmocka_unit_test(test_cnn_fixture_deterministic),
     };

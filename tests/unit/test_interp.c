@@ -400,6 +400,34 @@ static void test_transpose_concat_reshape(void **state)
     ir_graph_free(g);
 }
 
+/* Slice keeping its axis (a range, a one-element list) and dropping it
+ * (a scalar index), chained. */
+static void test_slice(void **state)
+{
+    (void)state;
+    Graph *g = ir_graph_new("m");
+    int x = input(g, DIMS(2, 5, 3));
+    int a = node(g, OP_SLICE, x, -1, -1);
+    g->nodes[a].a.axis = 1, g->nodes[a].a.slice_start = 1, g->nodes[a].a.slice_len = 3;
+    int b = node(g, OP_SLICE, g->nodes[a].out[0], -1, -1);
+    g->nodes[b].a.axis = -1, g->nodes[b].a.slice_start = 2, g->nodes[b].a.slice_len = 1;
+    g->nodes[b].a.slice_drop = 1;
+    int c = node(g, OP_SLICE, x, -1, -1);
+    g->nodes[c].a.axis = 0, g->nodes[c].a.slice_start = 1, g->nodes[c].a.slice_len = 1;
+    float **vals = run(g, NULL);
+    const float *xv = vals[x], *ya = vals[g->nodes[a].out[0]];
+    const float *yb = vals[g->nodes[b].out[0]], *yc = vals[g->nodes[c].out[0]];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++) {
+            for (int l = 0; l < 3; l++)
+                assert_true(ya[(i * 3 + j) * 3 + l] == xv[(i * 5 + j + 1) * 3 + l]);
+            assert_true(yb[i * 3 + j] == xv[(i * 5 + j + 1) * 3 + 2]);
+        }
+    assert_memory_equal(yc, xv + 15, 15 * sizeof(float));
+    ir_interp_free(g, vals);
+    ir_graph_free(g);
+}
+
 static void test_elementwise_and_bn(void **state)
 {
     (void)state;
@@ -680,6 +708,7 @@ int main(void)
         cmocka_unit_test(test_add_broadcast),
         cmocka_unit_test(test_dense),
         cmocka_unit_test(test_transpose_concat_reshape),
+        cmocka_unit_test(test_slice),
         cmocka_unit_test(test_elementwise_and_bn),
         cmocka_unit_test(test_caller_owned_input),
         cmocka_unit_test(test_unknown_op_fails),

@@ -1251,6 +1251,104 @@ static void test_shape_glue(void **state)
     tb_free(&b);
 }
 
+/* ---- Gather and Slice of activations: torch's out[:, -1, :], h_n[-2] ---- */
+
+static void expect_slice(const Graph *g, int node, int in, int64_t axis, int64_t start,
+                         int64_t len, int drop)
+{
+    const Node *n = &g->nodes[node];
+    assert_int_equal(n->op, OP_SLICE);
+    assert_int_equal(n->in[0], in);
+    assert_int_equal(n->a.axis, axis);
+    assert_int_equal(n->a.slice_start, start);
+    assert_int_equal(n->a.slice_len, len);
+    assert_int_equal(n->a.slice_drop, drop);
+}
+
+static void test_gather_slice_activations(void **state)
+{
+    (void)state;
+    TB b;
+    tb_init(&b, 13);
+    int64_t xd[3] = {1, 6, 4}, one[1] = {1}, two[1] = {2};
+    const int64_t m1 = -1, i2 = 2, i7 = 7, st[2] = {-3, 1}, en[2] = {INT64_MAX, 3}, ax[2] = {1, 2};
+    const int64_t stp[2] = {1, 2}, en0[2] = {INT64_MAX, 1};
+    tb_input(&b, "x", 3, xd);
+    tb_init_i64(&b, "m1", 0, NULL, &m1);
+    tb_init_i64(&b, "i2", 1, one, &i2);
+    tb_init_i64(&b, "i7", 0, NULL, &i7);
+    tb_init_i64(&b, "st", 1, two, st);
+    tb_init_i64(&b, "en", 1, two, en);
+    tb_init_i64(&b, "ax", 1, two, ax);
+    tb_init_i64(&b, "stp", 1, two, stp);
+    tb_init_i64(&b, "en0", 1, two, en0);
+    tb_node(&b, "Relu", "r", "x", "h");
+    tb_int(&b, tb_node(&b, "Gather", "last", "h,m1", "g1"), "axis", 1); /* h[:, -1, :] */
+    tb_int(&b, tb_node(&b, "Gather", "list", "h,i2", "g2"), "axis", -2); /* h[:, [2], :] */
+    Onnx__NodeProto *sl = tb_node(&b, "Slice", "sl", "h,st,en,ax", "s"); /* h[:, -3:, 1:3] */
+    tb_int(&b, tb_node(&b, "Concat", "cat", "h,h", "c"), "axis", 1);
+    tb_int(&b, tb_node(&b, "Gather", "inner", "c,i7", "g3"), "axis", 1); /* h[:, 1, :] */
+    tb_output(&b, "g1");
+    tb_output(&b, "g2");
+    tb_output(&b, "s");
+    tb_output(&b, "g3");
+    Graph *g = load_ok(&b);
+    const Op ops[] = {OP_RELU, OP_SLICE, OP_SLICE, OP_SLICE, OP_SLICE, OP_CONCAT, OP_SLICE};
+    expect_ops(g, 7, ops);
+    int h = g->nodes[0].out[0];
+    expect_slice(g, 1, h, 1, 5, 1, 1);
+    expect_slice(g, 2, h, 1, 2, 1, 0);
+    expect_slice(g, 3, h, 1, 3, 3, 0);
+    expect_slice(g, 4, g->nodes[3].out[0], 2, 1, 2, 0); /* chained */
+    expect_slice(g, 6, h, 1, 1, 1, 1); /* the Concat's second input, read directly */
+    assert_int_equal(ir_infer_shapes(g), 0);
+    const int64_t want[4][3] = {{1, 4}, {1, 1, 4}, {1, 3, 2}, {1, 4}};
+    const int rank[4] = {2, 3, 3, 2};
+    for (int i = 0; i < 4; i++) {
+        const Tensor *y = &g->tensors[g->outputs[i]];
+        assert_int_equal(y->rank, rank[i]);
+        for (int d = 0; d < rank[i]; d++)
+            assert_int_equal(y->dims[d], want[i][d]);
+    }
+    ir_graph_free(g);
+
+    /* steps other than 1 and empty results are refused */
+    sl->n_input = 5;
+    sl->input[4] = "stp";
+    expect_error(&b, "test.onnx: node 3 (Slice \"sl\"): Slice of computed tensor 'h' with step 2 "
+                     "along axis 2 is not supported (only step 1)");
+    sl->n_input = 4;
+    sl->input[2] = "en0";
+    expect_error(&b, "test.onnx: node 3 (Slice \"sl\"): Slice of computed tensor 'h' with an "
+                     "empty result along axis 2 is not supported");
+    tb_free(&b);
+
+    /* opset 1's attributes; an axis sliced whole needs no node, nor does a
+       Slice that takes everything */
+    tb_init(&b, 9);
+    tb_input(&b, "x", 3, xd);
+    tb_node(&b, "Relu", "r", "x", "h");
+    sl = tb_node(&b, "Slice", "sl", "h", "y");
+    const int64_t st1[2] = {0, 2}, en1[2] = {100, -1}, ax1[2] = {0, 2};
+    tb_ints(&b, sl, "starts", 2, st1);
+    tb_ints(&b, sl, "ends", 2, en1);
+    tb_ints(&b, sl, "axes", 2, ax1);
+    tb_output(&b, "y");
+    g = load_ok(&b);
+    const Op ops1[] = {OP_RELU, OP_SLICE};
+    expect_ops(g, 2, ops1);
+    expect_slice(g, 1, g->nodes[0].out[0], 2, 2, 1, 0);
+    ir_graph_free(g);
+    sl->attribute[1]->ints[1] = INT64_MAX;
+    sl->attribute[0]->ints[1] = -4;
+    g = load_ok(&b);
+    const Op ops2[] = {OP_RELU};
+    expect_ops(g, 1, ops2);
+    assert_int_equal(g->outputs[0], g->nodes[0].out[0]);
+    ir_graph_free(g);
+    tb_free(&b);
+}
+
 /* ---- LSTM and GRU, with torch 1.13's glue ---- */
 
 /* Weights of a one-direction LSTM (gates 4) or GRU (gates 3) layer called
@@ -1617,6 +1715,7 @@ int main(void)
         cmocka_unit_test(test_opset1_forms),
         cmocka_unit_test(test_conv1d_and_pool1d),
         cmocka_unit_test(test_shape_glue),
+        cmocka_unit_test(test_gather_slice_activations),
         cmocka_unit_test(test_pad_into_pool),
         cmocka_unit_test(test_bindings),
         cmocka_unit_test(test_unsorted_and_names),

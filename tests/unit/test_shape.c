@@ -308,6 +308,57 @@ static void test_transpose(void **state)
     ir_graph_free(g);
 }
 
+static Node *slice(Graph *g, int x, int64_t axis, int64_t start, int64_t len, int drop)
+{
+    Node *n = node(g, OP_SLICE, x, -1, -1);
+    n->a.axis = axis;
+    n->a.slice_start = start;
+    n->a.slice_len = len;
+    n->a.slice_drop = drop;
+    return n;
+}
+
+static void test_slice(void **state)
+{
+    (void)state;
+    Graph *g = ir_graph_new("m");
+    int x = input(g, DIMS(2, 5, 3));
+    Node *a = slice(g, x, -2, 1, 3, 0);
+    Node *b = slice(g, a->out[0], 2, 2, 1, 1); /* Gather of a scalar index */
+    Node *c = slice(g, x, 0, 1, 1, 0);         /* of a one-element list */
+    assert_int_equal(ir_infer_shapes(g), 0);
+    expect_dims(out(g, &g->nodes[0]), DIMS(2, 3, 3));
+    expect_dims(out(g, &g->nodes[1]), DIMS(2, 3));
+    expect_dims(out(g, &g->nodes[2]), DIMS(1, 5, 3));
+    assert_int_equal(g->nodes[0].a.axis, 1);
+    assert_int_equal(ir_infer_shapes(g), 0); /* again: same result */
+    expect_dims(out(g, &g->nodes[1]), DIMS(2, 3));
+    (void)a, (void)b, (void)c;
+    ir_graph_free(g);
+
+    static const struct {
+        int64_t axis, start, len;
+        int drop;
+        const char *err;
+    } bad[] = {
+        {1, 3, 3, 0, "range [3, 6) is not a non-empty part of axis 1 of input \"t0\" [2,5,3]"},
+        {1, -1, 1, 0, "range [-1, 0) is not"},
+        {2, 0, 0, 0, "range [0, 0) is not"},
+        {1, 0, 2, 1, "dropping axis 1 needs a length of 1, not 2"},
+        {3, 0, 1, 0, "axis 3 out of range for rank 3"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        g = ir_graph_new("m");
+        slice(g, input(g, DIMS(2, 5, 3)), bad[i].axis, bad[i].start, bad[i].len, bad[i].drop);
+        expect_error(g, bad[i].err);
+        ir_graph_free(g);
+    }
+    g = ir_graph_new("m");
+    slice(g, input(g, DIMS(4)), 0, 3, 1, 1);
+    expect_error(g, "dropping the only axis of \"t0\" gives a scalar");
+    ir_graph_free(g);
+}
+
 static void test_concat(void **state)
 {
     (void)state;
@@ -568,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_reshape_errors),
         cmocka_unit_test(test_flatten),
         cmocka_unit_test(test_transpose),
+        cmocka_unit_test(test_slice),
         cmocka_unit_test(test_concat),
         cmocka_unit_test(test_add_broadcast),
         cmocka_unit_test(test_softmax_axis),
