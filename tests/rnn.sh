@@ -12,6 +12,8 @@
 #     multiplierless requantization it gets automatically); the unseen models
 #     go through every target with int8, through the host only with the
 #     other variants;
+#   - the ternary-aware fixtures lstm_tern/gru_tern: ternary on every
+#     target, and their ternary accuracy within ACC_TOL of float;
 #   - eval on the 600 test images: int8 accuracy within ACC_TOL of float for
 #     the main fixtures; every variant's accuracy is printed.
 # Prints "ok - ..." / "not ok - ..." per check and a final line
@@ -64,6 +66,16 @@ for m in lstm gru; do
         MAIN="$MAIN $FIX/$m.onnx"
     else
         not_ok "fixture $m.onnx exists" "tools/make_rnn_fixtures.py writes it"
+    fi
+done
+# trained ternary-aware (tools/make_rnn_ternary.py): the ternary variant
+# on every target, its accuracy within ACC_TOL of the model's float
+TERN=""
+for m in lstm_tern gru_tern; do
+    if [ -f "$FIX/$m.onnx" ]; then
+        TERN="$TERN $FIX/$m.onnx"
+    else
+        not_ok "fixture $m.onnx exists" "tools/make_rnn_ternary.py writes it"
     fi
 done
 UNSEEN=$(ls "$FIX"/rnn_unseen/*.onnx 2>/dev/null)
@@ -131,11 +143,11 @@ acc() { # MODEL VARIANT
     local fa qa
     fa=$(json_num "$d/eval.json" float_accuracy)
     qa=$(json_num "$d/eval.json" quant_accuracy)
-    if [ "$v" = int8 ] && [[ " $MAIN " == *" $path "* ]]; then
+    if { [ "$v" = int8 ] && [[ " $MAIN " == *" $path "* ]]; } || { [ "$v" = ternary ] && [[ " $TERN " == *" $path "* ]]; }; then
         if awk -v f="$fa" -v q="$qa" -v t="$ACC_TOL" 'BEGIN { exit !(f - q <= t) }'; then
-            echo "ok|$m int8: accuracy $qa within $ACC_TOL of float $fa on 600 images" >>"$res"
+            echo "ok|$m $v: accuracy $qa within $ACC_TOL of float $fa on 600 images" >>"$res"
         else
-            echo "not ok|$m int8: accuracy $qa within $ACC_TOL of float $fa on 600 images|" >>"$res"
+            echo "not ok|$m $v: accuracy $qa within $ACC_TOL of float $fa on 600 images|" >>"$res"
         fi
     else
         echo "ok|$m $v: accuracy $qa (float $fa) on 600 images" >>"$res"
@@ -148,6 +160,10 @@ for p in $MAIN; do
         jobs_list+=("acc $p $v")
         for t in $TARGETS; do jobs_list+=("one $p $v $t"); done
     done
+done
+for p in $TERN; do
+    jobs_list+=("acc $p ternary")
+    for t in $TARGETS; do jobs_list+=("one $p ternary $t"); done
 done
 for p in $UNSEEN; do
     for v in int8 ternary a16; do
@@ -190,31 +206,34 @@ for j in "${jobs_list[@]}"; do
 done
 
 # ---- refusals: out-of-scope recurrent nodes are named, "not supported" ----
-if $PY - "$TMP/bidir.onnx" <<'PY' 2>/dev/null; then
+# (a bidirectional LSTM, which the integer path takes, given sequence_lens,
+# which it does not)
+if $PY - "$TMP/seqlens.onnx" <<'PY' 2>/dev/null; then
 import sys, numpy as np, onnx
 from onnx import helper, TensorProto, numpy_helper
 H, I, T = 4, 28, 28
 rng = np.random.default_rng(0)
 W = numpy_helper.from_array(rng.standard_normal((2, 4 * H, I)).astype(np.float32), "W")
 R = numpy_helper.from_array(rng.standard_normal((2, 4 * H, H)).astype(np.float32), "R")
+lens = numpy_helper.from_array(np.array([T], dtype=np.int32), "lens")
 shape = numpy_helper.from_array(np.array([T, 1, I], dtype=np.int64), "shape")
 nodes = [helper.make_node("Reshape", ["input", "shape"], ["x"]),
-         helper.make_node("LSTM", ["x", "W", "R"], ["y", "yh"], name="lstm_bi",
+         helper.make_node("LSTM", ["x", "W", "R", "", "lens"], ["y", "yh"], name="lstm_seqlens",
                           hidden_size=H, direction="bidirectional"),
          helper.make_node("Flatten", ["yh"], ["logits"], axis=0)]
-g = helper.make_graph(nodes, "bidir", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 1, 28, 28])],
-                      [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 2 * H])], [W, R, shape])
+g = helper.make_graph(nodes, "seqlens", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 1, 28, 28])],
+                      [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 2 * H])], [W, R, lens, shape])
 onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)]), sys.argv[1])
 PY
-    "$SHIFTC" compile "$TMP/bidir.onnx" --calib "$FIX/calib.npy" -o "$TMP/bidir" >"$TMP/bidir.log" 2>&1
+    "$SHIFTC" compile "$TMP/seqlens.onnx" --calib "$FIX/calib.npy" -o "$TMP/seqlens" >"$TMP/seqlens.log" 2>&1
     rc=$?
-    if [ $rc -ne 0 ] && ! crashed $rc "$TMP/bidir.log" && grep -q 'lstm_bi' "$TMP/bidir.log" &&
-        grep -q 'not supported' "$TMP/bidir.log"; then
-        ok "bidirectional LSTM refused by the integer path, naming the node: $(grep -m1 'not supported' "$TMP/bidir.log")"
+    if [ $rc -ne 0 ] && ! crashed $rc "$TMP/seqlens.log" && grep -q 'lstm_seqlens' "$TMP/seqlens.log" &&
+        grep -q 'sequence_lens.*not supported' "$TMP/seqlens.log"; then
+        ok "LSTM with sequence_lens refused by the integer path, naming the node: $(grep -m1 'not supported' "$TMP/seqlens.log")"
     else
-        not_ok "bidirectional LSTM refused by the integer path, naming the node" "exit $rc" "$(tail_of "$TMP/bidir.log")"
+        not_ok "LSTM with sequence_lens refused by the integer path, naming the node" "exit $rc" "$(tail_of "$TMP/seqlens.log")"
     fi
 else
-    skip "bidirectional LSTM refusal" "could not build the model with python3-onnx"
+    skip "sequence_lens refusal" "could not build the model with python3-onnx"
 fi
 finish

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test, in order: unit, unit under ASan+UBSan, end-to-end, golden
 # emitted C, multiplierless mode, cross targets, weight formats, activation
-# bits, Hessian sensitivity, ONNX conformance.  Called by `./build.sh test` after the build.  Prints
+# bits, Hessian sensitivity, precision search, policies, Lua model spec,
+# report, cost model, LSTM/GRU, ONNX conformance.  Called by `./build.sh test` after the build.  Prints
 # everything; the last line is "N passed, N failed[, N skipped]" over the
 # end-to-end and conformance checks plus one check per unit section (and per
 # section that could not report counts); exits 1 if anything failed.
@@ -109,6 +110,8 @@ run_counted "3i. Lua policies (tests/policies.sh)" "policies" tests/policies.sh
 run_counted "3j. Lua model spec (tests/luaspec.sh)" "luaspec" tests/luaspec.sh
 run_counted "3k. HTML report (tests/report.sh)" "report" tests/report.sh
 run_counted "3l. cost model vs measurement (tests/costs.sh)" "costs" tests/costs.sh
+run_counted "3m. LSTM/GRU float C vs torch (tests/rnn_float.sh)" "rnn-float" tests/rnn_float.sh
+run_counted "3n. quantized LSTM/GRU on every target (tests/rnn.sh)" "rnn" tests/rnn.sh
 
 # ---- 4. ONNX conformance
 run_counted "4. ONNX conformance (tests/conformance.py)" "conformance" $PY tests/conformance.py
