@@ -9,8 +9,10 @@
  * stay the same.
  *
  *   pixels   = Conv: N * OH * OW (every output dimension but the channels);
- *              Dense: the product of the output's leading dimensions (rows)
- *   channels = Conv: OC; Dense: the output's last dimension
+ *              Dense: the product of the output's leading dimensions (rows);
+ *              LSTM/GRU: the time steps
+ *   channels = Conv: OC; Dense: the output's last dimension; LSTM/GRU: the
+ *              gate rows of W and R (2 * directions * gates * hidden)
  *   flash        = fpw * nonzero + fpt * terms + fps * shifted
  *                  + fpo * channels + fpl
  *   instructions = pixels * (ipw * nonzero + ipt * terms + ips * shifted
@@ -58,9 +60,18 @@ static int64_t act_bytes(int64_t elements, int bits)
 /* pixels, channels and weights per output of weighted node n */
 static void geometry(const Graph *g, const Node *n, int64_t *pixels, int64_t *channels, int64_t *per_out)
 {
-    const Tensor *y = &g->tensors[n->out[0]];
     const Tensor *w = n->nin > 1 && n->in[1] >= 0 ? &g->tensors[n->in[1]] : NULL;
     int64_t px = 1, ch = 1, po = 1;
+    if (ir_op_is_recurrent(n->op)) {
+        /* the steps are the pixels; every gate row of W and of R is an
+           output, requantized into its pre-activation slot each step */
+        const Tensor *x = &g->tensors[n->in[0]], *r = &g->tensors[n->in[2]];
+        *pixels = x->rank > 0 && x->dims[0] > 0 ? x->dims[0] : 1;
+        *channels = 2 * (w->dims[0] * w->dims[1]);
+        *per_out = (ir_numel(w) + ir_numel(r)) / *channels;
+        return;
+    }
+    const Tensor *y = &g->tensors[n->out[0]];
     if (n->op == OP_CONV) {
         /* [N, OC, OH, OW] or [N, OC, L] */
         for (int d = 0; d < y->rank; d++) {
@@ -99,10 +110,13 @@ LayerCost cost_layer(const Target *t, const Graph *g, const Node *n, KernelStyle
     double macs = (double)pixels * (double)channels * (double)per_out;
     c.bops = macs * wbits * in_bits;
     const Tensor *x = &g->tensors[n->in[0]];
-    const Tensor *y = &g->tensors[n->out[0]];
-    c.ram = (double)(act_bytes(ir_numel(x), in_bits) + act_bytes(ir_numel(y), act_bits));
+    int64_t out_n = 0; /* an LSTM/GRU may leave out some of its outputs */
+    for (int o = 0; o < n->nout; o++)
+        out_n += n->out[o] >= 0 ? ir_numel(&g->tensors[n->out[o]]) : 0;
+    c.ram = (double)(act_bytes(ir_numel(x), in_bits) + act_bytes(out_n, act_bits));
     if (!m)
         return c;
+    /* (LSTM/GRU rows are priced like Dense outputs: not fitted on them) */
     double fpo = n->op == OP_CONV ? m->flash_per_output : m->flash_per_output_dense;
     c.flash = m->flash_per_weight * (double)nonzero + m->flash_per_term * (double)terms +
               m->flash_per_shift * (double)shifted + fpo * (double)channels + m->flash_per_layer;

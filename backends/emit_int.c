@@ -2,7 +2,9 @@
  * The integer network: what emit_c writes for a quantized graph.
  *
  * Conv and Dense become unrolled shift-add code with the weight codes baked
- * in (one file per layer, NAME_lK.c); every other op is a call to the
+ * in (one file per layer, NAME_lK.c), or with --kernel mac (KS_TABLE) a
+ * call of the runtime's multiply-accumulate kernel over int8 weight arrays
+ * (emit_mac.c); every other op is a call to the
  * shiftc_rt.h kernel the integer simulator calls, with arguments from
  * kernel_args.c, so emitted code and simulator agree bit for bit.
  *
@@ -32,6 +34,7 @@
 #include <string.h>
 
 #include "emit_internal.h"
+#include "emit_mac.h"
 #include "emit_rnn.h"
 #include "kernel_args.h"
 #include "quant.h"
@@ -49,7 +52,7 @@ const char *emit_ctype(const Tensor *t)
 }
 
 static const char *ctype(const Tensor *t) { return emit_ctype(t); }
-static const char *ttag(const Tensor *t)
+const char *emit_ttag(const Tensor *t)
 {
     switch (t->q.type) {
     case QT_U8: return "SHIFTC_U8";
@@ -58,6 +61,7 @@ static const char *ttag(const Tensor *t)
     default: return "SHIFTC_I8";
     }
 }
+static const char *ttag(const Tensor *t) { return emit_ttag(t); }
 static int wide(const Tensor *t) { return t->q.type == QT_I16 || t->q.type == QT_U16; }
 
 void emit_int_sizes(EmitCtx *c)
@@ -70,6 +74,10 @@ void emit_int_sizes(EmitCtx *c)
         c->scratch[k] = 0;
         if (n->op == OP_LSTM || n->op == OP_GRU)
             c->scratch[k] = emit_rnn_scratch(g, n);
+        if (n->op == OP_CONV && n->prec.kernel == KS_TABLE) {
+            c->scratch[k] = emit_mac_scratch(g, n);
+            continue;
+        }
         if (n->op != OP_CONV)
             continue;
         shiftc_geom ge;
@@ -118,8 +126,10 @@ int emit_int_check(EmitCtx *c)
         switch (n->op) {
         case OP_CONV:
         case OP_DENSE:
-            if (n->prec.kernel != KS_UNROLLED)
-                return emit_fail(c, n, "only the unrolled shift-add kernel style is implemented");
+            if (n->prec.kernel != KS_UNROLLED && n->prec.kernel != KS_TABLE)
+                return emit_fail(c, n, "unknown kernel style %d", (int)n->prec.kernel);
+            if (n->prec.kernel == KS_TABLE && emit_mac_check(c, n))
+                return -1;
             if (n->op == OP_CONV && check_conv(c, n))
                 return -1;
             break;
@@ -458,6 +468,8 @@ int emit_int_node(EmitCtx *c, int k)
     const QLayer *q = n->q;
     const Tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
     EmitBuf *b = &c->body;
+    if ((n->op == OP_CONV || n->op == OP_DENSE) && n->prec.kernel == KS_TABLE)
+        return emit_mac_node(c, k);
     if (n->op == OP_CONV || n->op == OP_DENSE)
         return emit_weighted(c, k);
     if (ir_is_view(g, n)) {

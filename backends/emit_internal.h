@@ -78,6 +78,8 @@ void emit_tensor_ref(EmitCtx *c, EmitBuf *b, int t);
 /* emit_int.c: the C type of a quantized tensor's codes ("int8_t",
  * "uint8_t", "int16_t", "uint16_t"). */
 const char *emit_ctype(const Tensor *t);
+/* emit_int.c: the runtime's storage tag of a quantized tensor ("SHIFTC_I8"...). */
+const char *emit_ttag(const Tensor *t);
 
 /* emit_float.c: the static const float table const_T of constant t. */
 void emit_float_const_table(EmitCtx *c, int t);

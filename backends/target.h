@@ -33,6 +33,8 @@ typedef struct Target {
     int bits;               /* 32 or 64 */
     int has_mul;            /* hardware multiply (and divide) */
     int shifted_add;        /* add with a free shift of one operand (ARM) */
+    int dsp;                /* ARMv7E-M DSP (SMLAD, SXTB16): the MAC kernels
+                               read weights in their blocked layout */
     int bare_metal;
     /* building: written into the emitted Makefile */
     const char *cc;         /* C compiler, e.g. "arm-none-eabi-gcc" */

@@ -12,6 +12,7 @@ int act_options_parse(const char *cmd, const char *bits, const char *clip, ActOp
     o->bits = 8;
     o->clip = CLIP_MINMAX;
     o->pct = 0;
+    o->kernel = KS_UNROLLED;
     if (bits) {
         char *end;
         long b = strtol(bits, &end, 10);
@@ -31,6 +32,16 @@ int act_options_parse(const char *cmd, const char *bits, const char *clip, ActOp
     return 0;
 }
 
+int act_options_kernel(const char *cmd, const char *kernel, ActOptions *o)
+{
+    o->kernel = KS_UNROLLED;
+    if (kernel && ir_kernel_parse(kernel, &o->kernel) != 0) {
+        fprintf(stderr, "shiftc %s: --kernel must be unrolled or mac, got '%s'\n", cmd, kernel);
+        return -1;
+    }
+    return 0;
+}
+
 void act_options_apply(Graph *g, const ActOptions *o)
 {
     for (int i = 0; i < g->nnodes; i++) {
@@ -38,6 +49,8 @@ void act_options_apply(Graph *g, const ActOptions *o)
         p->act_bits = o->bits;
         p->act_clip = o->clip;
         p->act_pct = (float)o->pct;
+        if (g->nodes[i].op == OP_CONV || g->nodes[i].op == OP_DENSE)
+            p->kernel = o->kernel;
     }
 }
 

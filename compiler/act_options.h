@@ -1,7 +1,8 @@
 /*
  * The activation options of `compile` and `eval`: --act-bits N (4, 8 or 16,
  * every layer) and --clip METHOD (how each activation's range is chosen from
- * calibration, ir/clip.h).  Parsed once, applied to every node's Precision
+ * calibration, ir/clip.h), and --kernel unrolled|mac (the style of every
+ * Conv and Dense).  Parsed once, applied to every node's Precision
  * before quantization.
  */
 #ifndef SHIFTC_ACT_OPTIONS_H
@@ -14,8 +15,11 @@
     "activation ranges: minmax (default), percentile[:P] (P-th percentile of |x|, " \
     "default 99.99), aciq (Laplace), aciq-gauss"
 
+#define KERNEL_HELP "Conv/Dense kernel style: unrolled (shift-add, default) or mac (int8 tables, MAC loop)"
+
 typedef struct ActOptions {
     int bits;        /* 4, 8 or 16 */
+    KernelStyle kernel; /* --kernel: every Conv and Dense layer */
     ClipMethod clip;
     double pct;      /* CLIP_PERCENTILE: 0 for the default */
 } ActOptions;
@@ -24,7 +28,12 @@ typedef struct ActOptions {
  * "shiftc CMD: ..." to stderr and returns -1. */
 int act_options_parse(const char *cmd, const char *bits, const char *clip, ActOptions *o);
 
-/* Sets act_bits, act_clip and act_pct of every node. */
+/* Parses --kernel (NULL: unrolled) into o->kernel; -1 with a message on a
+ * bad name. */
+int act_options_kernel(const char *cmd, const char *kernel, ActOptions *o);
+
+/* Sets act_bits, act_clip and act_pct of every node, and the kernel style
+ * of every Conv and Dense. */
 void act_options_apply(Graph *g, const ActOptions *o);
 
 /* "aciq", "percentile:99.9"...: the method as given back in JSON. */

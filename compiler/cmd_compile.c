@@ -30,6 +30,7 @@ static CliOption compile_options[] = {
     {"no-mul", OPT_FLAG, NULL, "requantize with shifts and adds only (automatic on cores without a multiplier)", 0, 0, {0}, 0},
     {"act-bits", OPT_VALUE, "N", ACT_BITS_HELP, 0, 0, {0}, 0},
     {"clip", OPT_VALUE, "METHOD", ACT_CLIP_HELP, 0, 0, {0}, 0},
+    {"kernel", OPT_VALUE, "STYLE", KERNEL_HELP, 0, 0, {0}, 0},
     WEIGHTS_CLI_OPTIONS,
     MIXED_CLI_OPTIONS,
     {"no-verify", OPT_FLAG, NULL, "skip the libclang check that every emitted file parses warning-free", 0, 0, {0}, 0},
@@ -106,7 +107,8 @@ int cmd_compile(int argc, char **argv)
     }
     ActOptions act;
     if (act_options_parse("compile", cli_opt(&compile_cmd, "act-bits")->value, cli_opt(&compile_cmd, "clip")->value,
-                          &act) != 0)
+                          &act) != 0 ||
+        act_options_kernel("compile", cli_opt(&compile_cmd, "kernel")->value, &act) != 0)
         return 2;
     const char *target_name = cli_opt(&compile_cmd, "target")->value;
     const Target *target = target_name ? toolchain_target("compile", target_name) : target_host();
@@ -181,7 +183,8 @@ int cmd_compile(int argc, char **argv)
         if (!float_mode) {
             char clip[64];
             act_clip_text(&act, clip, sizeof clip);
-            printf(", \"act_bits\": %d, \"clip\": \"%s\"", act.bits, clip);
+            printf(", \"act_bits\": %d, \"clip\": \"%s\", \"kernel\": \"%s\"", act.bits, clip,
+                   ir_kernel_name(act.kernel));
             mixed_print(&mx, stdout, 1);
         }
         if (measure)

@@ -28,6 +28,7 @@ static CliOption eval_options[] = {
     {"no-mul", OPT_FLAG, NULL, "quantize as 'compile --no-mul' does (shift-add requantization)", 0, 0, {0}, 0},
     {"act-bits", OPT_VALUE, "N", ACT_BITS_HELP, 0, 0, {0}, 0},
     {"clip", OPT_VALUE, "METHOD", ACT_CLIP_HELP, 0, 0, {0}, 0},
+    {"kernel", OPT_VALUE, "STYLE", KERNEL_HELP, 0, 0, {0}, 0},
     WEIGHTS_CLI_OPTIONS,
     {"target", OPT_VALUE, "T", "whose cost model --budget uses (default host)", 0, 0, {0}, 0},
     MIXED_CLI_OPTIONS,
@@ -111,7 +112,8 @@ int cmd_eval(int argc, char **argv)
     if (!target)
         return 2;
     ActOptions act;
-    if (act_options_parse("eval", cli_opt(&eval_cmd, "act-bits")->value, cli_opt(&eval_cmd, "clip")->value, &act) != 0)
+    if (act_options_parse("eval", cli_opt(&eval_cmd, "act-bits")->value, cli_opt(&eval_cmd, "clip")->value, &act) != 0 ||
+        act_options_kernel("eval", cli_opt(&eval_cmd, "kernel")->value, &act) != 0)
         return 2;
 
     LoadOptions lo = {0};
@@ -216,7 +218,8 @@ int cmd_eval(int argc, char **argv)
         printf(", \"samples\": %d, \"float_accuracy\": %.6f, \"quant_accuracy\": %.6f, \"agreement\": %.6f, "
                "\"no_mul\": %s", n, fa, qa, ag, g->no_mul ? "true" : "false");
         weights_print(stdout, g, 1);
-        printf(", \"act_bits\": %d, \"clip\": \"%s\"", act.bits, clip);
+        printf(", \"act_bits\": %d, \"clip\": \"%s\", \"kernel\": \"%s\"", act.bits, clip,
+                   ir_kernel_name(act.kernel));
         mixed_print(&mx, stdout, 1);
         printf("}\n");
     } else {

@@ -174,6 +174,7 @@ static int run_sensitivity(Mixed *m, Graph *g, const float *calib, int ncalib)
     so.tol = 1e-3;
     so.seed = (uint64_t)m->seed;
     so.threads = 2;
+    so.recurrent = 1;
     int tty = isatty(2);
     if (tty)
         so.progress = sens_progress_bar;
@@ -181,7 +182,7 @@ static int run_sensitivity(Mixed *m, Graph *g, const float *calib, int ncalib)
     if (tty)
         fprintf(stderr, "\n");
     if (rc != 0)
-        fprintf(stderr, "shiftc: %s: the model has no Conv or Dense weights to choose a precision for\n", m->model);
+        fprintf(stderr, "shiftc: %s: the model has no Conv, Dense, LSTM or GRU weights to choose a precision for\n", m->model);
     else if (m->nact_bits > 1) {
         if (tty)
             fprintf(stderr, "sensitivity: activation traces...");
@@ -396,7 +397,7 @@ void mixed_print(const Mixed *m, FILE *out, int json)
             fprintf(out, ", \"op\": \"%s\", \"params\": %lld, \"macs\": %lld, \"trace\": %.9g, \"weights\": \"%s\", "
                          "\"act_bits\": %d, \"kernel\": \"%s\", \"omega\": %.9g, \"terms\": %lld, \"cost\": {",
                     L->op, (long long)L->params, (long long)L->macs, L->trace, fmt_name(c->weights), c->act_bits,
-                    c->kernel == KS_UNROLLED ? "unrolled" : "table", c->omega, (long long)c->terms);
+                    ir_kernel_name(c->kernel), c->omega, (long long)c->terms);
             for (int k = 0; k < COST_COUNT; k++)
                 fprintf(out, "%s\"%s\": %.9g", k ? ", " : "", cost_kind_name((CostKind)k), c->cost[k]);
             fprintf(out, "}}");
@@ -419,7 +420,7 @@ void mixed_print(const Mixed *m, FILE *out, int json)
         const Candidate *c = &L->cand[choice[i]];
         fprintf(out, "  %-18.18s %-6s %8lld %11.4g %-8s %4d %-9s %11.4g %9.0f %12.0f\n", L->name, L->op,
                 (long long)L->params, L->trace / (double)L->params, fmt_name(c->weights), c->act_bits,
-                c->kernel == KS_UNROLLED ? "unrolled" : "table", c->omega, c->cost[COST_FLASH],
+                ir_kernel_name(c->kernel), c->omega, c->cost[COST_FLASH],
                 c->cost[COST_INSTRUCTIONS]);
     }
     fprintf(out, "  %-18s %-6s %8lld %11s %-8s %4s %-9s %11.4g %9.0f %12.0f  (predicted, rest of the model "

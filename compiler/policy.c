@@ -40,12 +40,10 @@ struct Policy {
 static const char *const top_keys[] = {"budget", "layers", "tie", "candidate", "objective", "choose", "description",
                                        NULL};
 static const char *const rule_keys[] = {"weights", "act_bits", "kernel", NULL};
-static const char *const kernel_names[] = {"unrolled", "table"};
+/* "mac" is KS_TABLE; policies may still say "table" */
+static const char *const kernel_names[] = {"unrolled", "mac"};
 
-static const char *kernel_name(KernelStyle k)
-{
-    return k == KS_TABLE ? "table" : "unrolled";
-}
+static const char *kernel_name(KernelStyle k) { return ir_kernel_name(k); }
 
 /* "FILE:LINE:" of the function at index idx, for errors about what a hook
  * returned (the hook itself raised nothing). */
@@ -497,12 +495,10 @@ static int read_values(lua_State *L, int rule, const char *key, Rule *r, char *e
             }
         } else {
             const char *name = lua_tostring(L, -1);
-            int k = lua_type(L, -1) != LUA_TSTRING ? -1
-                    : strcmp(name, "unrolled") == 0 ? KS_UNROLLED
-                    : strcmp(name, "table") == 0    ? KS_TABLE
-                                                    : -1;
+            KernelStyle ks = KS_UNROLLED;
+            int k = lua_type(L, -1) != LUA_TSTRING || ir_kernel_parse(name, &ks) != 0 ? -1 : (int)ks;
             if (k < 0) {
-                snprintf(err, errlen, "unknown kernel '%s' (kernels: unrolled, table)",
+                snprintf(err, errlen, "unknown kernel '%s' (kernels: unrolled, mac)",
                          lua_type(L, -1) == LUA_TSTRING ? name : luaL_typename(L, -1));
                 rc = -1;
             } else if (r->nkernels < 2) {

@@ -978,7 +978,7 @@ static void layer_table(const Page *pg)
                 "<td><span class=\"bt\"><span class=\"bar\" style=\"width:%.1f%%\"></span></span>%s</td>"
                 "<td>%s</td><td>%s</td><td>%s</td></tr>\n",
                 a, b, t, (unsigned)c->weights < WF_COUNT ? fmt_name(c->weights) : "?", c->act_bits,
-                c->kernel == KS_UNROLLED ? "unrolled" : "table", w, o, fl, in, bi);
+                ir_kernel_name(c->kernel), w, o, fl, in, bi);
     }
     char a[64], b[64], o[64], fl[64], in[64], bi[64];
     fmt_count(fl, sizeof fl, s->base.flash);

@@ -89,6 +89,8 @@ static int input_bits(const Graph *g, const Node *n)
 
 static int64_t layer_macs(const Graph *g, const Node *n)
 {
+    if (ir_op_is_recurrent(n->op)) /* every step: W x and R h */
+        return g->tensors[n->in[0]].dims[0] * (ir_numel(&g->tensors[n->in[1]]) + ir_numel(&g->tensors[n->in[2]]));
     const Tensor *w = &g->tensors[n->in[1]], *y = &g->tensors[n->out[0]];
     int64_t per_out = ir_numel(w) / w->dims[0]; /* weights per output value */
     return per_out * ir_numel(y);
@@ -122,8 +124,8 @@ int search_build(SearchSpace *s, Graph *g, const Target *t, const SensResult *se
     for (int l = 0; l < sens->nlayers; l++) {
         const SensLayer *sl = &sens->layers[l];
         Node *n = &g->nodes[sl->node];
-        const Tensor *w = &g->tensors[n->in[1]];
-        if (!w->data) {
+        int rnn = ir_op_is_recurrent(n->op);
+        if (!g->tensors[n->in[1]].data || (rnn && !g->tensors[n->in[2]].data)) {
             snprintf(err, errlen, "node %d (%s \"%s\"): the weights are not constant", sl->node, ir_op_name(n->op),
                      n->name);
             search_free(s);
@@ -142,7 +144,9 @@ int search_build(SearchSpace *s, Graph *g, const Target *t, const SensResult *se
 
         /* activation part of Omega: the output's trace as the next
            layer's input, and the output's range */
-        int next = next_weighted(g, n->out[0]);
+        /* (an LSTM/GRU keeps its own output width: its Y, Y_h and Y_c
+           feed different layers) */
+        int next = rnn ? -1 : next_weighted(g, n->out[0]);
         const SensLayer *ns = NULL;
         for (int k = 0; k < sens->nlayers && next >= 0; k++)
             if (sens->layers[k].node == next && sens->layers[k].act_tensor >= 0)
@@ -153,11 +157,10 @@ int search_build(SearchSpace *s, Graph *g, const Target *t, const SensResult *se
         for (int b = 0; b < nb; b++)
             if (bits[b] == n->prec.act_bits)
                 keep_bits = b;
-        int64_t nch = w->dims[0], per = ir_numel(w) / nch;
         L->cand = xcalloc((size_t)(nf * nb), sizeof *L->cand);
         for (int f = 0; f < nf; f++) {
             FmtCount count = {0, 0, 0};
-            double q2 = sens_qerr2(all[f], w->data, nch, per, &count);
+            double q2 = sens_node_qerr2(g, n, all[f], &count);
             for (int b = 0; b < nb; b++) {
                 /* without the next layer's activation trace Omega cannot
                    rank activation widths: only the node's own (--act-bits)
@@ -191,7 +194,7 @@ int search_build(SearchSpace *s, Graph *g, const Target *t, const SensResult *se
         }
     }
     if (s->nlayers == 0) {
-        snprintf(err, errlen, "the model has no Conv or Dense layer to choose a precision for");
+        snprintf(err, errlen, "the model has no Conv, Dense, LSTM or GRU layer to choose a precision for");
         search_free(s);
         return -1;
     }

@@ -48,9 +48,9 @@ double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_cha
     return err;
 }
 
-double sens_node_qerr2(const Graph *g, const Node *n, WeightFormat f)
+double sens_node_qerr2(const Graph *g, const Node *n, WeightFormat f, FmtCount *count)
 {
-    int rnn = n->op == OP_LSTM || n->op == OP_GRU;
+    int rnn = ir_op_is_recurrent(n->op);
     double err = 0.0;
     for (int k = 1; k <= (rnn ? 2 : 1) && k < n->nin; k++) {
         const Tensor *w = n->in[k] >= 0 ? &g->tensors[n->in[k]] : NULL;
@@ -58,7 +58,7 @@ double sens_node_qerr2(const Graph *g, const Node *n, WeightFormat f)
             continue;
         int64_t nch = rnn && w->rank == 3 ? w->dims[0] * w->dims[1] : w->dims[0];
         if (nch > 0)
-            err += sens_qerr2(f, w->data, nch, ir_numel(w) / nch, NULL);
+            err += sens_qerr2(f, w->data, nch, ir_numel(w) / nch, count);
     }
     return err;
 }
@@ -231,7 +231,7 @@ int sens_hutchinson(const GradModel *m, const double *xs, const double *targets,
         L->trace = mean;
         L->se = done > 1 && var > 0 ? sqrt(var / done) : 0.0;
         for (int f = 0; f < sens_nformats() && f < SENS_MAX_FORMATS; f++)
-            L->omega[f] = L->trace / (double)L->n * sens_node_qerr2(g, &g->nodes[L->node], (WeightFormat)(f + 1));
+            L->omega[f] = L->trace / (double)L->n * sens_node_qerr2(g, &g->nodes[L->node], (WeightFormat)(f + 1), NULL);
     }
     for (int t = 0; t < nt; t++) {
         grad_work_free(jobs[t].w);
@@ -437,12 +437,13 @@ int sens_read_json(const char *path, const Graph *g, SensResult *r, char *err, s
     }
     int nw = 0;
     for (int i = 0; i < g->nnodes; i++)
-        nw += ir_op_is_weighted(g->nodes[i].op);
+        nw += ir_op_is_weighted(g->nodes[i].op) || ir_op_is_recurrent(g->nodes[i].op);
     r->layers = xcalloc((size_t)(nw ? nw : 1), sizeof *r->layers);
     int rc = -1;
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = &g->nodes[i];
-        if (!ir_op_is_weighted(n->op))
+        int rnn = ir_op_is_recurrent(n->op);
+        if (!ir_op_is_weighted(n->op) && !rnn)
             continue;
         const cJSON *item = NULL, *it;
         cJSON_ArrayForEach(it, layers)
@@ -451,7 +452,8 @@ int sens_read_json(const char *path, const Graph *g, SensResult *r, char *err, s
             if (name && strcmp(name->valuestring, n->name) == 0)
                 item = it;
         }
-        const Tensor *w = &g->tensors[n->in[1]];
+        /* LSTM/GRU: W and R together, as sens_hutchinson counts them */
+        int64_t nparams = ir_numel(&g->tensors[n->in[1]]) + (rnn ? ir_numel(&g->tensors[n->in[2]]) : 0);
         const cJSON *params = item ? json_member(item, "params", 1) : NULL;
         const cJSON *trace = item ? json_member(item, "trace", 1) : NULL;
         if (!item || !params || !trace) {
@@ -459,16 +461,16 @@ int sens_read_json(const char *path, const Graph *g, SensResult *r, char *err, s
                      n->name);
             goto done;
         }
-        if ((int64_t)params->valuedouble != ir_numel(w)) {
+        if ((int64_t)params->valuedouble != nparams) {
             snprintf(err, errlen, "%s: layer \"%s\" has %.0f weights there but %lld in the model", path, n->name,
-                     params->valuedouble, (long long)ir_numel(w));
+                     params->valuedouble, (long long)nparams);
             goto done;
         }
         SensLayer *L = &r->layers[r->nlayers++];
         L->node = i;
         L->param = -1;
         L->param_r = -1;
-        L->n = ir_numel(w);
+        L->n = nparams;
         L->trace = trace->valuedouble;
         const cJSON *se = json_member(item, "stderr", 1), *at = json_member(item, "act_trace", 1);
         L->se = se ? se->valuedouble : 0.0;
@@ -480,14 +482,11 @@ int sens_read_json(const char *path, const Graph *g, SensResult *r, char *err, s
             L->act_trace = at->valuedouble;
             L->act_se = ase ? ase->valuedouble : 0.0;
         }
-        int64_t nch = w->dims[0];
         for (int fi = 0; fi < sens_nformats(); fi++)
-            L->omega[fi] = w->data ? L->trace / (double)L->n *
-                                         sens_qerr2((WeightFormat)(fi + 1), w->data, nch, L->n / nch, NULL)
-                                   : 0.0;
+            L->omega[fi] = L->trace / (double)L->n * sens_node_qerr2(g, n, (WeightFormat)(fi + 1), NULL);
     }
     if (r->nlayers == 0) {
-        snprintf(err, errlen, "%s: the model has no Conv or Dense weights", path);
+        snprintf(err, errlen, "%s: the model has no Conv, Dense, LSTM or GRU weights", path);
         goto done;
     }
     rc = 0;

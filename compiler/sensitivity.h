@@ -85,8 +85,9 @@ void sens_act_traces(const GradModel *m, const double *xs, const double *targets
 double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_chan, FmtCount *count);
 /* The same over every weight tensor of layer node n: Conv/Dense in[1]
  * (channels dim 0); LSTM/GRU W (in[1]) and R (in[2]), one channel per gate
- * row (dims[0] * dims[1] rows of dims[2]).  0 when the weights have no data. */
-double sens_node_qerr2(const Graph *g, const Node *n, WeightFormat f);
+ * row (dims[0] * dims[1] rows of dims[2]).  0 when the weights have no data.
+ * Adds the codes' counts to *count when not NULL. */
+double sens_node_qerr2(const Graph *g, const Node *n, WeightFormat f, FmtCount *count);
 
 /* Targets of the first `count` samples from a labels file: int64/int32
  * classes within the output's size (GRAD_LOSS_XENT) or float values, the

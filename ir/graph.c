@@ -20,7 +20,19 @@ static const unsigned char op_weighted[] = {
 _Static_assert(sizeof op_names / sizeof op_names[0] == OP_COUNT, "op table out of sync");
 
 const char *ir_op_name(Op op) { return (unsigned)op < OP_COUNT ? op_names[op] : "?"; }
+
+int ir_kernel_parse(const char *s, KernelStyle *k)
+{
+    if (strcmp(s, "unrolled") == 0)
+        *k = KS_UNROLLED;
+    else if (strcmp(s, "mac") == 0 || strcmp(s, "table") == 0)
+        *k = KS_TABLE;
+    else
+        return -1;
+    return 0;
+}
 int ir_op_is_weighted(Op op) { return (unsigned)op < OP_COUNT && op_weighted[op]; }
+int ir_op_is_recurrent(Op op) { return op == OP_LSTM || op == OP_GRU; }
 
 Graph *ir_graph_new(const char *name)
 {

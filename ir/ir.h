@@ -168,7 +168,16 @@ typedef enum {
 #undef SHIFTC_WF_ENUM
     WF_COUNT
 } WeightFormat;
+/* How a Conv / Dense layer is emitted: KS_UNROLLED, shift-add code with the
+ * weights baked in; KS_TABLE, the packed-table MAC kernel ("mac": int8
+ * weight arrays and a multiply-accumulate loop, backends/emit_mac.c). */
 typedef enum { KS_UNROLLED, KS_TABLE } KernelStyle;
+
+/* "unrolled" or "mac", as on the command line, in JSON and in tables. */
+static inline const char *ir_kernel_name(KernelStyle k) { return k == KS_TABLE ? "mac" : "unrolled"; }
+
+/* Parses "unrolled", "mac" or its old name "table"; 0 on success. */
+int ir_kernel_parse(const char *s, KernelStyle *k);
 
 /* How an activation's range is chosen from calibration (clip.c). */
 typedef enum {

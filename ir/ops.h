@@ -51,5 +51,7 @@ typedef enum {
 
 const char *ir_op_name(Op op);
 int ir_op_is_weighted(Op op);
+/* LSTM or GRU: weights W and R quantized by their own code (quant_rnn.c) */
+int ir_op_is_recurrent(Op op);
 
 #endif

@@ -891,4 +891,311 @@ static inline void shiftc_pad16_q(const void *xv, void *yv, int32_t planes, int3
                 y[(p * ph + r + pt) * pw + c + pl] = x[(p * h + r) * w + c];
 }
 
+/* ---- MAC kernels (--kernel mac, KS_TABLE) ----
+ * The packed-table kernel style: a layer's weight codes are int8_t arrays
+ * (every weight format's codes fit), multiplied and accumulated in a loop.
+ * The accumulators are the very sums of shiftc_conv_q / shiftc_dense_q
+ * (int32, no partial sum can overflow, so the order of the terms is free)
+ * and go through the same shiftc_requant / shiftc_requant_nomul, so the
+ * results equal the simulator's bit for bit by construction.
+ *
+ * Weight layout of n rows (output channels) of k codes:
+ *   blocked = 0: row-major w[o][i] (plain C that gcc -O2 vectorises);
+ *   blocked = 1: rows in blocks of 4: for each block, k/4 chunks of 16
+ *     bytes (4 codes of row 0, of row 1, of row 2, of row 3), then the
+ *     k % 4 last codes of each of the 4 rows; the n % 4 last rows
+ *     row-major after the blocks.  One pointer walks a block, and on
+ *     ARMv7E-M (__ARM_FEATURE_DSP: Cortex-M4/M7/M33) each 32-bit load gives
+ *     four codes of one row for SXTB16 + SMLAD against four inputs that are
+ *     loaded and widened once for the four rows.  The compiler writes this
+ *     layout for DSP targets; other targets read it with plain C.
+ * Conv is one row product per output pixel and group over the pixel's
+ * patch, gathered into `col` (icg*kh*kw codes, the input's storage type)
+ * from the zero-padded input; depthwise layers (one input and one output
+ * channel per group) take a direct loop instead.  The kernels are always
+ * inlined: the emitted call passes constants, so the geometry, the types
+ * and the requantization mode fold away. */
+
+#if defined(__GNUC__)
+#define SHIFTC_MAC_INLINE static inline __attribute__((always_inline))
+#else
+#define SHIFTC_MAC_INLINE static inline
+#endif
+
+#if defined(__ARM_FEATURE_DSP) && !defined(SHIFTC_NO_DSP)
+#include <arm_acle.h>
+#define SHIFTC_MAC_DSP 1
+static inline uint32_t shiftc_ld32u(const void *p)
+{
+    uint32_t v;
+    __builtin_memcpy(&v, p, 4); /* one LDR: ARMv7-M loads unaligned words */
+    return v;
+}
+/* bytes 1 and 3 sign- / zero-extended to two halfwords (SXTB16 ..., ROR #8) */
+static inline int32_t shiftc_sxtb16_r8(uint32_t v)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+static inline int32_t shiftc_uxtb16_r8(uint32_t v)
+{
+    int32_t r;
+    __asm__("uxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+#endif
+
+/* Requantization of one layer: per channel Q31 multiplier and exponent, or
+ * in no-mul mode (nm != NULL) {e1, s2, e2} per channel. */
+typedef struct shiftc_rq {
+    const int32_t *mult, *shift;
+    const int32_t *nm;
+    int32_t zero, lo, hi;
+} shiftc_rq;
+
+/* Channel o's constants: {mult, shift, -} or in no-mul mode {e1, s2, e2}
+ * (read into locals once per channel: a store of an 8-bit code may alias
+ * anything, so a table read after it is read again). */
+static inline void shiftc_rq_load(const shiftc_rq *r, int32_t o, int32_t m[3])
+{
+    if (r->nm) {
+        m[0] = r->nm[3 * o], m[1] = r->nm[3 * o + 1], m[2] = r->nm[3 * o + 2];
+    } else {
+        m[0] = r->mult[o], m[1] = r->shift[o], m[2] = 0;
+    }
+}
+
+/* shiftc_requant / shiftc_requant_nomul of acc with loaded constants m.
+ * A multiplier below 1 (shift <= 0, every usual layer) skips the left
+ * shift, whose saturating 64-bit form costs ~20 instructions on a 32-bit
+ * core: shiftc_shl_sat(acc, 0) == acc, so the value is shiftc_requant's. */
+static inline int32_t shiftc_rq_value(const shiftc_rq *r, const int32_t m[3], int32_t acc)
+{
+    if (r->nm)
+        return shiftc_requant_nomul(acc, m[0], m[1], m[2], r->zero, r->lo, r->hi);
+    if (m[1] <= 0) {
+        int64_t v = (int64_t)shiftc_rdpot(shiftc_srdhm(acc, m[0]), -m[1]) + r->zero;
+        return v < r->lo ? r->lo : v > r->hi ? r->hi : (int32_t)v;
+    }
+    return shiftc_requant(acc, m[0], m[1], r->zero, r->lo, r->hi);
+}
+
+static inline int32_t shiftc_rq_apply(const shiftc_rq *r, int32_t o, int32_t acc)
+{
+    int32_t m[3];
+    shiftc_rq_load(r, o, m);
+    return shiftc_rq_value(r, m, acc);
+}
+
+/* Index of code (o, i) of n rows of k codes in the blocked layout. */
+static inline int32_t shiftc_mac_blocked_index(int32_t o, int32_t i, int32_t k, int32_t n)
+{
+    int32_t n4 = n & ~3, k4 = k & ~3;
+    if (o >= n4)
+        return o * k + i;
+    int32_t base = (o & ~3) * k;
+    if (i < k4)
+        return base + (i >> 2) * 16 + (o & 3) * 4 + (i & 3);
+    return base + 4 * k4 + (o & 3) * (k - k4) + (i - k4);
+}
+
+/* y[yi + o*ys] = requant(o0 + o, bias[o0 + o] + sum_i w[o][i] * x[i]) for
+ * the n rows o of w (layout `blocked`, above). */
+SHIFTC_MAC_INLINE void shiftc_mac_rows_q(const void *x, int xt, const int8_t *w, int blocked, int32_t k,
+                                         int32_t n, const int32_t *bias, const shiftc_rq *rq, int32_t o0,
+                                         void *y, int yt, int32_t yi, int32_t ys)
+{
+    /* pointers and indices advance by increments: no o * k product that
+     * gcc's loop analysis would suspect of overflowing */
+    int32_t o, yo = yi, nb = blocked ? n & ~3 : 0;
+    const int8_t *wrow = w;
+    if (nb) {
+        int32_t k4 = k & ~3, kt = k - k4;
+        for (o = 0; o < nb; o += 4, wrow += 4 * k, yo += 4 * ys) {
+            const int8_t *wp = wrow;
+            int32_t a0 = bias[o0 + o], a1 = bias[o0 + o + 1], a2 = bias[o0 + o + 2], a3 = bias[o0 + o + 3];
+            int32_t i = 0;
+#ifdef SHIFTC_MAC_DSP
+            if (!shiftc_is16(xt)) {
+                const uint8_t *xp = (const uint8_t *)x;
+                for (; i < k4; i += 4, wp += 16) {
+                    uint32_t xv = shiftc_ld32u(xp + i), wv;
+                    int32_t x02 = xt == SHIFTC_U8 ? (int32_t)__uxtb16(xv) : __sxtb16((int32_t)xv);
+                    int32_t x13 = xt == SHIFTC_U8 ? shiftc_uxtb16_r8(xv) : shiftc_sxtb16_r8(xv);
+                    wv = shiftc_ld32u(wp);
+                    a0 = __smlad(__sxtb16((int32_t)wv), x02, a0);
+                    a0 = __smlad(shiftc_sxtb16_r8(wv), x13, a0);
+                    wv = shiftc_ld32u(wp + 4);
+                    a1 = __smlad(__sxtb16((int32_t)wv), x02, a1);
+                    a1 = __smlad(shiftc_sxtb16_r8(wv), x13, a1);
+                    wv = shiftc_ld32u(wp + 8);
+                    a2 = __smlad(__sxtb16((int32_t)wv), x02, a2);
+                    a2 = __smlad(shiftc_sxtb16_r8(wv), x13, a2);
+                    wv = shiftc_ld32u(wp + 12);
+                    a3 = __smlad(__sxtb16((int32_t)wv), x02, a3);
+                    a3 = __smlad(shiftc_sxtb16_r8(wv), x13, a3);
+                }
+            }
+#endif
+            for (; i < k4; i += 4, wp += 16)
+                for (int32_t j = 0; j < 4; j++) {
+                    int32_t xv = shiftc_ld(x, i + j, xt);
+                    a0 += wp[j] * xv;
+                    a1 += wp[4 + j] * xv;
+                    a2 += wp[8 + j] * xv;
+                    a3 += wp[12 + j] * xv;
+                }
+            for (int32_t j = 0; j < kt; j++) {
+                int32_t xv = shiftc_ld(x, k4 + j, xt);
+                a0 += wp[j] * xv;
+                a1 += wp[kt + j] * xv;
+                a2 += wp[2 * kt + j] * xv;
+                a3 += wp[3 * kt + j] * xv;
+            }
+            shiftc_st(y, yo, yt, shiftc_rq_apply(rq, o0 + o, a0));
+            shiftc_st(y, yo + ys, yt, shiftc_rq_apply(rq, o0 + o + 1, a1));
+            shiftc_st(y, yo + 2 * ys, yt, shiftc_rq_apply(rq, o0 + o + 2, a2));
+            shiftc_st(y, yo + 3 * ys, yt, shiftc_rq_apply(rq, o0 + o + 3, a3));
+        }
+    }
+    /* row-major rows: every row of the plain layout, the last n % 4 of the
+     * blocked one */
+    for (o = nb; o < n; o++, wrow += k, yo += ys) {
+        const int8_t *wr = wrow;
+        int32_t a = bias[o0 + o], i = 0;
+#ifdef SHIFTC_MAC_DSP
+        if (!shiftc_is16(xt)) {
+            const uint8_t *xp = (const uint8_t *)x;
+            for (; i + 4 <= k; i += 4) {
+                uint32_t xv = shiftc_ld32u(xp + i), wv = shiftc_ld32u(wr + i);
+                int32_t x02 = xt == SHIFTC_U8 ? (int32_t)__uxtb16(xv) : __sxtb16((int32_t)xv);
+                int32_t x13 = xt == SHIFTC_U8 ? shiftc_uxtb16_r8(xv) : shiftc_sxtb16_r8(xv);
+                a = __smlad(__sxtb16((int32_t)wv), x02, a);
+                a = __smlad(shiftc_sxtb16_r8(wv), x13, a);
+            }
+        }
+#endif
+        for (; i < k; i++)
+            a += wr[i] * shiftc_ld(x, i, xt);
+        shiftc_st(y, yo, yt, shiftc_rq_apply(rq, o0 + o, a));
+    }
+}
+
+/* Dense: y[r][o] = requant(bias[o] + sum_i w[o][i] * x[r][i]), m rows of k
+ * inputs, n outputs. */
+SHIFTC_MAC_INLINE void shiftc_dense_mac_q(const void *x, int xt, const int8_t *w, int blocked,
+                                          const int32_t *bias, const shiftc_rq *rq, void *y, int yt, int32_t m,
+                                          int32_t k, int32_t n)
+{
+    int32_t xs = shiftc_is16(xt) ? 2 : 1;
+    for (int32_t r = 0; r < m; r++)
+        shiftc_mac_rows_q((const uint8_t *)x + (size_t)r * k * xs, xt, w, blocked, k, n, bias, rq, 0, y, yt,
+                          r * n, 1);
+}
+
+/* Conv over the zero-padded input xp (planes of (h+pt+pb) x (w+pl+pr); the
+ * input itself when there is no padding), weights [oc][icg*kh*kw] with the
+ * rows of each group laid out as n = oc/group rows (layout `blocked`);
+ * col: scratch of icg*kh*kw codes (unused by depthwise layers); slack: 1 if
+ * 3 bytes past the end of xp may be read (and ignored), which lets a
+ * depthwise 3x3 layer read each kernel row as one word on ARMv7E-M. */
+SHIFTC_MAC_INLINE void shiftc_conv_mac_q(const void *xp, int xt, const int8_t *w, int blocked,
+                                         const int32_t *bias, const shiftc_rq *rq, void *y, int yt,
+                                         const shiftc_geom *g, void *col, int slack)
+{
+    int32_t icg = g->c / g->group, ocg = g->oc / g->group;
+    int32_t ph = g->h + g->pt + g->pb, pw = g->w + g->pl + g->pr, plane = ph * pw;
+    int32_t kk = g->kh * g->kw, K = icg * kk, ohw = g->oh * g->ow;
+    (void)slack; /* used by the DSP path only */
+    for (int32_t b = 0; b < g->n; b++) {
+        if (icg == 1 && ocg == 1) { /* depthwise: one weight row per channel */
+            for (int32_t c = 0; c < g->c; c++) {
+                int32_t xb = (b * g->c + c) * plane, yb = (b * g->oc + c) * ohw, m[3];
+                const int8_t *wc = w + c * kk;
+                shiftc_rq_load(rq, c, m);
+#ifdef SHIFTC_MAC_DSP
+                /* one unaligned word per kernel row: SXTB16 gives (x0, x2) for
+                 * SMLAD with (w0, w2), ROR #8 then x1 for SMLABB; byte 3 is
+                 * read and ignored, so xp must have 3 bytes of slack */
+                if (g->kh == 3 && g->kw == 3 && g->dw == 1 && slack && !shiftc_is16(xt)) {
+                    int32_t a02 = (int32_t)((uint32_t)(uint16_t)wc[0] | ((uint32_t)(uint16_t)wc[2] << 16));
+                    int32_t b02 = (int32_t)((uint32_t)(uint16_t)wc[3] | ((uint32_t)(uint16_t)wc[5] << 16));
+                    int32_t c02 = (int32_t)((uint32_t)(uint16_t)wc[6] | ((uint32_t)(uint16_t)wc[8] << 16));
+                    int32_t a1 = wc[1], b1 = wc[4], c1 = wc[7], bc = bias[c];
+                    const uint8_t *xq = (const uint8_t *)xp + xb;
+                    int32_t r1 = g->dh * pw, r2 = 2 * g->dh * pw;
+                    for (int32_t oy = 0; oy < g->oh; oy++) {
+                        const uint8_t *row = xq + oy * g->sh * pw;
+                        for (int32_t ox = 0; ox < g->ow; ox++, row += g->sw) {
+                            uint32_t v0 = shiftc_ld32u(row), v1 = shiftc_ld32u(row + r1), v2 = shiftc_ld32u(row + r2);
+                            int32_t a;
+                            if (xt == SHIFTC_U8) {
+                                a = __smlad((int32_t)__uxtb16(v0), a02, bc);
+                                a = __smlabb(shiftc_uxtb16_r8(v0), a1, a);
+                                a = __smlad((int32_t)__uxtb16(v1), b02, a);
+                                a = __smlabb(shiftc_uxtb16_r8(v1), b1, a);
+                                a = __smlad((int32_t)__uxtb16(v2), c02, a);
+                                a = __smlabb(shiftc_uxtb16_r8(v2), c1, a);
+                            } else {
+                                a = __smlad(__sxtb16((int32_t)v0), a02, bc);
+                                a = __smlabb(shiftc_sxtb16_r8(v0), a1, a);
+                                a = __smlad(__sxtb16((int32_t)v1), b02, a);
+                                a = __smlabb(shiftc_sxtb16_r8(v1), b1, a);
+                                a = __smlad(__sxtb16((int32_t)v2), c02, a);
+                                a = __smlabb(shiftc_sxtb16_r8(v2), c1, a);
+                            }
+                            shiftc_st(y, yb + oy * g->ow + ox, yt, shiftc_rq_value(rq, m, a));
+                        }
+                    }
+                    continue;
+                }
+#endif
+                if (g->kh == 3 && g->kw == 3) { /* the weights in registers */
+                    int32_t w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5];
+                    int32_t w6 = wc[6], w7 = wc[7], w8 = wc[8], bc = bias[c];
+                    int32_t r1 = g->dh * pw, r2 = 2 * g->dh * pw, c1 = g->dw, c2 = 2 * g->dw;
+                    for (int32_t oy = 0; oy < g->oh; oy++)
+                        for (int32_t ox = 0; ox < g->ow; ox++) {
+                            int32_t p = xb + oy * g->sh * pw + ox * g->sw;
+                            int32_t a = bc + w0 * shiftc_ld(xp, p, xt) + w1 * shiftc_ld(xp, p + c1, xt) +
+                                        w2 * shiftc_ld(xp, p + c2, xt) + w3 * shiftc_ld(xp, p + r1, xt) +
+                                        w4 * shiftc_ld(xp, p + r1 + c1, xt) + w5 * shiftc_ld(xp, p + r1 + c2, xt) +
+                                        w6 * shiftc_ld(xp, p + r2, xt) + w7 * shiftc_ld(xp, p + r2 + c1, xt) +
+                                        w8 * shiftc_ld(xp, p + r2 + c2, xt);
+                            shiftc_st(y, yb + oy * g->ow + ox, yt, shiftc_rq_value(rq, m, a));
+                        }
+                    continue;
+                }
+                for (int32_t oy = 0; oy < g->oh; oy++)
+                    for (int32_t ox = 0; ox < g->ow; ox++) {
+                        int32_t p = xb + oy * g->sh * pw + ox * g->sw, a = bias[c];
+                        for (int32_t ky = 0; ky < g->kh; ky++)
+                            for (int32_t kx = 0; kx < g->kw; kx++)
+                                a += wc[ky * g->kw + kx] * shiftc_ld(xp, p + ky * g->dh * pw + kx * g->dw, xt);
+                        shiftc_st(y, yb + oy * g->ow + ox, yt, shiftc_rq_value(rq, m, a));
+                    }
+            }
+            continue;
+        }
+        for (int32_t oy = 0; oy < g->oh; oy++)
+            for (int32_t ox = 0; ox < g->ow; ox++)
+                for (int32_t gr = 0; gr < g->group; gr++) {
+                    int32_t j = 0, p0 = (b * g->c + gr * icg) * plane + oy * g->sh * pw + ox * g->sw;
+                    for (int32_t i = 0; i < icg; i++)
+                        for (int32_t ky = 0; ky < g->kh; ky++) {
+                            int32_t p = p0 + i * plane + ky * g->dh * pw;
+                            if (shiftc_is16(xt))
+                                for (int32_t kx = 0; kx < g->kw; kx++)
+                                    ((uint16_t *)col)[j++] = ((const uint16_t *)xp)[p + kx * g->dw];
+                            else
+                                for (int32_t kx = 0; kx < g->kw; kx++)
+                                    ((uint8_t *)col)[j++] = ((const uint8_t *)xp)[p + kx * g->dw];
+                        }
+                    shiftc_mac_rows_q(col, xt, w + gr * ocg * K, blocked, K, ocg, bias, rq, gr * ocg, y, yt,
+                                      (b * g->oc + gr * ocg) * ohw + oy * g->ow + ox, ohw);
+                }
+    }
+}
+
 #endif

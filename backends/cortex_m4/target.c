@@ -29,6 +29,7 @@ const Target target_cortex_m4 = {
     .bits = 32,
     .has_mul = 1,
     .shifted_add = 1, /* add r0, r1, r2, lsl #k */
+    .dsp = 1,         /* smlad, sxtb16 (the MAC kernels) */
     .bare_metal = 1,
     .cc = "arm-none-eabi-gcc",
     .cflags = "-mcpu=cortex-m4 -mthumb --specs=picolibc.specs",
