@@ -14,7 +14,8 @@
 /* Scratch bytes of recurrent node n (the state and pre-activations). */
 int64_t emit_rnn_scratch(const Graph *g, const Node *n);
 
-/* Layer files, tables and the call of node k (LSTM or GRU). */
+/* Layer files, tables and the calls of node k (LSTM or GRU), one per
+ * direction. */
 int emit_rnn_node(EmitCtx *c, int k);
 
 #endif

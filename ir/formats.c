@@ -587,16 +587,18 @@ void fmt_summary(const Graph *g, FmtSummary *s)
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = &g->nodes[i];
         const QRnn *r = n->q ? n->q->rnn : NULL;
-        if (r) { /* LSTM, GRU: the codes of W and R (quant_rnn.h) */
+        if (r) { /* LSTM, GRU: the codes of W and R of each direction (quant_rnn.h) */
             int64_t nw = (int64_t)r->G * r->H * r->I, nr = (int64_t)r->G * r->H * r->H;
             s->layers++;
             s->acc16 += n->prec.acc_bits == 16;
-            s->weights += nw + nr;
-            s->bits += (nw + nr) * fmt_bits(n->prec.weights);
-            for (int64_t j = 0; j < nw; j++)
-                s->terms += fmt_naf_weight(r->wq[j]);
-            for (int64_t j = 0; j < nr; j++)
-                s->terms += fmt_naf_weight(r->rq[j]);
+            s->weights += r->ndir * (nw + nr);
+            s->bits += r->ndir * (nw + nr) * fmt_bits(n->prec.weights);
+            for (int d = 0; d < r->ndir; d++) {
+                for (int64_t j = 0; j < nw; j++)
+                    s->terms += fmt_naf_weight(r->dir[d].wq[j]);
+                for (int64_t j = 0; j < nr; j++)
+                    s->terms += fmt_naf_weight(r->dir[d].rq[j]);
+            }
         } else if (!ir_op_is_weighted(n->op) || !n->q || !n->q->wq) {
             continue;
         } else {

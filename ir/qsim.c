@@ -83,19 +83,21 @@ void ir_qsim_free(QSim *s)
 }
 
 /* LSTM, GRU: the runtime's time loop with the reference matrix-vector
- * products (emitted code passes its unrolled ones). */
+ * products (emitted code passes its unrolled ones), once per direction. */
 static void run_rnn(QSim *s, const Node *n)
 {
     shiftc_rnn r;
     shiftc_rnn_ref ref;
-    ka_rnn(s->g, n, &r, &ref);
     void *y[3];
     for (int k = 0; k < 3; k++) {
         int t = quant_rnn_output(n, k);
         y[k] = t >= 0 ? s->buf[t] : NULL;
     }
-    void *scratch = xmalloc(SHIFTC_RNN_SCRATCH((size_t)r.H));
-    shiftc_rnn_q(&r, shiftc_rnn_mv_ref, &ref, s->buf[n->in[0]], y[0], y[1], y[2], scratch);
+    void *scratch = xmalloc(SHIFTC_RNN_SCRATCH((size_t)n->q->rnn->H));
+    for (int d = 0; d < n->q->rnn->ndir; d++) {
+        ka_rnn(s->g, n, d, &r, &ref);
+        shiftc_rnn_q(&r, shiftc_rnn_mv_ref, &ref, s->buf[n->in[0]], y[0], y[1], y[2], scratch);
+    }
     free(scratch);
 }
 

@@ -8,7 +8,9 @@
  * pre-activation's: the row's multiplier is M_k = s_x * s_k * 2^pre_frac,
  * and in no-mul mode the row scale is chosen so that M_k is a two-term
  * value exactly (as for Conv and Dense).  The biases Wb + Rb go straight
- * into Q(pre_frac).  Everything is computed in double in a fixed order.
+ * into Q(pre_frac).  Each direction of a bidirectional node is quantized
+ * on its own (quant_direction); formats, tables and output scales are the
+ * node's.  Everything is computed in double in a fixed order.
  */
 #include <float.h>
 #include <math.h>
@@ -33,30 +35,33 @@ void quant_rnn_free(QRnn *r)
 {
     if (!r)
         return;
-    free(r->wq);
-    free(r->rq);
-    free(r->wscale);
-    free(r->rscale);
-    free(r->wmult);
-    free(r->wshift);
-    free(r->rmult);
-    free(r->rshift);
-    free(r->wnm);
-    free(r->rnm);
-    free(r->bias);
+    for (int d = 0; d < 2; d++) {
+        QRnnDir *q = &r->dir[d];
+        free(q->wq);
+        free(q->rq);
+        free(q->wscale);
+        free(q->rscale);
+        free(q->wmult);
+        free(q->wshift);
+        free(q->rmult);
+        free(q->rshift);
+        free(q->wnm);
+        free(q->rnm);
+        free(q->bias);
+        free(q->h0);
+        free(q->c0);
+    }
     free(r->sig);
     free(r->tnh);
-    free(r->h0);
-    free(r->c0);
     free(r);
 }
 
 static int is_const(const Tensor *t) { return t && t->kind == TK_CONST && t->data; }
 
-/* A constant initial state [1, 1, H] (or [1, H]) in Q(frac), NULL when
- * absent or all zero. */
-static int init_state(Graph *g, const Node *n, int idx, int32_t H, int frac, const char *what,
-                      int16_t **out)
+/* Direction d's slice of a constant initial state [ndir, 1, H] in
+ * Q(frac), NULL when absent or all zero. */
+static int init_state(Graph *g, const Node *n, int idx, int32_t d, int32_t ndir, int32_t H,
+                      int frac, const char *what, int16_t **out)
 {
     const Tensor *t = opt_in(g, n, idx);
     *out = NULL;
@@ -65,17 +70,18 @@ static int init_state(Graph *g, const Node *n, int idx, int32_t H, int frac, con
     if (!is_const(t))
         return ir_fail(g, n, "a computed %s is not supported by the integer path (constant or "
                              "absent only)", what);
-    if (ir_numel(t) != H)
-        return ir_fail(g, n, "%s has %lld values, expected %d (batch 1, one direction): not "
-                             "supported", what, (long long)ir_numel(t), H);
+    if (ir_numel(t) != (int64_t)ndir * H)
+        return ir_fail(g, n, "%s has %lld values, expected %lld (batch 1): not supported", what,
+                       (long long)ir_numel(t), (long long)ndir * H);
+    const float *v = t->data + (int64_t)d * H;
     int zero = 1;
     for (int32_t j = 0; j < H; j++)
-        zero &= t->data[j] == 0;
+        zero &= v[j] == 0;
     if (zero)
         return 0;
     *out = xmalloc((size_t)H * sizeof **out);
     for (int32_t j = 0; j < H; j++)
-        (*out)[j] = (int16_t)quant_round_clamp(ldexp((double)t->data[j], frac), -32767, 32767);
+        (*out)[j] = (int16_t)quant_round_clamp(ldexp((double)v[j], frac), -32767, 32767);
     return 0;
 }
 
@@ -157,7 +163,7 @@ static void quant_output(Graph *g, const Node *n, QRnn *r, int k)
 }
 
 /* The scope checks: everything refused is named, with "not supported". */
-static int check_node(Graph *g, const Node *n, int32_t *T, int32_t *I, int32_t *H)
+static int check_node(Graph *g, const Node *n, int32_t *D, int32_t *T, int32_t *I, int32_t *H)
 {
     int lstm = n->op == OP_LSTM, G = lstm ? 4 : 3;
     const Tensor *x = opt_in(g, n, 0), *w = opt_in(g, n, 1), *rw = opt_in(g, n, 2);
@@ -168,11 +174,10 @@ static int check_node(Graph *g, const Node *n, int32_t *T, int32_t *I, int32_t *
         return ir_fail(g, n, "constant input X (should have been folded)");
     if (!is_const(w) || !is_const(rw) || (b && !is_const(b)))
         return ir_fail(g, n, "computed weights or biases are not supported (constants only)");
-    if (n->a.direction == RNN_BIDIRECTIONAL)
-        return ir_fail(g, n, "direction \"bidirectional\" is not supported by the integer path "
-                             "(forward or reverse)");
-    if (n->a.direction != RNN_FORWARD && n->a.direction != RNN_REVERSE)
+    if (n->a.direction != RNN_FORWARD && n->a.direction != RNN_REVERSE &&
+        n->a.direction != RNN_BIDIRECTIONAL)
         return ir_fail(g, n, "unknown direction: not supported");
+    int64_t dirs = n->a.direction == RNN_BIDIRECTIONAL ? 2 : 1;
     if (opt_in(g, n, 4))
         return ir_fail(g, n, "sequence_lens is not supported by the integer path");
     if (lstm && opt_in(g, n, 7)) {
@@ -194,10 +199,11 @@ static int check_node(Graph *g, const Node *n, int32_t *T, int32_t *I, int32_t *
         x->dims[2] > 65536)
         return ir_fail(g, n, "sizes not supported (hidden %lld, steps %lld, input %lld)",
                        (long long)h, (long long)x->dims[0], (long long)x->dims[2]);
-    if (ir_numel(w) != G * h * x->dims[2] || ir_numel(rw) != G * h * h ||
-        (b && ir_numel(b) != 2 * G * h))
-        return ir_fail(g, n, "weight shapes do not match hidden_size %lld and input size %lld "
-                             "(one direction)", (long long)h, (long long)x->dims[2]);
+    if (ir_numel(w) != dirs * G * h * x->dims[2] || ir_numel(rw) != dirs * G * h * h ||
+        (b && ir_numel(b) != dirs * 2 * G * h))
+        return ir_fail(g, n, "weight shapes do not match hidden_size %lld, input size %lld and "
+                             "%lld direction(s)", (long long)h, (long long)x->dims[2],
+                       (long long)dirs);
     if (!ir_tensor_quantized(x) || x->q.zero != 0)
         return ir_fail(g, n, "input X is not quantized with zero point 0");
     if (n->nout < 1 || n->nout > (lstm ? 3 : 2))
@@ -208,7 +214,7 @@ static int check_node(Graph *g, const Node *n, int32_t *T, int32_t *I, int32_t *
         if (t < 0)
             continue;
         const Tensor *y = &g->tensors[t];
-        int64_t want = k == 0 ? x->dims[0] * h : h;
+        int64_t want = k == 0 ? x->dims[0] * dirs * h : dirs * h;
         if (ir_numel(y) != want)
             return ir_fail(g, n, "output %d has %lld values, expected %lld", k,
                            (long long)ir_numel(y), (long long)want);
@@ -220,6 +226,7 @@ static int check_node(Graph *g, const Node *n, int32_t *T, int32_t *I, int32_t *
         return ir_fail(g, n, "no output");
     if (!(n->a.rnn_clip >= 0) || !isfinite(n->a.rnn_clip))
         return ir_fail(g, n, "bad clip %g", n->a.rnn_clip);
+    *D = (int32_t)dirs;
     *T = (int32_t)x->dims[0];
     *I = (int32_t)x->dims[2];
     *H = (int32_t)h;
@@ -241,6 +248,57 @@ static int32_t cell_frac(const Graph *g, const Node *n)
     return frac;
 }
 
+/* Direction d of the node: its slices of W, R, B (ONNX's leading axis)
+ * and of the initial states, and its accumulator bound. */
+static int quant_direction(Graph *g, const Node *n, QRnn *r, int32_t d)
+{
+    const Tensor *x = opt_in(g, n, 0), *w = opt_in(g, n, 1), *rw = opt_in(g, n, 2);
+    const Tensor *b = opt_in(g, n, 3);
+    QRnnDir *q = &r->dir[d];
+    int32_t H = r->H, I = r->I, rows = r->G * H;
+    double spre = ldexp(1.0, -r->pre_frac);
+    q->reverse = r->ndir == 2 ? d == 1 : n->a.direction == RNN_REVERSE;
+    if (quant_matrix(g, n, w->data + (int64_t)d * rows * I, rows, I, x->q.scale, spre, &q->wq,
+                     &q->wscale, &q->wmult, &q->wshift, &q->wnm) ||
+        quant_matrix(g, n, rw->data + (int64_t)d * rows * H, rows, H, ldexp(1.0, -QRNN_H_FRAC),
+                     spre, &q->rq, &q->rscale, &q->rmult, &q->rshift, &q->rnm))
+        return -1;
+
+    /* biases Wb, Rb of this direction into the 4H pre-activation slots */
+    const float *wb = b ? b->data + (int64_t)d * 2 * rows : NULL, *rb = wb ? wb + rows : NULL;
+    q->bias = xcalloc((size_t)4 * H, sizeof *q->bias);
+    for (int32_t k = 0; wb && k < 4 * H; k++) {
+        double v;
+        if (!r->gru || k < 2 * H)
+            v = (double)wb[k] + rb[k];
+        else if (k < 3 * H)
+            v = wb[k]; /* Wb_h */
+        else
+            v = rb[k - H]; /* Rb_h */
+        if (!isfinite(v))
+            return ir_fail(g, n, "bias %d is not a finite number", k);
+        q->bias[k] = quant_round_clamp(ldexp(v, r->pre_frac), -SHIFTC_RNN_PRE_MAX, SHIFTC_RNN_PRE_MAX);
+    }
+    if (init_state(g, n, 5, d, r->ndir, H, QRNN_H_FRAC, "initial_h", &q->h0) ||
+        (!r->gru && init_state(g, n, 6, d, r->ndir, H, r->c_frac, "initial_c", &q->c0)))
+        return -1;
+
+    /* overflow-free accumulation (algorithms.md section 6) */
+    int32_t xlo, xhi;
+    quant_code_range(&x->q, &xlo, &xhi);
+    int64_t xmax = xhi > -(int64_t)xlo ? xhi : -(int64_t)xlo;
+    q->acc_bound_w = matrix_bound(q->wq, rows, I, xmax);
+    q->acc_bound_r = matrix_bound(q->rq, rows, H, 32767);
+    int64_t worst = q->acc_bound_w > q->acc_bound_r ? q->acc_bound_w : q->acc_bound_r;
+    if (worst > INT32_MAX)
+        return ir_fail(g, n, "int32 accumulator could overflow (%s|acc| up to %lld with the "
+                             "unrolled partial sums > %d): hidden or input size not supported at "
+                             "these precisions",
+                       r->ndir == 1 ? "" : d == 0 ? "forward direction: " : "reverse direction: ",
+                       (long long)worst, INT32_MAX);
+    return 0;
+}
+
 int quant_rnn_node(Graph *g, Node *n, double slope)
 {
     if (n->op != OP_LSTM && n->op != OP_GRU)
@@ -249,15 +307,15 @@ int quant_rnn_node(Graph *g, Node *n, double slope)
         return ir_fail(g, n, "weight format not supported by the quantizer (float weights)");
     if (!(slope >= 1.0 / 64) || !(slope <= 64))
         return ir_fail(g, n, "sloping factor %g not supported (1/64 .. 64)", slope);
-    int32_t T = 0, I = 0, H = 0;
-    if (check_node(g, n, &T, &I, &H))
+    int32_t D = 0, T = 0, I = 0, H = 0;
+    if (check_node(g, n, &D, &T, &I, &H))
         return -1;
     quant_rnn_free(n->q->rnn);
     QRnn *r = n->q->rnn = xcalloc(1, sizeof *r);
     r->gru = n->op == OP_GRU;
     r->lbr = r->gru && n->a.linear_before_reset;
     r->input_forget = !r->gru && n->a.input_forget;
-    r->reverse = n->a.direction == RNN_REVERSE;
+    r->ndir = D;
     r->T = T, r->I = I, r->H = H, r->G = r->gru ? 3 : 4;
     r->slope = slope;
     /* a slope > 1 widens the gates: fewer fraction bits keep the tables'
@@ -270,50 +328,15 @@ int quant_rnn_node(Graph *g, Node *n, double slope)
     double clip = n->a.rnn_clip;
     r->pre_lim = clip > 0 ? quant_round_clamp(ldexp(clip, r->pre_frac), 1, SHIFTC_RNN_PRE_MAX)
                           : SHIFTC_RNN_PRE_MAX;
-
-    const Tensor *x = opt_in(g, n, 0), *w = opt_in(g, n, 1), *rw = opt_in(g, n, 2);
-    const Tensor *b = opt_in(g, n, 3);
-    int32_t rows = r->G * H;
-    double spre = ldexp(1.0, -r->pre_frac);
-    if (quant_matrix(g, n, w->data, rows, I, x->q.scale, spre, &r->wq, &r->wscale, &r->wmult,
-                     &r->wshift, &r->wnm) ||
-        quant_matrix(g, n, rw->data, rows, H, ldexp(1.0, -QRNN_H_FRAC), spre, &r->rq, &r->rscale,
-                     &r->rmult, &r->rshift, &r->rnm))
-        return -1;
-
-    /* biases into the 4H pre-activation slots */
-    r->bias = xcalloc((size_t)4 * H, sizeof *r->bias);
-    for (int32_t k = 0; b && k < 4 * H; k++) {
-        double v;
-        if (!r->gru)
-            v = (double)b->data[k] + b->data[rows + k];
-        else if (k < 2 * H)
-            v = (double)b->data[k] + b->data[rows + k];
-        else if (k < 3 * H)
-            v = b->data[k]; /* Wb_h */
-        else
-            v = b->data[rows + k - H]; /* Rb_h */
-        if (!isfinite(v))
-            return ir_fail(g, n, "bias %d is not a finite number", k);
-        r->bias[k] = quant_round_clamp(ldexp(v, r->pre_frac), -SHIFTC_RNN_PRE_MAX, SHIFTC_RNN_PRE_MAX);
-    }
     build_tables(r);
-    if (init_state(g, n, 5, H, QRNN_H_FRAC, "initial_h", &r->h0) ||
-        (!r->gru && init_state(g, n, 6, H, r->c_frac, "initial_c", &r->c0)))
-        return -1;
-
-    /* overflow-free accumulation (algorithms.md section 6) */
-    int32_t xlo, xhi;
-    quant_code_range(&x->q, &xlo, &xhi);
-    int64_t xmax = xhi > -(int64_t)xlo ? xhi : -(int64_t)xlo;
-    r->acc_bound_w = matrix_bound(r->wq, rows, I, xmax);
-    r->acc_bound_r = matrix_bound(r->rq, rows, H, 32767);
-    int64_t worst = r->acc_bound_w > r->acc_bound_r ? r->acc_bound_w : r->acc_bound_r;
+    int64_t worst = 0;
+    for (int32_t d = 0; d < D; d++) {
+        if (quant_direction(g, n, r, d))
+            return -1;
+        worst = r->dir[d].acc_bound_w > worst ? r->dir[d].acc_bound_w : worst;
+        worst = r->dir[d].acc_bound_r > worst ? r->dir[d].acc_bound_r : worst;
+    }
     n->q->acc_bound = worst;
-    if (worst > INT32_MAX)
-        return ir_fail(g, n, "int32 accumulator could overflow (|acc| up to %lld with the unrolled "
-                             "partial sums > %d): hidden or input size not supported at these "
-                             "precisions", (long long)worst, INT32_MAX);
     n->prec.acc_bits = worst <= INT16_MAX ? 16 : 32;
     for (int k = 0; k < 3; k++)
         quant_output(g, n, r, k);
@@ -325,9 +348,14 @@ const char *quant_rnn_problem(const Graph *g, const Node *n)
     const QRnn *r = n->q ? n->q->rnn : NULL;
     if (!r)
         return "recurrent node is not quantized (run ir_quantize first)";
-    if (!r->wq || !r->rq || !r->bias || !r->sig || !r->tnh || !r->wmult || !r->rmult ||
-        (g->no_mul && (!r->wnm || !r->rnm)))
+    if (!r->sig || !r->tnh || r->ndir < 1 || r->ndir > 2)
         return "missing recurrent constants";
+    for (int32_t d = 0; d < r->ndir; d++) {
+        const QRnnDir *q = &r->dir[d];
+        if (!q->wq || !q->rq || !q->bias || !q->wmult || !q->rmult ||
+            (g->no_mul && (!q->wnm || !q->rnm)))
+            return "missing recurrent constants";
+    }
     if (n->nin < 3 || n->in[0] < 0 || !ir_tensor_quantized(&g->tensors[n->in[0]]))
         return "input X is not quantized";
     int any = 0;
@@ -342,28 +370,31 @@ const char *quant_rnn_problem(const Graph *g, const Node *n)
     return any ? NULL : "no output";
 }
 
-void ka_rnn(const Graph *g, const Node *n, shiftc_rnn *s, shiftc_rnn_ref *ref)
+void ka_rnn(const Graph *g, const Node *n, int d, shiftc_rnn *s, shiftc_rnn_ref *ref)
 {
     const QRnn *r = n->q->rnn;
     const Tensor *x = &g->tensors[n->in[0]];
-    ensure(r);
+    ensure(r && d >= 0 && d < r->ndir);
+    const QRnnDir *q = &r->dir[d];
     memset(s, 0, sizeof *s);
     s->gru = r->gru;
     s->lbr = r->lbr;
     s->input_forget = r->input_forget;
-    s->reverse = r->reverse;
+    s->reverse = q->reverse;
     s->T = r->T;
     s->H = r->H;
     s->x_step = r->I * ka_esize(x);
+    s->y_step = r->ndir * r->H;
+    s->y_off = d * r->H;
     s->pre_frac = r->pre_frac;
     s->c_frac = r->c_frac;
     s->pre_lim = r->pre_lim;
     s->no_mul = g->no_mul;
-    s->bias = r->bias;
+    s->bias = q->bias;
     s->sig = r->sig;
     s->tnh = r->tnh;
-    s->h0 = r->h0;
-    s->c0 = r->c0;
+    s->h0 = q->h0;
+    s->c0 = q->c0;
     for (int k = 0; k < 3; k++) {
         int t = quant_rnn_output(n, k);
         s->yt[k] = t >= 0 ? ka_type(&g->tensors[t]) : -1;
@@ -384,12 +415,12 @@ void ka_rnn(const Graph *g, const Node *n, shiftc_rnn *s, shiftc_rnn_ref *ref)
     ref->G = r->G;
     ref->xt = ka_type(x);
     ref->no_mul = g->no_mul;
-    ref->wq = r->wq;
-    ref->rq = r->rq;
-    ref->wmult = r->wmult;
-    ref->wshift = r->wshift;
-    ref->rmult = r->rmult;
-    ref->rshift = r->rshift;
-    ref->wnm = r->wnm;
-    ref->rnm = r->rnm;
+    ref->wq = q->wq;
+    ref->rq = q->rq;
+    ref->wmult = q->wmult;
+    ref->wshift = q->wshift;
+    ref->rmult = q->rmult;
+    ref->rshift = q->rshift;
+    ref->wnm = q->wnm;
+    ref->rnm = q->rnm;
 }

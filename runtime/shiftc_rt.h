@@ -561,7 +561,10 @@ static inline void shiftc_dense_nomul_q(const void *x, int xt, const int32_t *wq
 
 /* ---- recurrent cells: LSTM and GRU (docs/rnn.md) ----
  *
- * One time step of a quantized LSTM or GRU node, batch 1, one direction.
+ * A quantized LSTM or GRU node, batch 1, one direction per call: a
+ * bidirectional node is two calls (direction 0 forward, 1 reverse), each
+ * with its own weights, biases and state, writing its half of Y [T][2][H]
+ * and of Y_h, Y_c [2][H].
  * Fixed-point formats, the same for every model:
  *   - hidden state h: int16 in Q15 (|h| < 1);
  *   - LSTM cell state c: int16 in Q(c_frac), saturated;
@@ -605,6 +608,8 @@ typedef struct shiftc_rnn {
     int32_t reverse;      /* run t = T-1 .. 0 */
     int32_t T, H;         /* steps, hidden size */
     int32_t x_step;       /* bytes of one x_t */
+    int32_t y_step;       /* Y elements between time steps: H, or 2H bidirectional */
+    int32_t y_off;        /* this direction's first element in Y, Y_h, Y_c: 0 or H */
     int32_t pre_frac;     /* pre-activations in Q(pre_frac) */
     int32_t c_frac;       /* LSTM cell state in Q(c_frac) */
     int32_t pre_lim;      /* |gate pre-activation| clamp (rnn clip) */
@@ -666,9 +671,9 @@ static inline void shiftc_rnn_out(const shiftc_rnn *r, int32_t k, void *y, int32
     shiftc_st(y, i, r->yt[k], q);
 }
 
-/* The whole node: x is [T][I] codes, y [T][H] codes (or NULL), yh and yc
- * [H] codes (or NULL); scratch SHIFTC_RNN_SCRATCH(H) bytes, 4-byte
- * aligned. */
+/* One direction of the node: x is [T][I] codes, y [T][y_step] codes (or
+ * NULL), yh and yc [y_off + H] codes (or NULL); scratch
+ * SHIFTC_RNN_SCRATCH(H) bytes, 4-byte aligned. */
 static inline void shiftc_rnn_q(const shiftc_rnn *r, shiftc_rnn_mv mv, const void *ctx,
                                 const void *x, void *y, void *yh, void *yc, void *scratch)
 {
@@ -676,7 +681,7 @@ static inline void shiftc_rnn_q(const shiftc_rnn *r, shiftc_rnn_mv mv, const voi
     int32_t *pre = (int32_t *)scratch;
     int16_t *h = (int16_t *)(pre + 4 * H), *c = h + H, *rh = c + H;
     const uint8_t *xt = (const uint8_t *)x;
-    int32_t yo = 0;
+    int32_t yo = r->y_off;
     for (j = 0; j < H; j++) {
         h[j] = r->h0 ? r->h0[j] : 0;
         c[j] = r->c0 ? r->c0[j] : 0;
@@ -684,7 +689,7 @@ static inline void shiftc_rnn_q(const shiftc_rnn *r, shiftc_rnn_mv mv, const voi
     if (r->reverse)
         for (t = 1; t < r->T; t++) {
             xt += r->x_step;
-            yo += H;
+            yo += r->y_step;
         }
     for (t = 0; t < r->T; t++) {
         for (k = 0; k < 4 * H; k++)
@@ -728,17 +733,17 @@ static inline void shiftc_rnn_q(const shiftc_rnn *r, shiftc_rnn_mv mv, const voi
                 shiftc_rnn_out(r, 0, y, yo + j, h[j]);
         if (r->reverse) {
             xt -= r->x_step;
-            yo -= H;
+            yo -= r->y_step;
         } else {
             xt += r->x_step;
-            yo += H;
+            yo += r->y_step;
         }
     }
     for (j = 0; j < H; j++) {
         if (yh)
-            shiftc_rnn_out(r, 1, yh, j, h[j]);
+            shiftc_rnn_out(r, 1, yh, r->y_off + j, h[j]);
         if (yc)
-            shiftc_rnn_out(r, 2, yc, j, c[j]);
+            shiftc_rnn_out(r, 2, yc, r->y_off + j, c[j]);
     }
 }
 

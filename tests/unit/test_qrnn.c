@@ -233,6 +233,52 @@ static void test_gru_vs_float(void **state)
     assert_true(enm < 0.08);
 }
 
+/* Bidirectional: each direction its own weights, biases and initial
+ * state (direction 1 over the input reversed), one output scale; the same
+ * tolerances as one direction. */
+static void test_bidir_vs_float(void **state)
+{
+    (void)state;
+    Spec l = {.op = OP_LSTM, .T = 7, .I = 5, .H = 8, .batch = 1, .bidir = 1};
+    double l8 = run_spec(&l, 0);
+    l.act_bits = 16;
+    double l16 = run_spec(&l, 0);
+    l.h0 = 1, l.clip = 2.0f;
+    double lh = run_spec(&l, 0);
+    l.input_forget = 1;
+    double lf = run_spec(&l, 0);
+    l.act_bits = 8;
+    double lnm = run_spec(&l, 1);
+    printf("bidirectional lstm max |error|: 8-bit %.4f, 16-bit %.4f, h0+clip %.4f, input_forget "
+           "%.4f, no-mul %.4f\n", l8, l16, lh, lf, lnm);
+    assert_true(l8 < 0.06);
+    assert_true(l16 < 0.03);
+    assert_true(lh < 0.05);
+    assert_true(lf < 0.05);
+    assert_true(lnm < 0.08);
+
+    Spec gr = {.op = OP_GRU, .T = 7, .I = 5, .H = 8, .batch = 1, .lbr = 1, .bidir = 1};
+    double g1 = run_spec(&gr, 0);
+    gr.lbr = 0;
+    double g0 = run_spec(&gr, 0);
+    gr.h0 = 1;
+    double g0h = run_spec(&gr, 0);
+    gr.act_bits = 16, gr.lbr = 1;
+    double g16 = run_spec(&gr, 0);
+    gr.act_bits = 8;
+    double gnm1 = run_spec(&gr, 1);
+    gr.lbr = 0, gr.h0 = 0;
+    double gnm0 = run_spec(&gr, 1);
+    printf("bidirectional gru max |error|: lbr=1 %.4f, lbr=0 %.4f, lbr=0 h0 %.4f, 16-bit lbr=1 "
+           "h0 %.4f, no-mul lbr=1 h0 %.4f, no-mul lbr=0 %.4f\n", g1, g0, g0h, g16, gnm1, gnm0);
+    assert_true(g1 < 0.05);
+    assert_true(g0 < 0.05);
+    assert_true(g0h < 0.05);
+    assert_true(g16 < 0.03);
+    assert_true(gnm1 < 0.08);
+    assert_true(gnm0 < 0.08);
+}
+
 /* Every weight format quantizes and simulates (ternary and int2 are
  * coarse: only a loose bound). */
 static void test_every_format(void **state)
@@ -313,11 +359,13 @@ static void test_refusals(void **state)
 {
     (void)state;
     Spec s = {.op = OP_LSTM, .T = 3, .I = 4, .H = 4, .batch = 1};
-    s.bidir = 1;
-    expect_refused(&s, "bidirectional");
-    s.bidir = 0, s.batch = 2;
+    s.batch = 2;
+    expect_refused(&s, "batch");
+    s.bidir = 1; /* in scope, but not with batch 2 or sequence_lens */
     expect_refused(&s, "batch");
     s.batch = 1, s.seq_lens = 1;
+    expect_refused(&s, "sequence_lens");
+    s.bidir = 0;
     expect_refused(&s, "sequence_lens");
     s.seq_lens = 0, s.peep = 1;
     expect_refused(&s, "peephole");
@@ -420,6 +468,29 @@ static void test_emitted_bit_exact(void **state)
     emitted_matches_sim(&gr, 1);
 }
 
+/* Bidirectional: two calls of shiftc_rnn_q with their own functions and
+ * constants, interleaved into Y, still bit for bit the simulator. */
+static void test_emitted_bidir_bit_exact(void **state)
+{
+    (void)state;
+    Spec l = {.op = OP_LSTM, .T = 5, .I = 6, .H = 7, .batch = 1, .bidir = 1};
+    emitted_matches_sim(&l, 0);
+    l.act_bits = 16, l.h0 = 1, l.clip = 3.0f;
+    emitted_matches_sim(&l, 0);
+    l.act_bits = 8, l.input_forget = 1;
+    emitted_matches_sim(&l, 1);
+    Spec gr = {.op = OP_GRU, .T = 5, .I = 6, .H = 7, .batch = 1, .lbr = 1, .bidir = 1};
+    emitted_matches_sim(&gr, 0);
+    gr.h0 = 1;
+    emitted_matches_sim(&gr, 1);
+    gr.lbr = 0;
+    emitted_matches_sim(&gr, 0);
+    gr.act_bits = 16, gr.h0 = 0;
+    emitted_matches_sim(&gr, 0);
+    gr.act_bits = 8, gr.wf = WF_TERNARY;
+    emitted_matches_sim(&gr, 1);
+}
+
 /* The shared cell arithmetic: tables are monotone and saturate sensibly. */
 static void test_tables(void **state)
 {
@@ -453,10 +524,12 @@ int main(void)
         cmocka_unit_test(test_tables),
         cmocka_unit_test(test_lstm_vs_float),
         cmocka_unit_test(test_gru_vs_float),
+        cmocka_unit_test(test_bidir_vs_float),
         cmocka_unit_test(test_every_format),
         cmocka_unit_test(test_slope),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_emitted_bit_exact),
+        cmocka_unit_test(test_emitted_bidir_bit_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
