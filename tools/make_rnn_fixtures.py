@@ -98,6 +98,37 @@ class TimeMajorGRU(SeqModel):
         return self.fc(h[-1])
 
 
+class LastStepRNN(SeqModel):
+    """out[:, -1, :] of the sequence output (the most common torch idiom),
+    optionally bidirectional (the last step holds the forward direction's
+    final state and the reverse direction's first step)."""
+
+    def __init__(self, cell, hidden, bidirectional=False):
+        super().__init__()
+        self.rnn = cell(28, hidden, batch_first=True, bidirectional=bidirectional)
+        self.fc = nn.Linear(hidden * (2 if bidirectional else 1), 10)
+
+    def forward(self, x):
+        out, _ = self.rnn(self.seq(x))
+        return self.fc(out[:, -1, :])
+
+
+class BiFinalRNN(SeqModel):
+    """bidirectional, the two directions' final states h_n[-2], h_n[-1]
+    concatenated."""
+
+    def __init__(self, cell, hidden):
+        super().__init__()
+        self.rnn = cell(28, hidden, batch_first=True, bidirectional=True)
+        self.fc = nn.Linear(2 * hidden, 10)
+
+    def forward(self, x):
+        _, h = self.rnn(self.seq(x))
+        if isinstance(h, tuple):
+            h = h[0]
+        return self.fc(torch.cat([h[-2], h[-1]], 1))
+
+
 def export(model, path):
     import onnx
     model.eval()
@@ -161,11 +192,31 @@ def _sig(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def _directions(cell, x, W, R, B, *state):
+    """ONNX layout over num_directions = W.shape[0]: direction 1 runs the
+    sequence backwards; returns Y [T, D, N, H] and the final states [D, N, H]."""
+    outs = []
+    for d in range(W.shape[0]):
+        xs = x[::-1] if d == 1 else x
+        r = cell(xs, W[d], R[d], B[d], *(s[d] for s in state))
+        y = r[0][::-1] if d == 1 else r[0]
+        outs.append((y,) + r[1:])
+    return [np.stack([o[0] for o in outs], 1)] + [np.stack([o[k] for o in outs]) for k in range(1, len(outs[0]))]
+
+
 def _lstm(x, W, R, B, h, c):
+    return _directions(_lstm1, x, W, R, B, h, c)
+
+
+def _gru(x, W, R, B, h, linear_before_reset):
+    return _directions(lambda *a: _gru1(*a, linear_before_reset), x, W, R, B, h)
+
+
+def _lstm1(x, W, R, B, h, c):
     H = R.shape[-1]
-    W, R, B = W[0].astype(np.float64), R[0].astype(np.float64), B[0].astype(np.float64)
+    W, R, B = W.astype(np.float64), R.astype(np.float64), B.astype(np.float64)
     b = B[:4 * H] + B[4 * H:]
-    h, c = h[0].astype(np.float64), c[0].astype(np.float64)
+    h, c = h.astype(np.float64), c.astype(np.float64)
     ys = []
     for t in range(x.shape[0]):
         g = x[t] @ W.T + h @ R.T + b
@@ -173,15 +224,15 @@ def _lstm(x, W, R, B, h, c):
         c = _sig(f) * c + _sig(i) * np.tanh(cc)
         h = _sig(o) * np.tanh(c)
         ys.append(h)
-    return np.stack(ys)[:, None], h[None], c[None]
+    return np.stack(ys), h, c
 
 
-def _gru(x, W, R, B, h, linear_before_reset):
+def _gru1(x, W, R, B, h, linear_before_reset):
     assert linear_before_reset == 1
     H = R.shape[-1]
-    W, R, B = W[0].astype(np.float64), R[0].astype(np.float64), B[0].astype(np.float64)
+    W, R, B = W.astype(np.float64), R.astype(np.float64), B.astype(np.float64)
     wb, rb = B[:3 * H], B[3 * H:]
-    h = h[0].astype(np.float64)
+    h = h.astype(np.float64)
     ys = []
     for t in range(x.shape[0]):
         gx = x[t] @ W.T + wb
@@ -191,7 +242,7 @@ def _gru(x, W, R, B, h, linear_before_reset):
         n = np.tanh(gx[:, 2 * H:] + r * gh[:, 2 * H:])
         h = (1 - z) * n + z * h
         ys.append(h)
-    return np.stack(ys)[:, None], h[None]
+    return np.stack(ys), h
 
 
 def eval_onnx(m, x):
@@ -223,12 +274,17 @@ def eval_onnx(m, x):
         elif op == "Expand":
             r = [i[0] * np.ones([int(v) for v in i[1]], dtype=i[0].dtype)]
         elif op == "LSTM":
-            assert set(a) == {"hidden_size"} and len(i) == 7 and i[4] is None, (a, n.input)
+            assert set(a) - {"direction"} == {"hidden_size"} and len(i) == 7 and i[4] is None, (a, n.input)
             r = _lstm(i[0], i[1], i[2], i[3], i[5], i[6])
         elif op == "GRU":
-            assert set(a) == {"hidden_size", "linear_before_reset"} and len(i) == 6, a
+            assert set(a) - {"direction"} == {"hidden_size", "linear_before_reset"} and len(i) == 6, a
             assert i[4] is None
             r = _gru(i[0], i[1], i[2], i[3], i[5], a["linear_before_reset"])
+        elif op == "Slice":  # opset 10+: starts, ends, axes (steps 1)
+            sl = [slice(None)] * i[0].ndim
+            for st, en, ax in zip(i[1], i[2], i[3]):
+                sl[int(ax)] = slice(int(st), int(en))
+            r = [i[0][tuple(sl)]]
         elif op == "Relu":
             r = [np.maximum(i[0], 0)]
         elif op == "Gemm":
@@ -248,12 +304,23 @@ def check_onnx(m, x, ref, tol=1e-4):
     return err
 
 
+def old_manifest_line(udir, name):
+    """The manifest line of a model that is not regenerated."""
+    with open(os.path.join(udir, "manifest.txt")) as f:
+        for line in f:
+            if line.split()[0] in (name + ".onnx", "../%s.onnx" % name):
+                return line.rstrip("\n")
+    sys.exit("make_rnn_fixtures.py: %s is not in the manifest; regenerate it too" % name)
+
+
 def main():
     ap = argparse.ArgumentParser(description="regenerate shiftc LSTM/GRU fixtures")
     ap.add_argument("out", nargs="?", default=os.path.join(ROOT, "tests", "fixtures"))
     ap.add_argument("--untrained", action="store_true",
                     help="export untrained models only (graph inspection)")
     ap.add_argument("--dump", action="store_true", help="print the exported graphs")
+    ap.add_argument("--only", help="comma-separated model names to regenerate (the manifest keeps "
+                    "the other models' lines)")
     args = ap.parse_args()
     out = args.out
     udir = os.path.join(out, "rnn_unseen")
@@ -282,9 +349,19 @@ def main():
          udir, N_REF_UNSEEN),
         ("gru_tmajor", lambda: TimeMajorGRU(12), 24, dict(steps=300), 3e-3,
          udir, N_REF_UNSEEN),
+        ("lstm_last", lambda: LastStepRNN(nn.LSTM, 20), 25, dict(steps=300), 3e-3,
+         udir, N_REF_UNSEEN),
+        ("gru_bi_last", lambda: LastStepRNN(nn.GRU, 12, bidirectional=True), 26, dict(steps=300), 3e-3,
+         udir, N_REF_UNSEEN),
+        ("lstm_bi", lambda: BiFinalRNN(nn.LSTM, 12), 27, dict(steps=300), 3e-3,
+         udir, N_REF_UNSEEN),
     )
+    only = set(args.only.split(",")) if args.only else None
     manifest = []
     for name, ctor, seed, tr, lr, d, nref in specs:
+        if only is not None and name not in only:
+            manifest.append(old_manifest_line(udir, name))
+            continue
         t1 = time.time()
         fc.seed_all(seed)
         model = ctor()
