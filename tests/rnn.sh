@@ -5,7 +5,9 @@
 # Models: tests/fixtures/lstm.onnx and gru.onnx (1 layer, hidden 32), and
 # tests/fixtures/rnn_unseen/*.onnx (2 layers, other hidden sizes) when
 # present.  Variants: int8 weights with 8-bit activations ("int8"),
-# ternary weights ("ternary"), int8 weights with 16-bit activations ("a16").
+# ternary weights ("ternary"), int8 weights with 16-bit activations ("a16"),
+# and the precision search at 4 average weight bits ("mixed", host and
+# cortex-m4).
 #   - per model and variant, for each target: compile --target T, run on the
 #     first N test images (QEMU for the foreign ones) and compare the output
 #     codes with eval --quant-output byte for byte (rv32i: with --no-mul, the
@@ -97,6 +99,7 @@ opts() {
     int8) echo "" ;;
     ternary) echo "--weights ternary" ;;
     a16) echo "--act-bits 16" ;;
+    mixed) echo "--budget bits=4 --sens-samples 50 --probes 20" ;; # the precision search picks per layer
     esac
 }
 
@@ -159,6 +162,12 @@ for p in $MAIN; do
     for v in int8 ternary a16; do
         jobs_list+=("acc $p $v")
         for t in $TARGETS; do jobs_list+=("one $p $v $t"); done
+    done
+done
+# the precision search over the LSTM/GRU and the Dense after it
+for p in $MAIN; do
+    for t in host cortex-m4; do
+        [[ " $TARGETS " == *" $t "* ]] && jobs_list+=("one $p mixed $t")
     done
 done
 for p in $TERN; do

@@ -2,7 +2,7 @@
 # Every test, in order: unit, unit under ASan+UBSan, end-to-end, golden
 # emitted C, multiplierless mode, cross targets, weight formats, activation
 # bits, Hessian sensitivity, precision search, policies, Lua model spec,
-# report, cost model, LSTM/GRU, ONNX conformance.  Called by `./build.sh test` after the build.  Prints
+# report, cost model, LSTM/GRU, MAC kernels, ONNX conformance.  Called by `./build.sh test` after the build.  Prints
 # everything; the last line is "N passed, N failed[, N skipped]" over the
 # end-to-end and conformance checks plus one check per unit section (and per
 # section that could not report counts); exits 1 if anything failed.
@@ -112,6 +112,7 @@ run_counted "3k. HTML report (tests/report.sh)" "report" tests/report.sh
 run_counted "3l. cost model vs measurement (tests/costs.sh)" "costs" tests/costs.sh
 run_counted "3m. LSTM/GRU float C vs torch (tests/rnn_float.sh)" "rnn-float" tests/rnn_float.sh
 run_counted "3n. quantized LSTM/GRU on every target (tests/rnn.sh)" "rnn" tests/rnn.sh
+run_counted "3o. --kernel mac on every target (tests/mac.sh)" "mac" tests/mac.sh
 
 # ---- 4. ONNX conformance
 run_counted "4. ONNX conformance (tests/conformance.py)" "conformance" $PY tests/conformance.py
