@@ -258,7 +258,8 @@ def eval_onnx(m, x):
         if op == "Constant":
             r = [numpy_helper.to_array(a["value"])]
         elif op == "Reshape":
-            r = [i[0].reshape([int(v) for v in i[1]])]
+            # 0 keeps the input's dimension (allowzero unset)
+            r = [i[0].reshape([int(v) if v != 0 else i[0].shape[k] for k, v in enumerate(i[1])])]
         elif op == "Transpose":
             r = [i[0].transpose(a["perm"])]
         elif op == "Shape":
