@@ -430,6 +430,10 @@ static void emit_runner_and_makefile(EmitCtx *c)
                   t->count_scale);
     run_doc(&rdoc, t, " *   ");
     run_doc(&mdoc, t, "#               ");
+    /* an operating system's runner has the timing mode (clock_gettime) */
+    const char *hosted = t->bare_metal ? ""
+                                       : "#define _POSIX_C_SOURCE 199309L /* clock_gettime, for runner --time */\n"
+                                         "#define SHIFTC_RUNNER_HOSTED 1\n";
     /* the runner's code arrays: check_graph made every input (output) the same width */
     const char *qin = "unsigned char", *qout = "unsigned char";
     if (!c->opt->float_mode && quant_type_bytes(g->tensors[g->inputs[0]].q.type) == 2)
@@ -439,7 +443,8 @@ static void emit_runner_and_makefile(EmitCtx *c)
     Subst rs[] = {{"QIN_TYPE", qin},     {"QOUT_TYPE", qout},
                   {"NAME", N},           {"IN_SIZES", ins.s},  {"OUT_SIZES", outs.s},
                   {"IN_TOTAL", itot.s},  {"OUT_TOTAL", otot.s}, {"TARGET", t->name},
-                  {"RUN_DOC", rdoc.s ? rdoc.s : ""}, {"BOARD", board.s ? board.s : ""}};
+                  {"RUN_DOC", rdoc.s ? rdoc.s : ""}, {"BOARD", board.s ? board.s : ""},
+                  {"HOSTED", hosted}};
     fill_template(emit_new_file(c, "runner.c"), "runner.c.in", rs, (int)(sizeof rs / sizeof rs[0]));
 
     /* every .c file but the runner, in the order they were made */

@@ -20,7 +20,7 @@ static CliOption run_options[] = {
     {"output", OPT_REPEAT, "Y.npy", "where to write each model output (raw integer codes, or float32 for --float builds)", 0, 0, {0}, 0},
     {"target", OPT_VALUE, "T", "the target DIR was compiled for (checked against NAME.meta, which names it)", 0, 0, {0}, 0},
     {"timeout", OPT_VALUE, "SECONDS", "stop the program if it runs longer (default 600; 0: no limit)", 0, 0, {0}, 0},
-    {"json", OPT_FLAG, NULL, "print a JSON summary: samples, target, instructions per inference, flash, RAM", 0, 0, {0}, 0},
+    {"json", OPT_FLAG, NULL, "print a JSON summary: samples, target, instructions and seconds per inference, flash, RAM", 0, 0, {0}, 0},
     {NULL, 0, NULL, NULL, 0, 0, {0}, 0},
 };
 
@@ -38,7 +38,13 @@ static CliCommand run_cmd = {
     "ticks x 40 on Cortex-M4 (QEMU -icount shift=0), callgrind on the host and x86_64;\n"
     "null under qemu-user.  flash_bytes = text + data and ram_bytes = data + bss of the\n"
     "model's own objects (as 'shiftc compile' reports them), plus stack_bytes, the\n"
-    "deepest stack NAME_run used, measured on bare metal by painting the stack.",
+    "deepest stack NAME_run used, measured on bare metal by painting the stack.\n"
+    "seconds_per_inference (also printed without --json) is wall time where the runner\n"
+    "runs natively (host, and x86_64/aarch64/riscv64 on a machine of that kind): a\n"
+    "second run of the runner ('runner --time IN.bin N') times single calls of NAME_run\n"
+    "after a warm-up, cycling over the inputs for about 0.3 s (20 to 10000 calls), and\n"
+    "reports the median; timed_runs is the number of calls.  Both are null under an\n"
+    "emulator, where wall time says nothing about the target.",
     1, run_options,
 };
 
@@ -69,15 +75,19 @@ static int64_t io_numel(const EmitIO *io)
     return n;
 }
 
-/* What the runner reported on stdout: "shiftc-count TOTAL N" and
- * "shiftc-stack BYTES"; every other line is the runner's own (a bare-metal
- * runner's stderr arrives here too) and goes to stderr. */
+/* What the runner reported on stdout: "shiftc-count TOTAL N",
+ * "shiftc-stack BYTES" and, in its timing mode, "shiftc-time SECONDS RUNS";
+ * every other line is the runner's own (a bare-metal runner's stderr
+ * arrives here too) and goes to stderr. */
 typedef struct RunReport {
     int counted;
     unsigned long long count;
     long count_n;
     int stacked;
     unsigned long long stack;
+    int timed;
+    double seconds; /* median wall time of one NAME_run call */
+    long time_runs; /* calls timed */
 } RunReport;
 
 static void parse_report(char *out, RunReport *r)
@@ -91,6 +101,8 @@ static void parse_report(char *out, RunReport *r)
             r->counted = 1;
         else if (sscanf(line, "shiftc-stack %llu", &r->stack) == 1)
             r->stacked = 1;
+        else if (sscanf(line, "shiftc-time %lf %ld", &r->seconds, &r->time_runs) == 2)
+            r->timed = r->seconds > 0 && r->time_runs > 0;
         else
             fprintf(stderr, "%s\n", line);
     }
@@ -333,6 +345,21 @@ int cmd_run(int argc, char **argv)
         }
         off += bytes;
     }
+    /* wall time per inference: the runner's timing mode, a run of its own
+     * after the outputs are written, natively on an operating system only
+     * (under an emulator wall time says nothing about the target) */
+    RunReport trep = {0};
+    if (native && !target->bare_metal) {
+        char *time_argv[] = {runner, "--time", in_path, count, NULL};
+        console[0] = '\0';
+        int trc = process_capture_in(NULL, time_argv, console, console_len);
+        parse_report(console, &trep);
+        if (trc != 0 || !trep.timed) {
+            fprintf(stderr, "shiftc run: warning: %s --time failed (a runner emitted by an older shiftc? "
+                            "compile again): no seconds per inference\n", runner);
+            trep.timed = 0;
+        }
+    }
     /* instructions inside NAME_run over the n inferences */
     unsigned long long total = 0;
     int counted = 0;
@@ -361,6 +388,10 @@ int cmd_run(int argc, char **argv)
                    n ? (double)total / n : 0.0, total);
         else
             printf(", \"instructions_per_inference\": null, \"instructions_total\": null");
+        if (trep.timed)
+            printf(", \"seconds_per_inference\": %.9g, \"timed_runs\": %ld", trep.seconds, trep.time_runs);
+        else
+            printf(", \"seconds_per_inference\": null, \"timed_runs\": null");
         printf(", \"counter\": ");
         static const char *const counters[] = {"none", "callgrind", "minstret", "systick"};
         if (counted)
@@ -382,6 +413,8 @@ int cmd_run(int argc, char **argv)
         if (counted)
             printf("  %.1f instructions per inference (%s)\n", n ? (double)total / n : 0.0,
                    target->count == COUNT_SYSTICK ? "SysTick x 40" : "exact");
+        if (trep.timed)
+            printf("  %.3g s per inference (median of %ld runs)\n", trep.seconds, trep.time_runs);
         if (rep.stacked)
             printf("  stack high-water of %s_run: %llu bytes\n", meta.name, rep.stack);
     }

@@ -71,6 +71,13 @@ counter_of() { # TARGET: the counter run --json names, or null
     *) echo null ;;
     esac
 }
+timed_of() { # TARGET: does run --json time inferences (yes: natively on an OS) or not (null)
+    case $1 in
+    host) echo yes ;;
+    x86_64 | aarch64 | riscv64) [ "$(uname -m)" = "$1" ] && echo yes || echo null ;;
+    *) echo null ;;
+    esac
+}
 is_bare() { case $1 in cortex-m4 | rv32*) return 0 ;; esac; return 1; }
 is_riscv() { case $1 in riscv64 | rv32*) return 0 ;; esac; return 1; }
 ref_of() { case $1 in rv32i | rv32e) echo "$TMP/q-$2--no-mul.npy" ;; *) echo "$TMP/q-$2.npy" ;; esac; }
@@ -243,6 +250,20 @@ target_job() {
             fi
         else
             rfail "$m: instructions per inference ($cnt)" "got '$ipi' from '$counter'" "$(tail_of "$d/$m-run.log")"
+        fi
+        # wall time per inference: natively only, null under an emulator
+        local spi
+        spi=$(jget "$d/$m-run.json" 'j["seconds_per_inference"]')
+        if [ "$(timed_of "$t")" = yes ]; then
+            if [ "$(jget "$d/$m-run.json" 'isinstance(j["seconds_per_inference"], float) and j["seconds_per_inference"] > 0 and j["timed_runs"] >= 20')" = True ]; then
+                rok "$m: $spi s per inference (median of $(jget "$d/$m-run.json" 'j["timed_runs"]') timed runs)"
+            else
+                rfail "$m: positive seconds_per_inference natively" "got '$spi'" "$(tail_of "$d/$m-run.log")"
+            fi
+        elif [ "$spi" = null ]; then
+            rok "$m: no wall time under emulation (seconds_per_inference null)"
+        else
+            rfail "$m: no wall time under emulation (seconds_per_inference null)" "got '$spi'"
         fi
         # the stack high-water: bare metal only, and part of run's RAM
         if is_bare "$t"; then

@@ -2,9 +2,11 @@
 # Golden tests for the emitter: each case folder holds model.onnx, calib.npy
 # and expected/, the C that shiftc must emit for it (compared with diff -u).
 # After an intended change of the emitted code: tests/golden/run.sh --update
+# Environment: SHIFTC=path, the binary under test (default build/shiftc).
 set -u
+SHIFTC=${SHIFTC:-$(dirname "$0")/../../build/shiftc}
+SHIFTC=$(cd "$(dirname "$SHIFTC")" && pwd)/$(basename "$SHIFTC")
 cd "$(dirname "$0")"
-SHIFTC=../../build/shiftc
 update=0
 [ "${1:-}" = "--update" ] && update=1
 pass=0 fail=0

@@ -134,6 +134,7 @@ static void test_emitted_project(void **state)
     assert_non_null(strstr(mk, "\nCFLAGS ?= "));
     assert_non_null(strstr(runner, "#include \"shiftc_board.h\""));
     assert_null(strstr(runner, "SHIFTC_BOARD_COUNTER"));
+    assert_non_null(strstr(runner, "#define SHIFTC_RUNNER_HOSTED 1\n")); /* runner --time */
     free(mk), free(runner);
     EmitMeta meta;
     assert_int_equal(emit_read_meta(dir, &meta, err, sizeof err), 0);
@@ -151,6 +152,8 @@ static void test_emitted_project(void **state)
     assert_non_null(strstr(runner, "#define SHIFTC_BOARD_BARE_METAL 1\n"));
     assert_non_null(strstr(runner, "#define SHIFTC_BOARD_COUNTER SHIFTC_COUNTER_SYSTICK\n"));
     assert_non_null(strstr(runner, "#define SHIFTC_BOARD_SYSTICK_SCALE 40\n"));
+    assert_null(strstr(runner, "#define SHIFTC_RUNNER_HOSTED")); /* no clock_gettime */
+    assert_null(strstr(runner, "#define _POSIX_C_SOURCE"));
     free(mk), free(runner);
     char *board = read_file(dir, "shiftc_board.h");
     assert_non_null(board);

@@ -12,10 +12,27 @@
  * tiny_cnn_run_float and writes float32 outputs.  Where the target has an
  * instruction counter or the stack can be measured (shiftc_board.h), the
  * runner prints "shiftc-count TOTAL N" and "shiftc-stack BYTES" at the end.
+ *
+ * On an operating system the runner also has a timing mode, which writes
+ * nothing:
+ *
+ *   runner --time IN.bin N
+ *
+ * It reads (and for an integer network quantizes) up to 10000 samples of
+ * IN.bin, warms up, then times single calls of the run function with
+ * clock_gettime(CLOCK_MONOTONIC), cycling over the samples, until about
+ * 0.3 s have passed (at least 20 calls, at most 10000), and prints
+ * "shiftc-time SECONDS RUNS": the median seconds per call over RUNS calls.
  */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime, for runner --time */
+#define SHIFTC_RUNNER_HOSTED 1
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef SHIFTC_RUNNER_HOSTED
+#include <string.h>
+#include <time.h>
+#endif
 
 #include "tiny_cnn.h"
 #include "shiftc_board.h"
@@ -30,6 +47,133 @@ static unsigned char in_q[(tiny_cnn_INPUT0_SIZE)];
 static unsigned char out_q[(tiny_cnn_OUTPUT0_SIZE)];
 #endif
 static ShiftcBoard board;
+
+#ifdef SHIFTC_RUNNER_HOSTED
+#define RUNNER_TIME_MIN_RUNS 20
+#define RUNNER_TIME_MAX_RUNS 10000
+#define RUNNER_TIME_BUDGET 0.3  /* seconds of timed calls, about */
+#define RUNNER_TIME_WARMUP 0.05 /* seconds of calls before timing */
+#if tiny_cnn_FLOAT_MODE
+typedef float runner_in_t;
+#else
+typedef unsigned char runner_in_t;
+#endif
+static double run_seconds[RUNNER_TIME_MAX_RUNS];
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* runner --time IN.bin N (see the top of this file). */
+static int time_runs(const char *path, long n)
+{
+    runner_in_t *keep;
+#if tiny_cnn_FLOAT_MODE
+    const float *in[tiny_cnn_NUM_INPUTS];
+    float *out[tiny_cnn_NUM_OUTPUTS];
+#else
+    const void *in[tiny_cnn_NUM_INPUTS];
+    void *out[tiny_cnn_NUM_OUTPUTS];
+#endif
+    const runner_in_t *x;
+    long ns, s, k, off;
+    double start, t0, t1, median;
+    int i, rc, warm;
+    FILE *fi;
+
+    ns = n < RUNNER_TIME_MAX_RUNS ? n : RUNNER_TIME_MAX_RUNS;
+    if (ns < 1) {
+        fprintf(stderr, "runner: --time needs at least one sample\n");
+        return 2;
+    }
+    keep = (runner_in_t *)malloc((size_t)ns * (size_t)((tiny_cnn_INPUT0_SIZE)) * sizeof keep[0]);
+    if (!keep) {
+        fprintf(stderr, "runner: out of memory for %ld samples\n", ns);
+        return 1;
+    }
+    fi = fopen(path, "rb");
+    if (!fi) {
+        perror(path);
+        free(keep);
+        return 1;
+    }
+    for (s = 0; s < ns; s++) {
+        if (fread(in_f, sizeof in_f[0], (tiny_cnn_INPUT0_SIZE), fi) != (size_t)((tiny_cnn_INPUT0_SIZE))) {
+            fprintf(stderr, "runner: %s: short read at sample %ld of %ld\n", path, s, n);
+            fclose(fi);
+            free(keep);
+            return 1;
+        }
+#if tiny_cnn_FLOAT_MODE
+        memcpy(keep + s * ((tiny_cnn_INPUT0_SIZE)), in_f, sizeof in_f);
+#else
+        off = 0;
+        for (i = 0; i < tiny_cnn_NUM_INPUTS; i++) {
+            tiny_cnn_quantize_input(i, in_f + off, keep + s * ((tiny_cnn_INPUT0_SIZE)) + off);
+            off += in_sizes[i];
+        }
+#endif
+    }
+    fclose(fi);
+    off = 0;
+    for (i = 0; i < tiny_cnn_NUM_OUTPUTS; i++) {
+#if tiny_cnn_FLOAT_MODE
+        out[i] = out_f + off;
+#else
+        out[i] = out_q + off;
+#endif
+        off += out_sizes[i];
+    }
+    /* warm up for RUNNER_TIME_WARMUP seconds, then time single calls; k
+     * counts the calls, s the timed ones */
+    warm = 1;
+    start = now_seconds();
+    for (k = 0, s = 0;; k++) {
+        x = keep + (k % ns) * ((tiny_cnn_INPUT0_SIZE));
+        off = 0;
+        for (i = 0; i < tiny_cnn_NUM_INPUTS; i++) {
+            in[i] = x + off;
+            off += in_sizes[i];
+        }
+        t0 = now_seconds();
+#if tiny_cnn_FLOAT_MODE
+        rc = tiny_cnn_run_float(in, out);
+#else
+        rc = tiny_cnn_run(in, out);
+#endif
+        t1 = now_seconds();
+        if (rc != 0) {
+            fprintf(stderr, "runner: the run function failed while timing sample %ld\n", k % ns);
+            free(keep);
+            return 1;
+        }
+        if (warm) {
+            if (t1 - start >= RUNNER_TIME_WARMUP) {
+                warm = 0;
+                start = t1;
+            }
+            continue;
+        }
+        run_seconds[s++] = t1 - t0;
+        if (s >= RUNNER_TIME_MAX_RUNS || (s >= RUNNER_TIME_MIN_RUNS && t1 - start >= RUNNER_TIME_BUDGET))
+            break;
+    }
+    free(keep);
+    qsort(run_seconds, (size_t)s, sizeof run_seconds[0], cmp_double);
+    median = s % 2 ? run_seconds[s / 2] : 0.5 * (run_seconds[s / 2 - 1] + run_seconds[s / 2]);
+    printf("shiftc-time %.9g %ld\n", median, s);
+    return 0;
+}
+#endif
 
 int main(int argc, char **argv)
 {
@@ -47,7 +191,11 @@ int main(int argc, char **argv)
     FILE *fi, *fo;
 
     if (argc != 4) {
+#ifdef SHIFTC_RUNNER_HOSTED
+        fprintf(stderr, "usage: %s IN.bin OUT.bin N\n       %s --time IN.bin N\n", argv[0], argv[0]);
+#else
         fprintf(stderr, "usage: %s IN.bin OUT.bin N\n", argv[0]);
+#endif
         return 2;
     }
     n = strtol(argv[3], &end, 10);
@@ -55,6 +203,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "runner: bad sample count '%s'\n", argv[3]);
         return 2;
     }
+#ifdef SHIFTC_RUNNER_HOSTED
+    if (strcmp(argv[1], "--time") == 0)
+        return time_runs(argv[2], n);
+#endif
     off = 0;
     for (i = 0; i < tiny_cnn_NUM_INPUTS; i++) {
         fin[i] = in_f + off;

@@ -431,6 +431,23 @@ static inline void shiftc_concat_q(const void *x, int xt, void *y, int yt, int32
                       shiftc_requant(shiftc_ld(x, o * inner + i, xt), mult, shift, zero, lo, hi));
 }
 
+/* Slice, the converse of shiftc_concat_q without rescaling: outer blocks
+ * of `inner` codes each, read at column `offset` of input rows that are
+ * `row` codes long, for any storage type xt (output of the same type).
+ * Offsets advance by adds, so the no-mul mode uses it as it is. */
+static inline void shiftc_slice_q(const void *x, int xt, void *y, int32_t outer, int32_t inner,
+                                  int32_t row, int32_t offset)
+{
+    const uint8_t *xb = (const uint8_t *)x;
+    uint8_t *yb = (uint8_t *)y;
+    int32_t w = shiftc_is16(xt), o, i, src = offset << w, dst = 0;
+    inner <<= w; /* in bytes from here */
+    row <<= w;
+    for (o = 0; o < outer; o++, src += row, dst += inner)
+        for (i = 0; i < inner; i++)
+            yb[dst + i] = xb[src + i];
+}
+
 /* ---- no-mul mode kernels: the multiplierless counterparts of the
  * requantizing kernels above.  Add and Concat run on the target, so their
  * index arithmetic is multiplication-free too (offsets advance by adds);
@@ -540,6 +557,226 @@ static inline void shiftc_dense_nomul_q(const void *x, int xt, const int32_t *wq
             shiftc_st(y, r * n + o, yt,
                       shiftc_requant_nomul(acc, nm[3 * o], nm[3 * o + 1], nm[3 * o + 2], zero, lo, hi));
         }
+}
+
+/* ---- recurrent cells: LSTM and GRU (docs/rnn.md) ----
+ *
+ * A quantized LSTM or GRU node, batch 1, one direction per call: a
+ * bidirectional node is two calls (direction 0 forward, 1 reverse), each
+ * with its own weights, biases and state, writing its half of Y [T][2][H]
+ * and of Y_h, Y_c [2][H].
+ * Fixed-point formats, the same for every model:
+ *   - hidden state h: int16 in Q15 (|h| < 1);
+ *   - LSTM cell state c: int16 in Q(c_frac), saturated;
+ *   - gate pre-activations: int32 in Q(pre_frac), each add saturated to
+ *     +-SHIFTC_RNN_PRE_MAX;
+ *   - gate values (sigmoid, tanh): Q15, from a table of SHIFTC_RNN_TAB_N
+ *     entries over pre-activation codes [-32768, 32767], linearly
+ *     interpolated (shiftc_rnn_act).
+ * The weighted part of a step (W x_t and R h, each row requantized from
+ * its int32 accumulator into Q(pre_frac) by shiftc_rnn_acc_q or
+ * shiftc_rnn_acc_nomul) is a callback: the simulator passes the reference
+ * loops (shiftc_rnn_mv_ref), emitted code a function with the weights
+ * baked in as shift-add terms.  Everything else -- the time loop, the
+ * cell arithmetic, the state, the output requantization -- is
+ * shiftc_rnn_q, called by both.  Products of gate values and states are
+ * exact int32 products (|factors| <= 2^15 and 2^16: no overflow), so the
+ * only rounding is the shiftc_rdpot after each. */
+
+#define SHIFTC_RNN_PRE_MAX 16777216 /* 2^24 */
+#define SHIFTC_RNN_TAB_SHIFT 6
+#define SHIFTC_RNN_TAB_N ((65536 >> SHIFTC_RNN_TAB_SHIFT) + 1) /* 1025 */
+
+/* Pre-activation slots: 4H int32.  LSTM: i, o, f, c (ONNX's gate order);
+ * GRU: z, r, then the candidate's input part W_h x + Wb_h and its
+ * recurrent part R_h h + Rb_h (linear_before_reset) or R_h (r . h) + Rb_h. */
+
+/* callback: adds part `part` of a step's matrix-vector products into pre.
+ * part 0: W (all G*H rows) times v = x_t (storage type of x);
+ * part 1: R times v = h (int16): all rows, except for a GRU with
+ *   linear_before_reset = 0 only rows [0, 2H) (z, r);
+ * part 2 (GRU, linear_before_reset = 0): rows [2H, 3H) of R times
+ *   v = r . h (int16).
+ * Row k of W or R adds into pre[k], except a GRU's candidate rows
+ * [2H, 3H) of R, which add into pre[k + H]. */
+typedef void (*shiftc_rnn_mv)(const void *ctx, int32_t part, const void *v, int32_t *pre);
+
+typedef struct shiftc_rnn {
+    int32_t gru;          /* 0: LSTM, 1: GRU */
+    int32_t lbr;          /* GRU: linear_before_reset */
+    int32_t input_forget; /* LSTM: f = 1 - i */
+    int32_t reverse;      /* run t = T-1 .. 0 */
+    int32_t T, H;         /* steps, hidden size */
+    int32_t x_step;       /* bytes of one x_t */
+    int32_t y_step;       /* Y elements between time steps: H, or 2H bidirectional */
+    int32_t y_off;        /* this direction's first element in Y, Y_h, Y_c: 0 or H */
+    int32_t pre_frac;     /* pre-activations in Q(pre_frac) */
+    int32_t c_frac;       /* LSTM cell state in Q(c_frac) */
+    int32_t pre_lim;      /* |gate pre-activation| clamp (rnn clip) */
+    int32_t no_mul;       /* output multipliers are two-term (ynm) */
+    const int32_t *bias;  /* 4H, Q(pre_frac) */
+    const int16_t *sig, *tnh; /* SHIFTC_RNN_TAB_N entries each, Q15 */
+    const int16_t *h0, *c0;   /* initial state (Q15, Q(c_frac)) or NULL: 0 */
+    /* outputs Y, Y_h, Y_c: storage type (-1: absent), requantization of
+       h (Q15) or c (Q(c_frac)) to their codes */
+    int32_t yt[3];
+    int32_t ym[3], ys[3];
+    int32_t ynm[3][3];
+    int32_t yzero[3], ylo[3], yhi[3];
+} shiftc_rnn;
+
+/* Scratch bytes shiftc_rnn_q needs: pre (4H int32), h, c, r.h (int16). */
+#define SHIFTC_RNN_SCRATCH(H) (16 * (H) + 6 * (H))
+
+static inline int32_t shiftc_rnn_sat(int64_t v)
+{
+    return v > SHIFTC_RNN_PRE_MAX ? SHIFTC_RNN_PRE_MAX
+           : v < -SHIFTC_RNN_PRE_MAX ? -SHIFTC_RNN_PRE_MAX : (int32_t)v;
+}
+
+/* pre += acc * M, M = mult * 2^(shift-31), saturated. */
+static inline void shiftc_rnn_acc_q(int32_t *pre, int32_t acc, int32_t mult, int32_t shift)
+{
+    *pre = shiftc_rnn_sat((int64_t)*pre + shiftc_mul_q(acc, mult, shift));
+}
+
+/* pre += acc * (2^-e1 + s2 * 2^-e2), saturated (no-mul mode). */
+static inline void shiftc_rnn_acc_nomul(int32_t *pre, int32_t acc, int32_t e1, int32_t s2,
+                                        int32_t e2)
+{
+    *pre = shiftc_rnn_sat((int64_t)*pre + shiftc_mul_nomul(acc, e1, s2, e2));
+}
+
+/* A gate nonlinearity: table lookup at the pre-activation clamped to
+ * [-32768, 32767], interpolated between entries 2^SHIFTC_RNN_TAB_SHIFT
+ * codes apart. */
+static inline int32_t shiftc_rnn_act(const int16_t *tab, int32_t pre)
+{
+    int32_t i = shiftc_clamp(pre, -32768, 32767) + 32768;
+    int32_t j = i >> SHIFTC_RNN_TAB_SHIFT, f = i & ((1 << SHIFTC_RNN_TAB_SHIFT) - 1);
+    return tab[j] + shiftc_rdpot(((int32_t)tab[j + 1] - tab[j]) * f, SHIFTC_RNN_TAB_SHIFT);
+}
+
+/* Q(from) -> Q(to) for |v| < 2^16 and |to - from| <= 12. */
+static inline int32_t shiftc_rnn_rescale(int32_t v, int32_t from, int32_t to)
+{
+    return to >= from ? v * (1 << (to - from)) : shiftc_rdpot(v, from - to);
+}
+
+static inline void shiftc_rnn_out(const shiftc_rnn *r, int32_t k, void *y, int32_t i, int32_t v)
+{
+    int32_t q = r->no_mul ? shiftc_requant_nomul(v, r->ynm[k][0], r->ynm[k][1], r->ynm[k][2],
+                                                 r->yzero[k], r->ylo[k], r->yhi[k])
+                          : shiftc_requant(v, r->ym[k], r->ys[k], r->yzero[k], r->ylo[k], r->yhi[k]);
+    shiftc_st(y, i, r->yt[k], q);
+}
+
+/* One direction of the node: x is [T][I] codes, y [T][y_step] codes (or
+ * NULL), yh and yc [y_off + H] codes (or NULL); scratch
+ * SHIFTC_RNN_SCRATCH(H) bytes, 4-byte aligned. */
+static inline void shiftc_rnn_q(const shiftc_rnn *r, shiftc_rnn_mv mv, const void *ctx,
+                                const void *x, void *y, void *yh, void *yc, void *scratch)
+{
+    int32_t H = r->H, t, j, k;
+    int32_t *pre = (int32_t *)scratch;
+    int16_t *h = (int16_t *)(pre + 4 * H), *c = h + H, *rh = c + H;
+    const uint8_t *xt = (const uint8_t *)x;
+    int32_t yo = r->y_off;
+    for (j = 0; j < H; j++) {
+        h[j] = r->h0 ? r->h0[j] : 0;
+        c[j] = r->c0 ? r->c0[j] : 0;
+    }
+    if (r->reverse)
+        for (t = 1; t < r->T; t++) {
+            xt += r->x_step;
+            yo += r->y_step;
+        }
+    for (t = 0; t < r->T; t++) {
+        for (k = 0; k < 4 * H; k++)
+            pre[k] = r->bias[k];
+        mv(ctx, 0, xt, pre);
+        if (r->gru && !r->lbr) {
+            mv(ctx, 1, h, pre);
+            for (j = 0; j < H; j++) {
+                int32_t rg = shiftc_rnn_act(r->sig, shiftc_clamp(pre[H + j], -r->pre_lim, r->pre_lim));
+                rh[j] = (int16_t)shiftc_rdpot(rg * h[j], 15);
+            }
+            mv(ctx, 2, rh, pre);
+        } else {
+            mv(ctx, 1, h, pre);
+        }
+        for (j = 0; j < H; j++) {
+            int32_t lim = r->pre_lim;
+            if (!r->gru) {
+                int32_t ig = shiftc_rnn_act(r->sig, shiftc_clamp(pre[j], -lim, lim));
+                int32_t og = shiftc_rnn_act(r->sig, shiftc_clamp(pre[H + j], -lim, lim));
+                int32_t fg = r->input_forget ? 32768 - ig
+                                             : shiftc_rnn_act(r->sig, shiftc_clamp(pre[2 * H + j], -lim, lim));
+                int32_t gg = shiftc_rnn_act(r->tnh, shiftc_clamp(pre[3 * H + j], -lim, lim));
+                int32_t cn = shiftc_rdpot(fg * c[j], 15) + shiftc_rdpot(ig * gg, 30 - r->c_frac);
+                cn = shiftc_clamp(cn, -32767, 32767);
+                c[j] = (int16_t)cn;
+                h[j] = (int16_t)shiftc_rdpot(
+                    og * shiftc_rnn_act(r->tnh, shiftc_rnn_rescale(cn, r->c_frac, r->pre_frac)), 15);
+            } else {
+                int32_t zg = shiftc_rnn_act(r->sig, shiftc_clamp(pre[j], -lim, lim));
+                int32_t rg = shiftc_rnn_act(r->sig, shiftc_clamp(pre[H + j], -lim, lim));
+                int32_t hp = r->lbr ? pre[2 * H + j] +
+                                          shiftc_rdpot(rg * shiftc_clamp(pre[3 * H + j], -65535, 65535), 15)
+                                    : pre[2 * H + j] + pre[3 * H + j];
+                int32_t ht = shiftc_rnn_act(r->tnh, shiftc_clamp(hp, -lim, lim));
+                h[j] = (int16_t)shiftc_rdpot((32768 - zg) * ht + zg * h[j], 15);
+            }
+        }
+        if (y)
+            for (j = 0; j < H; j++)
+                shiftc_rnn_out(r, 0, y, yo + j, h[j]);
+        if (r->reverse) {
+            xt -= r->x_step;
+            yo -= r->y_step;
+        } else {
+            xt += r->x_step;
+            yo += r->y_step;
+        }
+    }
+    for (j = 0; j < H; j++) {
+        if (yh)
+            shiftc_rnn_out(r, 1, yh, r->y_off + j, h[j]);
+        if (yc)
+            shiftc_rnn_out(r, 2, yc, r->y_off + j, c[j]);
+    }
+}
+
+/* The reference matrix-vector products (the simulator's callback): codes
+ * row-major, W [G*H][I], R [G*H][H], per-row multipliers. */
+typedef struct shiftc_rnn_ref {
+    int32_t gru, lbr, I, H, G, xt, no_mul;
+    const int32_t *wq, *rq;
+    const int32_t *wmult, *wshift, *rmult, *rshift; /* Q31 form */
+    const int32_t *wnm, *rnm;                       /* no-mul: 3 per row */
+} shiftc_rnn_ref;
+
+static inline void shiftc_rnn_mv_ref(const void *ctx, int32_t part, const void *v, int32_t *pre)
+{
+    const shiftc_rnn_ref *m = (const shiftc_rnn_ref *)ctx;
+    int32_t H = m->H, rows = m->G * H, k0 = 0, k1 = rows, len = part == 0 ? m->I : H, k, i;
+    const int32_t *w = part == 0 ? m->wq : m->rq;
+    const int32_t *mu = part == 0 ? m->wmult : m->rmult, *sh = part == 0 ? m->wshift : m->rshift;
+    const int32_t *nm = part == 0 ? m->wnm : m->rnm;
+    int vt = part == 0 ? m->xt : SHIFTC_I16;
+    if (part == 1 && m->gru && !m->lbr)
+        k1 = 2 * H;
+    if (part == 2)
+        k0 = 2 * H, k1 = 3 * H;
+    for (k = k0; k < k1; k++) {
+        int32_t acc = 0, dst = part > 0 && m->gru && k >= 2 * H ? k + H : k;
+        for (i = 0; i < len; i++)
+            acc += w[k * len + i] * shiftc_ld(v, i, vt);
+        if (m->no_mul)
+            shiftc_rnn_acc_nomul(pre + dst, acc, nm[3 * k], nm[3 * k + 1], nm[3 * k + 2]);
+        else
+            shiftc_rnn_acc_q(pre + dst, acc, mu[k], sh[k]);
+    }
 }
 
 /* Elementwise op by table, indexed by code - type minimum: 256 entries
@@ -657,6 +894,313 @@ static inline void shiftc_pad16_q(const void *xv, void *yv, int32_t planes, int3
         for (int32_t r = 0; r < h; r++)
             for (int32_t c = 0; c < w; c++)
                 y[(p * ph + r + pt) * pw + c + pl] = x[(p * h + r) * w + c];
+}
+
+/* ---- MAC kernels (--kernel mac, KS_TABLE) ----
+ * The packed-table kernel style: a layer's weight codes are int8_t arrays
+ * (every weight format's codes fit), multiplied and accumulated in a loop.
+ * The accumulators are the very sums of shiftc_conv_q / shiftc_dense_q
+ * (int32, no partial sum can overflow, so the order of the terms is free)
+ * and go through the same shiftc_requant / shiftc_requant_nomul, so the
+ * results equal the simulator's bit for bit by construction.
+ *
+ * Weight layout of n rows (output channels) of k codes:
+ *   blocked = 0: row-major w[o][i] (plain C that gcc -O2 vectorises);
+ *   blocked = 1: rows in blocks of 4: for each block, k/4 chunks of 16
+ *     bytes (4 codes of row 0, of row 1, of row 2, of row 3), then the
+ *     k % 4 last codes of each of the 4 rows; the n % 4 last rows
+ *     row-major after the blocks.  One pointer walks a block, and on
+ *     ARMv7E-M (__ARM_FEATURE_DSP: Cortex-M4/M7/M33) each 32-bit load gives
+ *     four codes of one row for SXTB16 + SMLAD against four inputs that are
+ *     loaded and widened once for the four rows.  The compiler writes this
+ *     layout for DSP targets; other targets read it with plain C.
+ * Conv is one row product per output pixel and group over the pixel's
+ * patch, gathered into `col` (icg*kh*kw codes, the input's storage type)
+ * from the zero-padded input; depthwise layers (one input and one output
+ * channel per group) take a direct loop instead.  The kernels are always
+ * inlined: the emitted call passes constants, so the geometry, the types
+ * and the requantization mode fold away. */
+
+#if defined(__GNUC__)
+#define SHIFTC_MAC_INLINE static inline __attribute__((always_inline))
+#else
+#define SHIFTC_MAC_INLINE static inline
+#endif
+
+#if defined(__ARM_FEATURE_DSP) && !defined(SHIFTC_NO_DSP)
+#include <arm_acle.h>
+#define SHIFTC_MAC_DSP 1
+static inline uint32_t shiftc_ld32u(const void *p)
+{
+    uint32_t v;
+    __builtin_memcpy(&v, p, 4); /* one LDR: ARMv7-M loads unaligned words */
+    return v;
+}
+/* bytes 1 and 3 sign- / zero-extended to two halfwords (SXTB16 ..., ROR #8) */
+static inline int32_t shiftc_sxtb16_r8(uint32_t v)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+static inline int32_t shiftc_uxtb16_r8(uint32_t v)
+{
+    int32_t r;
+    __asm__("uxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+#endif
+
+/* Requantization of one layer: per channel Q31 multiplier and exponent, or
+ * in no-mul mode (nm != NULL) {e1, s2, e2} per channel. */
+typedef struct shiftc_rq {
+    const int32_t *mult, *shift;
+    const int32_t *nm;
+    int32_t zero, lo, hi;
+} shiftc_rq;
+
+/* Channel o's constants: {mult, shift, -} or in no-mul mode {e1, s2, e2}
+ * (read into locals once per channel: a store of an 8-bit code may alias
+ * anything, so a table read after it is read again). */
+static inline void shiftc_rq_load(const shiftc_rq *r, int32_t o, int32_t m[3])
+{
+    if (r->nm) {
+        m[0] = r->nm[3 * o], m[1] = r->nm[3 * o + 1], m[2] = r->nm[3 * o + 2];
+    } else {
+        m[0] = r->mult[o], m[1] = r->shift[o], m[2] = 0;
+    }
+}
+
+/* shiftc_requant / shiftc_requant_nomul of acc with loaded constants m.
+ * A multiplier below 1 (shift <= 0, every usual layer) skips the left
+ * shift, whose saturating 64-bit form costs ~20 instructions on a 32-bit
+ * core: shiftc_shl_sat(acc, 0) == acc, so the value is shiftc_requant's. */
+static inline int32_t shiftc_rq_value(const shiftc_rq *r, const int32_t m[3], int32_t acc)
+{
+    if (r->nm)
+        return shiftc_requant_nomul(acc, m[0], m[1], m[2], r->zero, r->lo, r->hi);
+    if (m[1] <= 0) {
+        int64_t v = (int64_t)shiftc_rdpot(shiftc_srdhm(acc, m[0]), -m[1]) + r->zero;
+        return v < r->lo ? r->lo : v > r->hi ? r->hi : (int32_t)v;
+    }
+    return shiftc_requant(acc, m[0], m[1], r->zero, r->lo, r->hi);
+}
+
+static inline int32_t shiftc_rq_apply(const shiftc_rq *r, int32_t o, int32_t acc)
+{
+    int32_t m[3];
+    shiftc_rq_load(r, o, m);
+    return shiftc_rq_value(r, m, acc);
+}
+
+/* Index of code (o, i) of n rows of k codes in the blocked layout. */
+static inline int32_t shiftc_mac_blocked_index(int32_t o, int32_t i, int32_t k, int32_t n)
+{
+    int32_t n4 = n & ~3, k4 = k & ~3;
+    if (o >= n4)
+        return o * k + i;
+    int32_t base = (o & ~3) * k;
+    if (i < k4)
+        return base + (i >> 2) * 16 + (o & 3) * 4 + (i & 3);
+    return base + 4 * k4 + (o & 3) * (k - k4) + (i - k4);
+}
+
+/* y[yi + o*ys] = requant(o0 + o, bias[o0 + o] + sum_i w[o][i] * x[i]) for
+ * the n rows o of w (layout `blocked`, above). */
+SHIFTC_MAC_INLINE void shiftc_mac_rows_q(const void *x, int xt, const int8_t *w, int blocked, int32_t k,
+                                         int32_t n, const int32_t *bias, const shiftc_rq *rq, int32_t o0,
+                                         void *y, int yt, int32_t yi, int32_t ys)
+{
+    /* pointers and indices advance by increments: no o * k product that
+     * gcc's loop analysis would suspect of overflowing */
+    int32_t o, yo = yi, nb = blocked ? n & ~3 : 0;
+    const int8_t *wrow = w;
+    if (nb) {
+        int32_t k4 = k & ~3, kt = k - k4;
+        for (o = 0; o < nb; o += 4, wrow += 4 * k, yo += 4 * ys) {
+            const int8_t *wp = wrow;
+            int32_t a0 = bias[o0 + o], a1 = bias[o0 + o + 1], a2 = bias[o0 + o + 2], a3 = bias[o0 + o + 3];
+            int32_t i = 0;
+#ifdef SHIFTC_MAC_DSP
+            if (!shiftc_is16(xt)) {
+                const uint8_t *xp = (const uint8_t *)x;
+                for (; i < k4; i += 4, wp += 16) {
+                    uint32_t xv = shiftc_ld32u(xp + i), wv;
+                    int32_t x02 = xt == SHIFTC_U8 ? (int32_t)__uxtb16(xv) : __sxtb16((int32_t)xv);
+                    int32_t x13 = xt == SHIFTC_U8 ? shiftc_uxtb16_r8(xv) : shiftc_sxtb16_r8(xv);
+                    wv = shiftc_ld32u(wp);
+                    a0 = __smlad(__sxtb16((int32_t)wv), x02, a0);
+                    a0 = __smlad(shiftc_sxtb16_r8(wv), x13, a0);
+                    wv = shiftc_ld32u(wp + 4);
+                    a1 = __smlad(__sxtb16((int32_t)wv), x02, a1);
+                    a1 = __smlad(shiftc_sxtb16_r8(wv), x13, a1);
+                    wv = shiftc_ld32u(wp + 8);
+                    a2 = __smlad(__sxtb16((int32_t)wv), x02, a2);
+                    a2 = __smlad(shiftc_sxtb16_r8(wv), x13, a2);
+                    wv = shiftc_ld32u(wp + 12);
+                    a3 = __smlad(__sxtb16((int32_t)wv), x02, a3);
+                    a3 = __smlad(shiftc_sxtb16_r8(wv), x13, a3);
+                }
+            }
+#endif
+            for (; i < k4; i += 4, wp += 16)
+                for (int32_t j = 0; j < 4; j++) {
+                    int32_t xv = shiftc_ld(x, i + j, xt);
+                    a0 += wp[j] * xv;
+                    a1 += wp[4 + j] * xv;
+                    a2 += wp[8 + j] * xv;
+                    a3 += wp[12 + j] * xv;
+                }
+            for (int32_t j = 0; j < kt; j++) {
+                int32_t xv = shiftc_ld(x, k4 + j, xt);
+                a0 += wp[j] * xv;
+                a1 += wp[kt + j] * xv;
+                a2 += wp[2 * kt + j] * xv;
+                a3 += wp[3 * kt + j] * xv;
+            }
+            shiftc_st(y, yo, yt, shiftc_rq_apply(rq, o0 + o, a0));
+            shiftc_st(y, yo + ys, yt, shiftc_rq_apply(rq, o0 + o + 1, a1));
+            shiftc_st(y, yo + 2 * ys, yt, shiftc_rq_apply(rq, o0 + o + 2, a2));
+            shiftc_st(y, yo + 3 * ys, yt, shiftc_rq_apply(rq, o0 + o + 3, a3));
+        }
+    }
+    /* row-major rows: every row of the plain layout, the last n % 4 of the
+     * blocked one */
+    for (o = nb; o < n; o++, wrow += k, yo += ys) {
+        const int8_t *wr = wrow;
+        int32_t a = bias[o0 + o], i = 0;
+#ifdef SHIFTC_MAC_DSP
+        if (!shiftc_is16(xt)) {
+            const uint8_t *xp = (const uint8_t *)x;
+            for (; i + 4 <= k; i += 4) {
+                uint32_t xv = shiftc_ld32u(xp + i), wv = shiftc_ld32u(wr + i);
+                int32_t x02 = xt == SHIFTC_U8 ? (int32_t)__uxtb16(xv) : __sxtb16((int32_t)xv);
+                int32_t x13 = xt == SHIFTC_U8 ? shiftc_uxtb16_r8(xv) : shiftc_sxtb16_r8(xv);
+                a = __smlad(__sxtb16((int32_t)wv), x02, a);
+                a = __smlad(shiftc_sxtb16_r8(wv), x13, a);
+            }
+        }
+#endif
+        for (; i < k; i++)
+            a += wr[i] * shiftc_ld(x, i, xt);
+        shiftc_st(y, yo, yt, shiftc_rq_apply(rq, o0 + o, a));
+    }
+}
+
+/* Dense: y[r][o] = requant(bias[o] + sum_i w[o][i] * x[r][i]), m rows of k
+ * inputs, n outputs. */
+SHIFTC_MAC_INLINE void shiftc_dense_mac_q(const void *x, int xt, const int8_t *w, int blocked,
+                                          const int32_t *bias, const shiftc_rq *rq, void *y, int yt, int32_t m,
+                                          int32_t k, int32_t n)
+{
+    int32_t xs = shiftc_is16(xt) ? 2 : 1;
+    for (int32_t r = 0; r < m; r++)
+        shiftc_mac_rows_q((const uint8_t *)x + (size_t)r * k * xs, xt, w, blocked, k, n, bias, rq, 0, y, yt,
+                          r * n, 1);
+}
+
+/* Conv over the zero-padded input xp (planes of (h+pt+pb) x (w+pl+pr); the
+ * input itself when there is no padding), weights [oc][icg*kh*kw] with the
+ * rows of each group laid out as n = oc/group rows (layout `blocked`);
+ * col: scratch of icg*kh*kw codes (unused by depthwise layers); slack: 1 if
+ * 3 bytes past the end of xp may be read (and ignored), which lets a
+ * depthwise 3x3 layer read each kernel row as one word on ARMv7E-M. */
+SHIFTC_MAC_INLINE void shiftc_conv_mac_q(const void *xp, int xt, const int8_t *w, int blocked,
+                                         const int32_t *bias, const shiftc_rq *rq, void *y, int yt,
+                                         const shiftc_geom *g, void *col, int slack)
+{
+    int32_t icg = g->c / g->group, ocg = g->oc / g->group;
+    int32_t ph = g->h + g->pt + g->pb, pw = g->w + g->pl + g->pr, plane = ph * pw;
+    int32_t kk = g->kh * g->kw, K = icg * kk, ohw = g->oh * g->ow;
+    (void)slack; /* used by the DSP path only */
+    for (int32_t b = 0; b < g->n; b++) {
+        if (icg == 1 && ocg == 1) { /* depthwise: one weight row per channel */
+            for (int32_t c = 0; c < g->c; c++) {
+                int32_t xb = (b * g->c + c) * plane, yb = (b * g->oc + c) * ohw, m[3];
+                const int8_t *wc = w + c * kk;
+                shiftc_rq_load(rq, c, m);
+#ifdef SHIFTC_MAC_DSP
+                /* one unaligned word per kernel row: SXTB16 gives (x0, x2) for
+                 * SMLAD with (w0, w2), ROR #8 then x1 for SMLABB; byte 3 is
+                 * read and ignored, so xp must have 3 bytes of slack */
+                if (g->kh == 3 && g->kw == 3 && g->dw == 1 && slack && !shiftc_is16(xt)) {
+                    int32_t a02 = (int32_t)((uint32_t)(uint16_t)wc[0] | ((uint32_t)(uint16_t)wc[2] << 16));
+                    int32_t b02 = (int32_t)((uint32_t)(uint16_t)wc[3] | ((uint32_t)(uint16_t)wc[5] << 16));
+                    int32_t c02 = (int32_t)((uint32_t)(uint16_t)wc[6] | ((uint32_t)(uint16_t)wc[8] << 16));
+                    int32_t a1 = wc[1], b1 = wc[4], c1 = wc[7], bc = bias[c];
+                    const uint8_t *xq = (const uint8_t *)xp + xb;
+                    int32_t r1 = g->dh * pw, r2 = 2 * g->dh * pw;
+                    for (int32_t oy = 0; oy < g->oh; oy++) {
+                        const uint8_t *row = xq + oy * g->sh * pw;
+                        for (int32_t ox = 0; ox < g->ow; ox++, row += g->sw) {
+                            uint32_t v0 = shiftc_ld32u(row), v1 = shiftc_ld32u(row + r1), v2 = shiftc_ld32u(row + r2);
+                            int32_t a;
+                            if (xt == SHIFTC_U8) {
+                                a = __smlad((int32_t)__uxtb16(v0), a02, bc);
+                                a = __smlabb(shiftc_uxtb16_r8(v0), a1, a);
+                                a = __smlad((int32_t)__uxtb16(v1), b02, a);
+                                a = __smlabb(shiftc_uxtb16_r8(v1), b1, a);
+                                a = __smlad((int32_t)__uxtb16(v2), c02, a);
+                                a = __smlabb(shiftc_uxtb16_r8(v2), c1, a);
+                            } else {
+                                a = __smlad(__sxtb16((int32_t)v0), a02, bc);
+                                a = __smlabb(shiftc_sxtb16_r8(v0), a1, a);
+                                a = __smlad(__sxtb16((int32_t)v1), b02, a);
+                                a = __smlabb(shiftc_sxtb16_r8(v1), b1, a);
+                                a = __smlad(__sxtb16((int32_t)v2), c02, a);
+                                a = __smlabb(shiftc_sxtb16_r8(v2), c1, a);
+                            }
+                            shiftc_st(y, yb + oy * g->ow + ox, yt, shiftc_rq_value(rq, m, a));
+                        }
+                    }
+                    continue;
+                }
+#endif
+                if (g->kh == 3 && g->kw == 3) { /* the weights in registers */
+                    int32_t w0 = wc[0], w1 = wc[1], w2 = wc[2], w3 = wc[3], w4 = wc[4], w5 = wc[5];
+                    int32_t w6 = wc[6], w7 = wc[7], w8 = wc[8], bc = bias[c];
+                    int32_t r1 = g->dh * pw, r2 = 2 * g->dh * pw, c1 = g->dw, c2 = 2 * g->dw;
+                    for (int32_t oy = 0; oy < g->oh; oy++)
+                        for (int32_t ox = 0; ox < g->ow; ox++) {
+                            int32_t p = xb + oy * g->sh * pw + ox * g->sw;
+                            int32_t a = bc + w0 * shiftc_ld(xp, p, xt) + w1 * shiftc_ld(xp, p + c1, xt) +
+                                        w2 * shiftc_ld(xp, p + c2, xt) + w3 * shiftc_ld(xp, p + r1, xt) +
+                                        w4 * shiftc_ld(xp, p + r1 + c1, xt) + w5 * shiftc_ld(xp, p + r1 + c2, xt) +
+                                        w6 * shiftc_ld(xp, p + r2, xt) + w7 * shiftc_ld(xp, p + r2 + c1, xt) +
+                                        w8 * shiftc_ld(xp, p + r2 + c2, xt);
+                            shiftc_st(y, yb + oy * g->ow + ox, yt, shiftc_rq_value(rq, m, a));
+                        }
+                    continue;
+                }
+                for (int32_t oy = 0; oy < g->oh; oy++)
+                    for (int32_t ox = 0; ox < g->ow; ox++) {
+                        int32_t p = xb + oy * g->sh * pw + ox * g->sw, a = bias[c];
+                        for (int32_t ky = 0; ky < g->kh; ky++)
+                            for (int32_t kx = 0; kx < g->kw; kx++)
+                                a += wc[ky * g->kw + kx] * shiftc_ld(xp, p + ky * g->dh * pw + kx * g->dw, xt);
+                        shiftc_st(y, yb + oy * g->ow + ox, yt, shiftc_rq_value(rq, m, a));
+                    }
+            }
+            continue;
+        }
+        for (int32_t oy = 0; oy < g->oh; oy++)
+            for (int32_t ox = 0; ox < g->ow; ox++)
+                for (int32_t gr = 0; gr < g->group; gr++) {
+                    int32_t j = 0, p0 = (b * g->c + gr * icg) * plane + oy * g->sh * pw + ox * g->sw;
+                    for (int32_t i = 0; i < icg; i++)
+                        for (int32_t ky = 0; ky < g->kh; ky++) {
+                            int32_t p = p0 + i * plane + ky * g->dh * pw;
+                            if (shiftc_is16(xt))
+                                for (int32_t kx = 0; kx < g->kw; kx++)
+                                    ((uint16_t *)col)[j++] = ((const uint16_t *)xp)[p + kx * g->dw];
+                            else
+                                for (int32_t kx = 0; kx < g->kw; kx++)
+                                    ((uint8_t *)col)[j++] = ((const uint8_t *)xp)[p + kx * g->dw];
+                        }
+                    shiftc_mac_rows_q(col, xt, w + gr * ocg * K, blocked, K, ocg, bias, rq, gr * ocg, y, yt,
+                                      (b * g->oc + gr * ocg) * ohw + oy * g->ow + ox, ohw);
+                }
+    }
 }
 
 #endif
