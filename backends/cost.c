@@ -23,6 +23,21 @@
  *   ram          = input + output activation bytes (1 per element up to
  *                  8 bits, 2 above)
  *
+ * The mac style (KS_TABLE) has its own form (cost.h), from the geometry
+ * alone; depthwise = a Conv whose groups have one input and one output
+ * channel each:
+ *   flash        = mfw * channels * per_out + mfo * channels
+ *                  + mfl (Dense) | mfl_conv (Conv) | mfl_dw (depthwise)
+ *   instructions = pixels * (imac * channels * per_out + imo * channels
+ *                            + icol * col) + ipad * padded + iml
+ *              (imac: mac_instr_per_mac_dw for depthwise; col: a Conv's
+ *              patch, IC * KH * KW, 0 for Dense and depthwise; padded: the
+ *              elements of a padded Conv's padded input copy, as cost_base
+ *              counts them)
+ * and bench/mac.py (mac_predict) computes the same.  LSTM/GRU layers have no
+ * mac form (the mac emitter does not handle them): they are priced as
+ * unrolled whatever k says.
+ *
  * 16-bit activations: a term reads a 16-bit input (same instruction count,
  * a longer encoding on some ISAs) and the requantization clamps to a wider
  * range; the fit found no difference worth a coefficient (bench/costs.md),
@@ -94,6 +109,20 @@ static void geometry(const Graph *g, const Node *n, int64_t *pixels, int64_t *ch
     *per_out = po > 0 ? po : 1;
 }
 
+/* Elements of the zero-padded copy of a padded Conv's input, 0 otherwise
+ * (cost_base prices the copy). */
+static double padded_elements(const Graph *g, const Node *n)
+{
+    const int64_t *p = n->a.pads;
+    if (n->op != OP_CONV || !(p[0] || p[1] || p[2] || p[3]))
+        return 0;
+    const Tensor *x = &g->tensors[n->in[0]];
+    if (x->rank < 3)
+        return 0;
+    int64_t h = x->rank >= 4 ? x->dims[2] : 1, w = x->dims[x->rank - 1];
+    return (double)x->dims[0] * (double)x->dims[1] * (double)(h + p[0] + p[2]) * (double)(w + p[1] + p[3]);
+}
+
 LayerCost cost_layer(const Target *t, const Graph *g, const Node *n, KernelStyle k, const FmtCount *count,
                      int wbits, int act_bits, int in_bits)
 {
@@ -103,7 +132,6 @@ LayerCost cost_layer(const Target *t, const Graph *g, const Node *n, KernelStyle
     const CostModel *m = model_of(t);
     int64_t pixels, channels, per_out;
     geometry(g, n, &pixels, &channels, &per_out);
-    (void)k; /* KS_UNROLLED only for now (cost.h) */
     nonzero = nonzero > 0 ? nonzero : 0;
     terms = terms > 0 ? terms : 0;
     shifted = shifted > 0 ? shifted : 0;
@@ -116,6 +144,22 @@ LayerCost cost_layer(const Target *t, const Graph *g, const Node *n, KernelStyle
     c.ram = (double)(act_bytes(ir_numel(x), in_bits) + act_bytes(out_n, act_bits));
     if (!m)
         return c;
+    if (k == KS_TABLE && !ir_op_is_recurrent(n->op)) {
+        const Tensor *w = &g->tensors[n->in[1]];
+        /* the runtime's depthwise loop: one input and one output channel
+           per group (shiftc_conv_mac_q) */
+        int dw = n->op == OP_CONV && w->rank >= 2 && w->dims[1] == 1 && n->a.group == w->dims[0];
+        double fixed = n->op != OP_CONV ? m->mac_flash_per_layer : dw ? m->mac_flash_per_layer_dw
+                                                                        : m->mac_flash_per_layer_conv;
+        c.flash = m->mac_flash_per_weight * (double)channels * (double)per_out +
+                  m->mac_flash_per_output * (double)channels + fixed;
+        double imac = dw ? m->mac_instr_per_mac_dw : m->mac_instr_per_mac;
+        double col = n->op == OP_CONV && !dw ? (double)per_out * (double)n->a.group : 0;
+        c.instructions = (double)pixels * (imac * (double)channels * (double)per_out +
+                                           m->mac_instr_per_output * (double)channels + m->mac_instr_per_col * col) +
+                         m->mac_instr_per_pad * padded_elements(g, n) + m->mac_instr_per_layer;
+        return c;
+    }
     /* (LSTM/GRU rows are priced like Dense outputs: not fitted on them) */
     double fpo = n->op == OP_CONV ? m->flash_per_output : m->flash_per_output_dense;
     c.flash = m->flash_per_weight * (double)nonzero + m->flash_per_term * (double)terms +
@@ -148,17 +192,8 @@ LayerCost cost_base(const Target *t, const Graph *g)
     }
     /* a padded Conv copies its input into a padded scratch first: the same
        work in every format, so it is priced here, per element */
-    for (int i = 0; i < g->nnodes; i++) {
-        const Node *n = &g->nodes[i];
-        const int64_t *p = n->a.pads;
-        if (n->op != OP_CONV || !(p[0] || p[1] || p[2] || p[3]))
-            continue;
-        const Tensor *x = &g->tensors[n->in[0]];
-        if (x->rank < 3)
-            continue;
-        int64_t h = x->rank >= 4 ? x->dims[2] : 1, w = x->dims[x->rank - 1];
-        elements += (double)x->dims[0] * (double)x->dims[1] * (double)(h + p[0] + p[2]) * (double)(w + p[1] + p[3]);
-    }
+    for (int i = 0; i < g->nnodes; i++)
+        elements += padded_elements(g, &g->nodes[i]);
     if (!m)
         return c;
     c.flash = m->flash_base + m->flash_per_node * nodes;

@@ -32,6 +32,31 @@
  * tool and checked by tests/costs.sh.  Everything that is not a weighted
  * layer (pools, adds, tables, the runtime) does not depend on the weight
  * format and enters as a per-model base (cost_base).
+ *
+ * The mac style (KS_TABLE, backends/emit_mac.c: int8 weight arrays and an
+ * always-inlined runtime MAC kernel per layer) is priced by its own form,
+ * independent of the weight codes (every format is one int8 per weight and
+ * one multiply-accumulate per weight and output pixel):
+ *     flash        = mac_flash_per_weight * weights
+ *                    + mac_flash_per_output * channels  (bias, multiplier
+ *                      and shift tables: 12 bytes, 16 in no-mul mode)
+ *                    + mac_flash_per_layer{,_conv,_dw}  (the inlined kernel
+ *                      of a Dense, Conv or depthwise Conv layer)
+ *     instructions = pixels * (mac_instr_per_mac{,_dw} * MACs per pixel
+ *                              + mac_instr_per_output * channels
+ *                              + mac_instr_per_col * IC * KH * KW)
+ *                    + mac_instr_per_pad * padded input elements
+ *                    + mac_instr_per_layer
+ * with MACs per pixel = channels * weights per output, the depthwise
+ * coefficient for a Conv with one input and one output channel per group
+ * (a direct loop, no SMLAD rows: ~67 instructions per output of a 3x3
+ * on Cortex-M4, against ~1.7 per MAC for Dense/Conv), the im2col gather of a Conv's
+ * patch per output pixel (IC * KH * KW codes; 0 for Dense and depthwise),
+ * and a correction of the padded copy of a padded Conv's input: cost_base
+ * prices it at instr_per_element for both styles, the runtime copy costs
+ * less, so mac_instr_per_pad (the copy's fitted cost minus
+ * instr_per_element) is negative.  Fitted by `bench/mac.py --fit`
+ * on one-layer models of 17 shapes (bench/costs.md, "The mac style").
  */
 #ifndef SHIFTC_COST_H
 #define SHIFTC_COST_H
@@ -56,6 +81,18 @@ typedef struct CostModel {
     double instr_per_weight, instr_per_shift;
     /* a Dense layer's per-output flash (flash_per_output is a Conv's) */
     double flash_per_output_dense;
+    /* the mac style (KS_TABLE, above): flash per weight (its int8 code),
+       per output channel (its constants) and per layer (the inlined
+       kernel: Dense, Conv, depthwise Conv) */
+    double mac_flash_per_weight, mac_flash_per_output;
+    double mac_flash_per_layer, mac_flash_per_layer_conv, mac_flash_per_layer_dw;
+    /* instructions per MAC (Dense/Conv, depthwise), per output value, per
+       gathered patch code (Conv), per layer, and per padded input element
+       (a correction of cost_base's price of the padded copy: may be
+       negative) */
+    double mac_instr_per_mac, mac_instr_per_mac_dw, mac_instr_per_output, mac_instr_per_col;
+    double mac_instr_per_layer, mac_instr_per_pad;
+    const char *mac_source; /* one line: how the mac_ numbers were obtained */
 } CostModel;
 
 typedef struct LayerCost {
@@ -68,8 +105,8 @@ typedef struct LayerCost {
 /* The cost of weighted node n of g whose weight codes have `count` (nonzero
  * codes, terms = nonzero signed digits, shifted terms = terms at a digit
  * position above 0: fmt_count_codes), weights of `wbits` storage bits,
- * output activations of act_bits and input activations of in_bits.
- * KS_UNROLLED only for now. */
+ * output activations of act_bits and input activations of in_bits, in
+ * kernel style k (KS_UNROLLED: count matters; KS_TABLE: it does not). */
 LayerCost cost_layer(const Target *t, const Graph *g, const Node *n, KernelStyle k, const FmtCount *count,
                      int wbits, int act_bits, int in_bits);
 

@@ -61,6 +61,32 @@ static int parse_bits(const char *cmd, const char *text, Mixed *m)
     return 0;
 }
 
+/* "unrolled,mac" -> kernel styles. */
+static int parse_kernels(const char *cmd, const char *text, Mixed *m)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *f = strtok(buf, ","); f; f = strtok(NULL, ",")) {
+        KernelStyle k;
+        if (ir_kernel_parse(f, &k) != 0 || m->nkernels == 2) {
+            fprintf(stderr, "shiftc %s: --kernel-candidates expects unrolled, mac or both separated by a comma, got "
+                            "'%s'\n", cmd, text);
+            return -1;
+        }
+        for (int i = 0; i < m->nkernels; i++)
+            if (m->kernels[i] == k) {
+                fprintf(stderr, "shiftc %s: --kernel-candidates: '%s' is listed twice\n", cmd, f);
+                return -1;
+            }
+        m->kernels[m->nkernels++] = k;
+    }
+    if (m->nkernels == 0) {
+        fprintf(stderr, "shiftc %s: --kernel-candidates is empty\n", cmd);
+        return -1;
+    }
+    return 0;
+}
+
 int mixed_parse(CliCommand *cmd, Mixed *m)
 {
     memset(m, 0, sizeof *m);
@@ -79,10 +105,12 @@ int mixed_parse(CliCommand *cmd, Mixed *m)
     }
     const char *cands = cli_opt(cmd, "candidates")->value;
     const char *acts = cli_opt(cmd, "act-candidates")->value;
+    const char *kerns = cli_opt(cmd, "kernel-candidates")->value;
     m->calib_labels = cli_opt(cmd, "calib-labels")->value;
     m->sens_path = cli_opt(cmd, "sensitivity")->value;
     m->report_dir = cli_opt(cmd, "report")->value;
-    if ((cands && parse_formats(cmd->name, cands, m) != 0) || (acts && parse_bits(cmd->name, acts, m) != 0))
+    if ((cands && parse_formats(cmd->name, cands, m) != 0) || (acts && parse_bits(cmd->name, acts, m) != 0) ||
+        (kerns && parse_kernels(cmd->name, kerns, m) != 0))
         return -1;
     if (cli_int(cmd, "sens-samples", 1, 1000000, 200, &m->samples) ||
         cli_int(cmd, "probes", 1, 100000, 100, &m->probes) || cli_int(cmd, "seed", 0, 0x7fffffffL, 0, &m->seed) ||
@@ -94,9 +122,9 @@ int mixed_parse(CliCommand *cmd, Mixed *m)
         return -1;
     }
     m->active = m->budget_text || m->policy_path;
-    if (!m->active && (cands || acts || m->report_dir || m->npolicy_args || m->sens_path)) {
-        fprintf(stderr, "shiftc %s: --candidates, --act-candidates, --sensitivity, --policy-arg and --report belong to the "
-                        "precision search: add --budget or --policy\n", cmd->name);
+    if (!m->active && (cands || acts || kerns || m->report_dir || m->npolicy_args || m->sens_path)) {
+        fprintf(stderr, "shiftc %s: --candidates, --act-candidates, --kernel-candidates, --sensitivity, --policy-arg "
+                        "and --report belong to the precision search: add --budget or --policy\n", cmd->name);
         return -1;
     }
     if (m->active && cli_opt(cmd, "weights")->value) {
@@ -239,7 +267,8 @@ int mixed_choose(Mixed *m, Graph *g, const Target *t, const float *calib, int nc
     int def_bits = g->nodes[m->sens.layers[0].node].prec.act_bits;
     if (m->nact_bits == 0)
         m->act_bits[m->nact_bits++] = def_bits;
-    SearchOptions so = {m->nformats ? m->formats : NULL, m->nformats, m->act_bits, m->nact_bits};
+    SearchOptions so = {m->nformats ? m->formats : NULL, m->nformats, m->act_bits, m->nact_bits,
+                        m->nkernels ? m->kernels : NULL, m->nkernels};
     if (search_build(&m->space, g, t, &m->sens, &so, err, sizeof err) != 0) {
         fprintf(stderr, "shiftc: %s: %s\n", m->model, err);
         return -1;

@@ -27,6 +27,9 @@
      {0}, 0},                                                                                                  \
     {"act-candidates", OPT_VALUE, "B,B,...",                                                                   \
      "activation bits the search may pick, from 4, 8, 16 (default: the --act-bits value)", 0, 0, {0}, 0},     \
+    {"kernel-candidates", OPT_VALUE, "K,K",                                                                    \
+     "kernel styles the search may pick per Conv/Dense layer, from unrolled, mac (default: unrolled)", 0, 0,    \
+     {0}, 0},                                                                                                  \
     {"calib-labels", OPT_VALUE, "Y.npy",                                                                       \
      "labels of the calibration inputs for the Hessian (default: the float model's own top-1)", 0, 0, {0}, 0}, \
     {"sensitivity", OPT_VALUE, "S.json",                                                                       \
@@ -56,6 +59,8 @@ typedef struct Mixed {
     int nformats;            /* 0: all */
     int act_bits[3];
     int nact_bits;           /* 0: the graph's */
+    KernelStyle kernels[2];  /* --kernel-candidates */
+    int nkernels;            /* 0: unrolled only */
     const char *calib_labels;
     const char *sens_path;   /* --sensitivity */
     long samples, probes, seed, report_points, refine;

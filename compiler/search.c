@@ -115,8 +115,11 @@ int search_build(SearchSpace *s, Graph *g, const Target *t, const SensResult *se
     static const int default_bits[] = {8};
     const int *bits = o && o->act_bits ? o->act_bits : default_bits;
     int nb = o && o->act_bits ? o->nact_bits : 1;
-    if (nf == 0 || nb == 0) {
-        snprintf(err, errlen, "no candidate formats or activation bits");
+    static const KernelStyle default_kernels[] = {KS_UNROLLED};
+    const KernelStyle *kernels = o && o->kernels ? o->kernels : default_kernels;
+    int nk = o && o->kernels ? o->nkernels : 1;
+    if (nf == 0 || nb == 0 || nk == 0) {
+        snprintf(err, errlen, "no candidate formats, activation bits or kernel styles");
         return -1;
     }
 
@@ -157,7 +160,7 @@ int search_build(SearchSpace *s, Graph *g, const Target *t, const SensResult *se
         for (int b = 0; b < nb; b++)
             if (bits[b] == n->prec.act_bits)
                 keep_bits = b;
-        L->cand = xcalloc((size_t)(nf * nb), sizeof *L->cand);
+        L->cand = xcalloc((size_t)(nf * nb * nk), sizeof *L->cand);
         for (int f = 0; f < nf; f++) {
             FmtCount count = {0, 0, 0};
             double q2 = sens_node_qerr2(g, n, all[f], &count);
@@ -167,29 +170,37 @@ int search_build(SearchSpace *s, Graph *g, const Target *t, const SensResult *se
                    is a candidate, or the first listed when it is not */
                 if (!ns && b != keep_bits)
                     continue;
-                Candidate *c = &L->cand[L->ncand++];
-                c->weights = all[f];
-                c->act_bits = bits[b];
-                c->kernel = KS_UNROLLED;
-                c->terms = count.terms;
-                c->omega_w = L->trace / (double)L->params * q2;
+                double omega_a = 0;
                 if (ns) {
                     const Tensor *x = &g->tensors[ns->act_tensor];
                     double range = clip_range(x, n->prec.act_clip, n->prec.act_pct, bits[b]);
                     double levels = x->nonneg ? ldexp(1.0, bits[b]) - 1 : ldexp(1.0, bits[b] - 1) - 1;
                     double delta = range / levels;
-                    c->omega_a = L->act_trace * delta * delta / 12.0;
+                    omega_a = L->act_trace * delta * delta / 12.0;
                 }
-                c->omega = c->omega_w + c->omega_a;
-                c->objective = c->omega;
                 int wbits = fmt_bits(all[f]);
-                LayerCost lc = cost_layer(t, g, n, KS_UNROLLED, &count, wbits, bits[b], input_bits(g, n));
-                c->cost[COST_FLASH] = lc.flash;
-                c->cost[COST_INSTRUCTIONS] = lc.instructions;
-                c->cost[COST_BITS] = (double)wbits * (double)L->params;
-                c->cost[COST_BOPS] = lc.bops;
-                c->cost[COST_RAM] = lc.ram;
-                c->allowed = 1;
+                for (int ki = 0; ki < nk; ki++) {
+                    /* the mac style computes the very same numbers (same
+                       Omega), at its own cost; no LSTM/GRU mac kernel */
+                    if (kernels[ki] == KS_TABLE && rnn)
+                        continue;
+                    Candidate *c = &L->cand[L->ncand++];
+                    c->weights = all[f];
+                    c->act_bits = bits[b];
+                    c->kernel = kernels[ki];
+                    c->terms = count.terms;
+                    c->omega_w = L->trace / (double)L->params * q2;
+                    c->omega_a = omega_a;
+                    c->omega = c->omega_w + c->omega_a;
+                    c->objective = c->omega;
+                    LayerCost lc = cost_layer(t, g, n, kernels[ki], &count, wbits, bits[b], input_bits(g, n));
+                    c->cost[COST_FLASH] = lc.flash;
+                    c->cost[COST_INSTRUCTIONS] = lc.instructions;
+                    c->cost[COST_BITS] = (double)wbits * (double)L->params;
+                    c->cost[COST_BOPS] = lc.bops;
+                    c->cost[COST_RAM] = lc.ram;
+                    c->allowed = 1;
+                }
             }
         }
     }

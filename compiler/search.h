@@ -60,7 +60,9 @@ typedef struct SearchLayer {
     double act_trace;        /* of the layer's output activation as the next
                                 layer's input, 0 when not estimated */
     int ncand;
-    Candidate *cand;         /* same order in every layer (search_build) */
+    Candidate *cand;         /* format-major, then activation bits, then
+                                kernel style in the order of
+                                SearchOptions.kernels (search_build) */
     int group;               /* index of the first layer of its tie group
                                 (itself when untied) */
 } SearchLayer;
@@ -79,6 +81,11 @@ typedef struct SearchOptions {
     int nformats;
     const int *act_bits;         /* candidate activation bits (NULL: {8}) */
     int nact_bits;
+    const KernelStyle *kernels;  /* candidate kernel styles (NULL:
+                                    {KS_UNROLLED}); KS_TABLE is offered to
+                                    Conv/Dense layers only (the mac emitter
+                                    has no LSTM/GRU) */
+    int nkernels;
 } SearchOptions;
 
 /* Candidates of every weighted layer of g (quantization parameters of the

@@ -113,6 +113,7 @@ run_counted "3l. cost model vs measurement (tests/costs.sh)" "costs" tests/costs
 run_counted "3m. LSTM/GRU float C vs torch (tests/rnn_float.sh)" "rnn-float" tests/rnn_float.sh
 run_counted "3n. quantized LSTM/GRU on every target (tests/rnn.sh)" "rnn" tests/rnn.sh
 run_counted "3o. --kernel mac on every target (tests/mac.sh)" "mac" tests/mac.sh
+run_counted "3p. mac kernel cost model and mixed kernel styles (tests/costs_mac.sh)" "costs-mac" tests/costs_mac.sh
 
 # ---- 4. ONNX conformance
 run_counted "4. ONNX conformance (tests/conformance.py)" "conformance" $PY tests/conformance.py

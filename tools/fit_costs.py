@@ -473,7 +473,7 @@ def rounded(cm):
 def c_initialiser(cname, cm):
     """the C table of a "full" model (cost.h)"""
     g = lambda k: ("%g" % cm.get(k, 0.0))  # noqa: E731
-    return ("static const CostModel %s = {\n"
+    text = ("static const CostModel %s = {\n"
             "    .flash_per_weight = %s, .flash_per_term = %s, .flash_per_shift = %s,\n"
             "    .flash_per_output = %s, .flash_per_output_dense = %s, .flash_per_layer = %s,\n"
             "    .instr_per_weight = %s, .instr_per_term = %s, .instr_per_shift = %s,\n"
@@ -484,6 +484,11 @@ def c_initialiser(cname, cm):
         g("flash_per_output_dense"), g("flash_per_layer"), g("instr_per_weight"), g("instr_per_term"),
         g("instr_per_shift"), g("instr_per_output"), g("instr_per_pixel"),
         g("instr_per_layer"), g("flash_base"), g("flash_per_node"), g("instr_per_element"), cm["source"])
+    # the mac style's fields (bench/mac.py --fit), kept as committed
+    mac = "".join("\n    .%s = %s," % (k, g(k)) for k in cm if k.startswith(("mac_instr", "mac_flash")))
+    if "mac_source" in cm:
+        mac += "\n    .mac_source = \"%s\"," % cm["mac_source"]
+    return text.replace("\n};\n", mac + "\n};\n")
 
 
 def header_form(root):
@@ -512,6 +517,11 @@ def committed_models(root):
                 cm[k] = float(v)
             src = re.search(r'\.source\s*=\s*"((?:[^"\\]|\\.)*)"', m.group(2))
             cm["source"] = src.group(1) if src else ""
+            # the mac style's coefficients (bench/mac.py --fit) are kept as
+            # they are when this tool rewrites the table
+            msrc = re.search(r'\.mac_source\s*=\s*"((?:[^"\\]|\\.)*)"', m.group(2))
+            if msrc:
+                cm["mac_source"] = msrc.group(1)
             for k in FIELDS:
                 cm.setdefault(k, 0.0)
             res[t] = cm
@@ -520,7 +530,9 @@ def committed_models(root):
 
 
 def update_sources(root, models):
+    committed = committed_models(root)
     for t, cm in models.items():
+        cm = dict(cm, **{k: v for k, v in (committed.get(t) or {}).items() if k.startswith("mac_")})
         path, cname = SOURCES[t]
         p = os.path.join(root, path)
         text = open(p).read()

@@ -15,6 +15,11 @@ static const CostModel cost_riscv64 = {
     .instr_per_output = 12.3, .instr_per_pixel = 8.088, .instr_per_layer = 413,
     .flash_base = 495, .flash_per_node = 389, .instr_per_element = 32.1,
     .source = "tools/fit_costs.py: least squares (relative) over 120 layers of 6 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); no instruction count under qemu-user: instruction coefficients of rv32imc",
+    .mac_flash_per_weight = 1.025, .mac_flash_per_output = 7.923,
+    .mac_flash_per_layer = 564, .mac_flash_per_layer_conv = 744, .mac_flash_per_layer_dw = 940,
+    .mac_instr_per_mac = 7.177, .mac_instr_per_mac_dw = 2.386, .mac_instr_per_output = 59.9,
+    .mac_instr_per_col = 5.957, .mac_instr_per_layer = 217, .mac_instr_per_pad = -21.7,
+    .mac_source = "bench/mac.py --fit: flash of 17 one-layer models (Dense, Conv, depthwise); no instruction count under qemu-user: mac_instr_ coefficients of rv32imc",
 };
 
 const Target target_riscv64 = {

@@ -49,6 +49,11 @@ static const CostModel cost_rv32imc = {
     .instr_per_output = 12.3, .instr_per_pixel = 8.088, .instr_per_layer = 413,
     .flash_base = 648, .flash_per_node = 405, .instr_per_element = 32.1,
     .source = "tools/fit_costs.py: least squares (relative) over 120 layers of 6 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from minstret",
+    .mac_flash_per_weight = 1.014, .mac_flash_per_output = 9.304,
+    .mac_flash_per_layer = 635, .mac_flash_per_layer_conv = 849, .mac_flash_per_layer_dw = 939,
+    .mac_instr_per_mac = 7.177, .mac_instr_per_mac_dw = 2.386, .mac_instr_per_output = 59.9,
+    .mac_instr_per_col = 5.957, .mac_instr_per_layer = 217, .mac_instr_per_pad = -21.7,
+    .mac_source = "bench/mac.py --fit: least squares (relative) over 17 one-layer models (7 Dense, 6 Conv, 4 depthwise); instructions from minstret (the padded copy fitted as its own nonnegative cost, stored relative to instr_per_element)",
 };
 
 const Target target_rv32imc = {
@@ -69,6 +74,11 @@ static const CostModel cost_rv32i = {
     .instr_per_output = 6.776, .instr_per_pixel = 32, .instr_per_layer = 989,
     .flash_base = 905, .flash_per_node = 472, .instr_per_element = 21.3,
     .source = "tools/fit_costs.py: least squares (relative) over 120 layers of 6 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from minstret",
+    .mac_flash_per_weight = 1.025, .mac_flash_per_output = 11.4,
+    .mac_flash_per_layer = 596, .mac_flash_per_layer_conv = 934, .mac_flash_per_layer_dw = 1187,
+    .mac_instr_per_mac = 109, .mac_instr_per_mac_dw = 108, .mac_instr_per_output = 147,
+    .mac_instr_per_col = 0, .mac_instr_per_layer = 0, .mac_instr_per_pad = -21.3,
+    .mac_source = "bench/mac.py --fit: least squares (relative) over 17 one-layer models (7 Dense, 6 Conv, 4 depthwise); instructions from minstret (the padded copy fitted as its own nonnegative cost, stored relative to instr_per_element)",
 };
 
 const Target target_rv32i = {
@@ -89,6 +99,11 @@ static const CostModel cost_rv32e = {
     .instr_per_output = 5.026, .instr_per_pixel = 37.2, .instr_per_layer = 1121,
     .flash_base = 888, .flash_per_node = 480, .instr_per_element = 26,
     .source = "tools/fit_costs.py: least squares (relative) over 120 layers of 6 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from minstret",
+    .mac_flash_per_weight = 1.023, .mac_flash_per_output = 12.3,
+    .mac_flash_per_layer = 645, .mac_flash_per_layer_conv = 952, .mac_flash_per_layer_dw = 1184,
+    .mac_instr_per_mac = 112, .mac_instr_per_mac_dw = 109, .mac_instr_per_output = 166,
+    .mac_instr_per_col = 0, .mac_instr_per_layer = 0, .mac_instr_per_pad = -26,
+    .mac_source = "bench/mac.py --fit: least squares (relative) over 17 one-layer models (7 Dense, 6 Conv, 4 depthwise); instructions from minstret (the padded copy fitted as its own nonnegative cost, stored relative to instr_per_element)",
 };
 
 const Target target_rv32e = {

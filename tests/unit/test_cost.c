@@ -6,8 +6,12 @@
  * priced with the Dense per-output flash, a Conv
  * scales with its output pixels, bops = MACs * weight bits * input bits,
  * RAM counts 16-bit activations twice -- and the base counts only the
- * non-weighted nodes (and the padded copies of padded Conv inputs).  How close the coefficients are to measurement is
- * tests/costs.sh's business (tools/fit_costs.py --check).
+ * non-weighted nodes (and the padded copies of padded Conv inputs).  The mac
+ * style (KS_TABLE) follows its own formula: independent of the weight codes,
+ * per weight, output channel and layer kind for flash, per MAC (depthwise
+ * apart), output, gathered patch code and padded element for instructions.
+ * How close the coefficients are to measurement is tests/costs.sh's and
+ * tests/costs_mac.sh's business.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -225,6 +229,79 @@ static void test_base_skips_weighted(void **state)
     ir_graph_free(g);
 }
 
+
+static void test_mac_formula(void **state)
+{
+    (void)state;
+    for (int i = 0; targets[i]; i++) {
+        const Target *t = targets[i];
+        if (t == target_host())
+            continue;
+        const CostModel *m = t->cost;
+        assert_non_null(m->mac_source);
+        const double v[] = {m->mac_flash_per_weight, m->mac_flash_per_output, m->mac_flash_per_layer,
+                            m->mac_flash_per_layer_conv, m->mac_flash_per_layer_dw, m->mac_instr_per_mac,
+                            m->mac_instr_per_mac_dw, m->mac_instr_per_output, m->mac_instr_per_col,
+                            m->mac_instr_per_layer};
+        for (size_t j = 0; j < sizeof v / sizeof v[0]; j++)
+            assert_true(isfinite(v[j]) && v[j] >= 0);
+        /* one int8 code per weight */
+        assert_true(m->mac_flash_per_weight > 0.9 && m->mac_flash_per_weight < 1.2);
+        /* the padded copy's correction never makes the copy free */
+        assert_true(isfinite(m->mac_instr_per_pad) && m->mac_instr_per_pad + m->instr_per_element >= 0);
+
+        /* Dense 64 -> 10: independent of the codes */
+        Graph *g = dense_graph(1, 64, 10);
+        const Node *n = &g->nodes[0];
+        LayerCost a = cost_layer(t, g, n, KS_TABLE, &(FmtCount){640, 1400, 900}, 8, 8, 8);
+        LayerCost b = cost_layer(t, g, n, KS_TABLE, &(FmtCount){10, 10, 0}, 2, 8, 8);
+        LayerCost c = cost_layer(t, g, n, KS_TABLE, NULL, 2, 8, 8);
+        assert_true(a.flash == b.flash && a.instructions == b.instructions);
+        assert_true(c.flash == a.flash && c.instructions == a.instructions);
+        assert_true(fabs(a.flash - (640 * m->mac_flash_per_weight + 10 * m->mac_flash_per_output +
+                                    m->mac_flash_per_layer)) < 1e-6);
+        assert_true(fabs(a.instructions - (640 * m->mac_instr_per_mac + 10 * m->mac_instr_per_output +
+                                           m->mac_instr_per_layer)) < 1e-6 * a.instructions);
+        assert_true(a.bops == 640.0 * 8 * 8 && b.bops == 640.0 * 2 * 8);
+        ir_graph_free(g);
+
+        /* Conv 8 -> 16 3x3 on 12x12, unpadded then padded */
+        g = conv_graph(8, 16, 12, 12);
+        n = &g->nodes[0];
+        LayerCost cv = cost_layer(t, g, n, KS_TABLE, NULL, 8, 8, 8);
+        double per_px = 16 * 72 * m->mac_instr_per_mac + 16 * m->mac_instr_per_output + 72 * m->mac_instr_per_col;
+        assert_true(fabs(cv.flash - (1152 * m->mac_flash_per_weight + 16 * m->mac_flash_per_output +
+                                     m->mac_flash_per_layer_conv)) < 1e-6);
+        assert_true(fabs(cv.instructions - (144 * per_px + m->mac_instr_per_layer)) < 1e-6 * cv.instructions);
+        for (int d = 0; d < 4; d++)
+            g->nodes[0].a.pads[d] = 1;
+        LayerCost pd = cost_layer(t, g, n, KS_TABLE, NULL, 8, 8, 8);
+        assert_true(fabs(pd.instructions - (cv.instructions + m->mac_instr_per_pad * 8 * 14 * 14)) <
+                    1e-6 * cv.instructions);
+        /* padded: the copy as a whole (base + correction) costs something */
+        LayerCost base = cost_base(t, g);
+        assert_true(base.instructions + pd.instructions > cv.instructions);
+
+        /* depthwise: the same input as 8 channels of 8 groups, weights [8,1,3,3] */
+        g->nodes[0].a.group = 8;
+        g->tensors[g->nodes[0].in[1]].dims[0] = 8;
+        g->tensors[g->nodes[0].in[1]].dims[1] = 1;
+        g->tensors[g->nodes[0].out[0]].dims[1] = 8;
+        for (int d = 0; d < 4; d++)
+            g->nodes[0].a.pads[d] = 0;
+        LayerCost dw = cost_layer(t, g, n, KS_TABLE, NULL, 8, 8, 8);
+        assert_true(fabs(dw.flash - (72 * m->mac_flash_per_weight + 8 * m->mac_flash_per_output +
+                                     m->mac_flash_per_layer_dw)) < 1e-6);
+        assert_true(fabs(dw.instructions - (144 * (72 * m->mac_instr_per_mac_dw + 8 * m->mac_instr_per_output) +
+                                            m->mac_instr_per_layer)) < 1e-6 * dw.instructions);
+        /* the unrolled formula is untouched by the mac fields */
+        LayerCost un = cost_layer(t, g, n, KS_UNROLLED, &(FmtCount){72, 150, 80}, 8, 8, 8);
+        assert_true(fabs(un.flash - (m->flash_per_weight * 72 + m->flash_per_term * 150 + m->flash_per_shift * 80 +
+                                     m->flash_per_output * 8 + m->flash_per_layer)) < 1e-6);
+        ir_graph_free(g);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_conv_scales_with_pixels),
         cmocka_unit_test(test_dense_rows),
         cmocka_unit_test(test_base_skips_weighted),
+        cmocka_unit_test(test_mac_formula),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

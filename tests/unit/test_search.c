@@ -1,7 +1,11 @@
 /* Unit tests of the precision search (compiler/search.c): the frontier is
  * exact (brute force over every assignment agrees at every budget), ties
  * make layers choose alike, disallowed candidates are never chosen, and
- * budgets parse with their units and fail clearly. */
+ * budgets parse with their units and fail clearly.  On a real graph (Conv,
+ * depthwise Conv, Dense): search_build offers the mac kernel style only when
+ * SearchOptions.kernels lists it, each mac candidate with its unrolled
+ * sibling's Omega and the cost model's KS_TABLE costs, and the frontier over
+ * both styles is still exact. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats.h"
 #include "search.h"
 #include "util.h"
 
@@ -61,7 +66,7 @@ static double brute(const SearchSpace *s, CostKind k, double limit)
     double best = INFINITY;
     for (;;) {
         int ok = 1;
-        double cost = k == COST_FLASH ? s->base.flash : 0, obj = 0;
+        double cost = k == COST_FLASH ? s->base.flash : k == COST_INSTRUCTIONS ? s->base.instructions : 0, obj = 0;
         for (int i = 0; i < nl && ok; i++) {
             const Candidate *c = &s->layers[i].cand[idx[i]];
             ok = c->allowed && idx[i] == idx[s->layers[i].group];
@@ -202,6 +207,159 @@ static void test_budget_ram(void **state)
     search_free(&s);
 }
 
+
+/* ---- search_build on a real graph: kernel styles ---- */
+
+static int cst(Graph *g, const char *name, int rank, const int64_t *dims)
+{
+    int t = ir_add_tensor(g, name, TK_CONST);
+    Tensor *tt = &g->tensors[t];
+    tt->rank = rank;
+    memcpy(tt->dims, dims, (size_t)rank * sizeof *dims);
+    int64_t n = ir_numel(tt);
+    tt->data = xmalloc((size_t)n * sizeof(float));
+    for (int64_t i = 0; i < n; i++)
+        tt->data[i] = (float)(urand() * 2 - 1);
+    return t;
+}
+
+static int node(Graph *g, Op op, const char *name, int a, int b, int y)
+{
+    int k = ir_add_node(g, op, name, g->nnodes);
+    Node *n = &g->nodes[k];
+    n->in[0] = a, n->in[1] = b;
+    n->nin = b >= 0 ? 2 : 1;
+    n->out[0] = y;
+    n->nout = 1;
+    return k;
+}
+
+/* x [1,2,8,8] -> conv 2->4 3x3 pad 1 -> depthwise 3x3 pad 1 -> flatten ->
+ * dense 256->5; a SensResult for its three weighted layers */
+static Graph *styles_graph(SensResult *sens)
+{
+    Graph *g = ir_graph_new("styles");
+    int x = ir_add_tensor(g, "x", TK_INPUT);
+    int64_t xd[4] = {1, 2, 8, 8}, w1d[4] = {4, 2, 3, 3}, w2d[4] = {4, 1, 3, 3}, w3d[2] = {5, 256};
+    g->tensors[x].rank = 4;
+    memcpy(g->tensors[x].dims, xd, sizeof xd);
+    g->inputs[g->ninputs++] = x;
+    int w1 = cst(g, "w1", 4, w1d), w2 = cst(g, "w2", 4, w2d), w3 = cst(g, "w3", 2, w3d);
+    int c1 = ir_add_tensor(g, "c1", TK_ACT), c2 = ir_add_tensor(g, "c2", TK_ACT);
+    int fl = ir_add_tensor(g, "flat", TK_ACT), y = ir_add_tensor(g, "y", TK_ACT);
+    int k = node(g, OP_CONV, "conv", x, w1, c1);
+    for (int i = 0; i < 4; i++)
+        g->nodes[k].a.pads[i] = 1;
+    k = node(g, OP_CONV, "dw", c1, w2, c2);
+    g->nodes[k].a.group = 4;
+    for (int i = 0; i < 4; i++)
+        g->nodes[k].a.pads[i] = 1;
+    k = node(g, OP_RESHAPE, "flat", c2, -1, fl);
+    g->nodes[k].a.flatten_axis = 1;
+    node(g, OP_DENSE, "fc", fl, w3, y);
+    g->outputs[g->noutputs++] = y;
+    assert_int_equal(ir_infer_shapes(g), 0);
+    memset(sens, 0, sizeof *sens);
+    sens->layers = xcalloc(3, sizeof *sens->layers);
+    static const int nodes[3] = {0, 1, 3};
+    static const int64_t ns[3] = {72, 36, 1280};
+    for (int l = 0; l < 3; l++) {
+        SensLayer *sl = &sens->layers[sens->nlayers++];
+        sl->node = nodes[l];
+        sl->n = ns[l];
+        sl->trace = 0.5 + l;
+        sl->act_tensor = -1;
+        sl->param_r = -1;
+    }
+    return g;
+}
+
+static void test_build_kernel_styles(void **state)
+{
+    (void)state;
+    const Target *t = target_find("cortex-m4");
+    SensResult sens;
+    Graph *g = styles_graph(&sens);
+    char err[256];
+    static const WeightFormat fmts[3] = {WF_INT8, WF_INT4, WF_TERNARY};
+
+    /* default: unrolled only */
+    SearchSpace a;
+    SearchOptions o = {fmts, 3, NULL, 0, NULL, 0};
+    assert_int_equal(search_build(&a, g, t, &sens, &o, err, sizeof err), 0);
+    for (int i = 0; i < a.nlayers; i++) {
+        assert_int_equal(a.layers[i].ncand, 3);
+        for (int j = 0; j < a.layers[i].ncand; j++)
+            assert_int_equal(a.layers[i].cand[j].kernel, KS_UNROLLED);
+    }
+
+    /* unrolled and mac: every format twice, the mac one right after its
+       unrolled sibling, same Omega, the KS_TABLE costs */
+    static const KernelStyle both[2] = {KS_UNROLLED, KS_TABLE};
+    SearchSpace b;
+    o.kernels = both;
+    o.nkernels = 2;
+    assert_int_equal(search_build(&b, g, t, &sens, &o, err, sizeof err), 0);
+    assert_int_equal(b.nlayers, 3);
+    for (int i = 0; i < b.nlayers; i++) {
+        const SearchLayer *L = &b.layers[i];
+        const Node *n = &g->nodes[L->node];
+        assert_int_equal(L->ncand, 6);
+        for (int j = 0; j < 6; j += 2) {
+            const Candidate *u = &L->cand[j], *m = &L->cand[j + 1];
+            assert_int_equal(u->kernel, KS_UNROLLED);
+            assert_int_equal(m->kernel, KS_TABLE);
+            assert_int_equal(u->weights, m->weights);
+            assert_true(u->omega == m->omega && u->objective == m->objective);
+            /* unrolled costs as before */
+            assert_true(u->cost[COST_FLASH] == a.layers[i].cand[j / 2].cost[COST_FLASH]);
+            assert_true(u->cost[COST_INSTRUCTIONS] == a.layers[i].cand[j / 2].cost[COST_INSTRUCTIONS]);
+            LayerCost lc = cost_layer(t, g, n, KS_TABLE, NULL, fmt_bits(m->weights), 8, 8);
+            assert_true(m->cost[COST_FLASH] == lc.flash && m->cost[COST_INSTRUCTIONS] == lc.instructions);
+            /* the mac style's cost does not depend on the format */
+            assert_true(m->cost[COST_FLASH] == L->cand[1].cost[COST_FLASH]);
+            assert_true(m->cost[COST_INSTRUCTIONS] == L->cand[1].cost[COST_INSTRUCTIONS]);
+            assert_true(m->cost[COST_BITS] == u->cost[COST_BITS] && m->cost[COST_BOPS] == u->cost[COST_BOPS]);
+        }
+    }
+    /* the frontier over both styles is exact */
+    check_exact(&b, COST_FLASH);
+    check_exact(&b, COST_INSTRUCTIONS);
+    check_exact(&b, COST_BITS);
+    /* uniform: the first candidate of the format (the listed order) */
+    int choice[3];
+    assert_int_equal(search_uniform(&b, WF_INT4, 8, 0, choice), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(b.layers[i].cand[choice[i]].kernel, KS_UNROLLED);
+
+    /* mac alone */
+    static const KernelStyle mac[1] = {KS_TABLE};
+    SearchSpace c;
+    o.kernels = mac;
+    o.nkernels = 1;
+    assert_int_equal(search_build(&c, g, t, &sens, &o, err, sizeof err), 0);
+    for (int i = 0; i < c.nlayers; i++)
+        for (int j = 0; j < c.layers[i].ncand; j++)
+            assert_int_equal(c.layers[i].cand[j].kernel, KS_TABLE);
+    /* search_apply writes the style into the graph */
+    int pick[3] = {0, 1, 2};
+    search_apply(&c, pick, g);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(g->nodes[c.layers[i].node].prec.kernel, KS_TABLE);
+
+    /* an empty list is an error */
+    o.nkernels = 0;
+    SearchSpace d;
+    assert_int_equal(search_build(&d, g, t, &sens, &o, err, sizeof err), -1);
+    assert_non_null(strstr(err, "kernel"));
+
+    search_free(&a);
+    search_free(&b);
+    search_free(&c);
+    free(sens.layers);
+    ir_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -209,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_frontier_ties_and_allowed),
         cmocka_unit_test(test_budget_parse),
         cmocka_unit_test(test_budget_ram),
+        cmocka_unit_test(test_build_kernel_styles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
