@@ -24,7 +24,7 @@ void emit_float_sizes(EmitCtx *c)
         const Node *n = &g->nodes[k];
         /* the float kernels read padding in place; LSTM and GRU keep their
            running state in scratch */
-        c->scratch[k] = n->op == OP_LSTM || n->op == OP_GRU ? 4 * (int64_t)ir_rnn_scratch(g, n) : 0;
+        c->scratch[k] = ir_op_is_recurrent(n->op) ? 4 * (int64_t)ir_rnn_scratch(g, n) : 0;
     }
 }
 
@@ -38,7 +38,7 @@ int emit_float_check(EmitCtx *c)
     const Graph *g = c->g;
     for (int k = 0; k < g->nnodes; k++) {
         const Node *n = &g->nodes[k];
-        int rnn = n->op == OP_LSTM || n->op == OP_GRU;
+        int rnn = ir_op_is_recurrent(n->op);
         if ((n->nout != 1 && !rnn) || n->out[0] < 0 || n->nin < 1 || n->in[0] < 0)
             return emit_fail(c, n, "expected one output and at least one input");
         for (int j = 1; j < n->nout; j++)

@@ -72,7 +72,7 @@ void emit_int_sizes(EmitCtx *c)
     for (int k = 0; k < g->nnodes; k++) {
         const Node *n = &g->nodes[k];
         c->scratch[k] = 0;
-        if (n->op == OP_LSTM || n->op == OP_GRU)
+        if (ir_op_is_recurrent(n->op))
             c->scratch[k] = emit_rnn_scratch(g, n);
         if (n->op == OP_CONV && n->prec.kernel == KS_TABLE) {
             c->scratch[k] = emit_mac_scratch(g, n);
@@ -463,7 +463,7 @@ int emit_int_node(EmitCtx *c, int k)
 {
     const Graph *g = c->g;
     const Node *n = &g->nodes[k];
-    if (n->op == OP_LSTM || n->op == OP_GRU) /* several outputs, some maybe absent */
+    if (ir_op_is_recurrent(n->op)) /* several outputs, some maybe absent */
         return emit_rnn_node(c, k);
     const QLayer *q = n->q;
     const Tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];

@@ -141,7 +141,7 @@ int sens_hutchinson(const GradModel *m, const double *xs, const double *targets,
     for (int i = 0; i < grad_nparams(m); i++) {
         const GradParam *gp = grad_param(m, i);
         const Node *nd = &g->nodes[gp->node];
-        int rnn = nd->op == OP_LSTM || nd->op == OP_GRU;
+        int rnn = ir_op_is_recurrent(nd->op);
         /* a layer per Conv/Dense weight, or per LSTM/GRU W with its R */
         if (gp->is_bias || (rnn && (!opt->recurrent || gp->tensor != nd->in[1])))
             continue;

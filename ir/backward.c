@@ -559,7 +559,7 @@ GradModel *grad_model_new(Graph *g, GradLoss loss)
             ir_fail(g, n, "needs 2 inputs");
             return NULL;
         }
-        if ((n->op == OP_LSTM || n->op == OP_GRU) && bw_rnn_check(g, n) != 0)
+        if (ir_op_is_recurrent(n->op) && bw_rnn_check(g, n) != 0)
             return NULL;
     }
     GradModel *m = xcalloc(1, sizeof *m);
@@ -575,7 +575,7 @@ GradModel *grad_model_new(Graph *g, GradLoss loss)
         if (n->op == OP_CONV || n->op == OP_DENSE) {
             bw_add_param(m, i, n->in[1], 0);
             bw_add_param(m, i, n->nin > 2 ? n->in[2] : -1, 1);
-        } else if (n->op == OP_LSTM || n->op == OP_GRU) {
+        } else if (ir_op_is_recurrent(n->op)) {
             bw_add_param(m, i, n->in[1], 0);
             bw_add_param(m, i, n->in[2], 0);
             bw_add_param(m, i, n->nin > 3 ? n->in[3] : -1, 1);
@@ -634,7 +634,7 @@ GradWork *grad_work_new(const GradModel *m)
     w->rnnmask = xcalloc((size_t)g->nnodes, sizeof *w->rnnmask);
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = &g->nodes[i];
-        if (n->op == OP_LSTM || n->op == OP_GRU) {
+        if (ir_op_is_recurrent(n->op)) {
             BRnn r;
             bw_rnn_dims(g, n, &r);
             int64_t steps = r.D * r.B * r.T;
@@ -853,7 +853,7 @@ static void bw_fused_fwd(const Node *n, GradWork *w, double *y, int64_t len)
 static void bw_node_fwd(const GradModel *m, GradWork *w, const Node *n)
 {
     const Graph *g = m->g;
-    if (n->op == OP_LSTM || n->op == OP_GRU) { /* outputs may be absent (-1) */
+    if (ir_op_is_recurrent(n->op)) { /* outputs may be absent (-1) */
         bw_rnn_fwd(m, w, n, (int)(n - g->nodes));
         return;
     }
@@ -1113,7 +1113,7 @@ static double *bw_dparam(const GradModel *m, double *grad, int t)
 static void bw_node_bwd(const GradModel *m, GradWork *w, const Node *n, double *grad, double *tmp)
 {
     const Graph *g = m->g;
-    if (n->op == OP_LSTM || n->op == OP_GRU) {
+    if (ir_op_is_recurrent(n->op)) {
         bw_rnn_bwd(m, w, n, (int)(n - g->nodes), grad);
         return;
     }

@@ -15,7 +15,7 @@ const char *ir_quantized_problem(const Graph *g, const Node *n)
 {
     if (!n->q)
         return "node is not quantized (run ir_quantize first)";
-    if (n->op == OP_LSTM || n->op == OP_GRU) /* several outputs */
+    if (ir_op_is_recurrent(n->op)) /* several outputs */
         return quant_rnn_problem(g, n);
     if (n->nout != 1 || n->out[0] < 0 || n->nin < 1 || n->in[0] < 0)
         return "expected one output and at least one input";

@@ -104,7 +104,7 @@ static void run_rnn(QSim *s, const Node *n)
 static void run_node(QSim *s, const Node *n)
 {
     const Graph *g = s->g;
-    if (n->op == OP_LSTM || n->op == OP_GRU) {
+    if (ir_op_is_recurrent(n->op)) {
         run_rnn(s, n);
         return;
     }

@@ -474,7 +474,7 @@ static void set_output_params(Graph *g, const Node *n)
 
 static int quant_node(Graph *g, Node *n)
 {
-    if (n->op == OP_LSTM || n->op == OP_GRU) { /* several outputs: quant_rnn.c */
+    if (ir_op_is_recurrent(n->op)) { /* several outputs: quant_rnn.c */
         ir_free_qlayer(n->q);
         n->q = xcalloc(1, sizeof *n->q);
         return quant_rnn_node(g, n, 1.0);
