@@ -32,6 +32,11 @@
 #ifdef SHIFTC_RUNNER_HOSTED
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#if !defined(_POSIX_TIMERS) || _POSIX_TIMERS <= 0
+/* a C library without POSIX clocks (picolibc): no timing mode */
+#undef SHIFTC_RUNNER_HOSTED
+#endif
 #endif
 
 #include "tiny_cnn.h"
