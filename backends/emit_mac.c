@@ -123,7 +123,9 @@ int emit_mac_node(EmitCtx *c, int k)
         i32_table(b, "int32_t", "shift", q->shift, nout);
         eb_puts(b, "static const shiftc_rq rq = {mult, shift, NULL, ");
     }
-    eb_printf(b, "%ld, %ld, %ld};\n", (long)y->q.zero, (long)q->lo, (long)q->hi);
+    /* fast: every channel takes shiftc_rq_fast (SMLAL and a shift) */
+    int fast = !g->no_mul && shiftc_rq_fast_ok(q->mult, q->shift, nout);
+    eb_printf(b, "%ld, %ld, %ld, %d};\n", (long)y->q.zero, (long)q->lo, (long)q->hi, fast);
     if (is_conv)
         emit_geom_const(b, "shiftc_geom", "geom", &ge);
 
@@ -136,7 +138,7 @@ int emit_mac_node(EmitCtx *c, int k)
                       ge.pl, ge.pb, ge.pr);
             src = "s";
         } else if (pad) {
-            eb_printf(b, "    shiftc_pad_q((const uint8_t *)x, (uint8_t *)s, %d, %d, %d, %d, %d, %d, %d);\n",
+            eb_printf(b, "    shiftc_pad_mac_q((const uint8_t *)x, (uint8_t *)s, %d, %d, %d, %d, %d, %d, %d);\n",
                       ge.n * ge.c, ge.h, ge.w, ge.pt, ge.pl, ge.pb, ge.pr);
             src = "s";
         }

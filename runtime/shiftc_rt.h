@@ -951,21 +951,95 @@ static inline int32_t shiftc_uxtb16_r8(uint32_t v)
 }
 #endif
 
+/* shiftc_pad_q for the MAC kernels, the same bytes: on ARMv7E-M each row
+ * is copied a word at a time (unaligned LDR / STR), elsewhere it is
+ * shiftc_pad_q. */
+SHIFTC_MAC_INLINE void shiftc_pad_mac_q(const uint8_t *x, uint8_t *y, int32_t planes, int32_t h, int32_t w,
+                                        int32_t pt, int32_t pl, int32_t pb, int32_t pr)
+{
+#ifdef SHIFTC_MAC_DSP
+    int32_t ph = h + pt + pb, pw = w + pl + pr;
+    for (int32_t i = 0; i < planes * ph * pw; i++)
+        y[i] = 0;
+    uint8_t *d = y + pt * pw + pl;
+    for (int32_t p = 0; p < planes; p++, d += (pt + pb) * pw)
+        for (int32_t r = 0; r < h; r++, x += w, d += pw) {
+            int32_t c = 0;
+            for (; c + 4 <= w; c += 4) {
+                uint32_t v = shiftc_ld32u(x + c);
+                __builtin_memcpy(d + c, &v, 4);
+            }
+            for (; c < w; c++)
+                d[c] = x[c];
+        }
+#else
+    shiftc_pad_q(x, y, planes, h, w, pt, pl, pb, pr);
+#endif
+}
+
 /* Requantization of one layer: per channel Q31 multiplier and exponent, or
- * in no-mul mode (nm != NULL) {e1, s2, e2} per channel. */
+ * in no-mul mode (nm != NULL) {e1, s2, e2} per channel.  fast = 1 (set by
+ * the emitter when shiftc_rq_fast_ok holds for every channel) selects
+ * shiftc_rq_fast, which gives the same values in a few instructions. */
 typedef struct shiftc_rq {
     const int32_t *mult, *shift;
     const int32_t *nm;
     int32_t zero, lo, hi;
+    int32_t fast;
 } shiftc_rq;
 
-/* Channel o's constants: {mult, shift, -} or in no-mul mode {e1, s2, e2}
+/* The channels shiftc_rq_fast serves: 2^30 < mult and -31 <= shift <= -2
+ * (quant_multiplier's mult is 0 or in [2^30, 2^31); a usual layer scales
+ * down by 2^-2 or more). */
+static inline int shiftc_rq_fast_ok(const int32_t *mult, const int32_t *shift, int32_t n)
+{
+    for (int32_t o = 0; o < n; o++)
+        if (mult[o] <= 0x40000000 || shift[o] > -2 || shift[o] < -31)
+            return 0;
+    return 1;
+}
+
+/* Two's complement reading of a 32-bit word (one move, or none). */
+static inline int32_t shiftc_i32(uint32_t u)
+{
+    return u <= (uint32_t)INT32_MAX ? (int32_t)u : -(int32_t)~u - 1;
+}
+
+/* shiftc_mul_q(acc, mult, shift) for a channel that shiftc_rq_fast_ok
+ * accepts, with khi = 2^(r-2) and rs = r-1, r = -shift in [2, 31]: one
+ * 64-bit multiply-accumulate (SMLAL on ARM) and one shift.  Exact:
+ *   srdhm(a, m) = floor((a*m + 2^30) / 2^31) for every a when m > 0 (a*m
+ *   >= 0: the nudge is 2^30 and the division floors; a*m < 0: truncating
+ *   (a*m + 1 - 2^30) / 2^31 toward zero is its ceiling, the floor of
+ *   (a*m + 1 - 2^30 + 2^31 - 1) / 2^31).
+ *   rdpot(x, r) = floor((x + 2^(r-1) - [x < 0]) / 2^r) for r >= 1 (half
+ *   away from zero: rem > thr means rem >= 2^(r-1) + [x < 0]).
+ *   floor((floor(y / A) + k) / B) = floor((y + k*A) / (A*B)), so the two
+ *   steps are floor((a*m + K) / 2^(31+r)) with
+ *   K = 2^30 + 2^(30+r) - [x < 0] * 2^31, and x < 0 iff a*m + 2^30 < 0,
+ *   which for m > 2^30 is a < 0 (a <= -1 gives a*m <= -m < -2^30).
+ *   For r >= 2, K's high word is 2^(r-2) - [a < 0] and its low word
+ *   2^30 + [a < 0] * 2^31; |a*m + K| < 2^62, no overflow; the quotient by
+ *   2^(31+r) is the high word of the sum shifted right by r-1, and lies
+ *   within +-2^29, so adding a zero point cannot overflow either. */
+static inline int32_t shiftc_rq_fast(int32_t acc, int32_t mult, int32_t khi, int32_t rs)
+{
+    uint32_t neg = (uint32_t)acc >> 31;
+    uint64_t k = ((uint64_t)((uint32_t)khi - neg) << 32) | (0x40000000u | neg << 31);
+    uint64_t p = k + (uint64_t)((int64_t)acc * mult);
+    return shiftc_asr(shiftc_i32((uint32_t)(p >> 32)), rs);
+}
+
+/* Channel o's constants: {mult, shift, -}, {mult, khi, rs} when fast, or
+ * in no-mul mode {e1, s2, e2}
  * (read into locals once per channel: a store of an 8-bit code may alias
  * anything, so a table read after it is read again). */
 static inline void shiftc_rq_load(const shiftc_rq *r, int32_t o, int32_t m[3])
 {
     if (r->nm) {
         m[0] = r->nm[3 * o], m[1] = r->nm[3 * o + 1], m[2] = r->nm[3 * o + 2];
+    } else if (r->fast) { /* {mult, khi, rs} of shiftc_rq_fast */
+        m[0] = r->mult[o], m[1] = (int32_t)1 << (-r->shift[o] - 2), m[2] = -r->shift[o] - 1;
     } else {
         m[0] = r->mult[o], m[1] = r->shift[o], m[2] = 0;
     }
@@ -979,6 +1053,20 @@ static inline int32_t shiftc_rq_value(const shiftc_rq *r, const int32_t m[3], in
 {
     if (r->nm)
         return shiftc_requant_nomul(acc, m[0], m[1], m[2], r->zero, r->lo, r->hi);
+    if (r->fast) {
+        int32_t v = shiftc_rq_fast(acc, m[0], m[1], m[2]) + r->zero;
+#ifdef SHIFTC_MAC_DSP /* the usual ranges in one SSAT / USAT (the test folds) */
+        if (r->lo == -128 && r->hi == 127)
+            return __ssat(v, 8);
+        if (r->lo == 0 && r->hi == 255)
+            return (int32_t)__usat(v, 8);
+        if (r->lo == -32768 && r->hi == 32767)
+            return __ssat(v, 16);
+        if (r->lo == 0 && r->hi == 65535)
+            return (int32_t)__usat(v, 16);
+#endif
+        return v < r->lo ? r->lo : v > r->hi ? r->hi : v;
+    }
     if (m[1] <= 0) {
         int64_t v = (int64_t)shiftc_rdpot(shiftc_srdhm(acc, m[0]), -m[1]) + r->zero;
         return v < r->lo ? r->lo : v > r->hi ? r->hi : (int32_t)v;

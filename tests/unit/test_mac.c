@@ -45,7 +45,8 @@ typedef struct Rq {
     int32_t *bias, *mult, *shift, *nm;
 } Rq;
 
-static void make_rq(Rq *r, int32_t n, uint32_t *s)
+/* fast: every channel as shiftc_rq_fast_ok wants it (no left shift) */
+static void make_rq(Rq *r, int32_t n, uint32_t *s, int fast)
 {
     r->bias = malloc((size_t)n * sizeof(int32_t));
     r->mult = malloc((size_t)n * sizeof(int32_t));
@@ -55,11 +56,66 @@ static void make_rq(Rq *r, int32_t n, uint32_t *s)
         r->bias[o] = (int32_t)(rnd(s) % 20001) - 10000;
         r->mult[o] = (int32_t)(1073741824u + rnd(s) % 1073741823u);
         /* mostly right shifts, one channel with a left shift */
-        r->shift[o] = o == 1 ? 2 : -(int32_t)(rnd(s) % 12) - 4;
+        r->shift[o] = o == 1 && !fast ? 2 : -(int32_t)(rnd(s) % 12) - 4;
+        if (fast && r->mult[o] == 0x40000000)
+            r->mult[o]++;
         r->nm[3 * o] = 8 + (int32_t)(rnd(s) % 8);
         r->nm[3 * o + 1] = (int32_t)(rnd(s) % 3) - 1;
         r->nm[3 * o + 2] = r->nm[3 * o] + 2;
     }
+    if (fast)
+        assert_true(shiftc_rq_fast_ok(r->mult, r->shift, n));
+}
+
+/* shiftc_rq_fast (through shiftc_rq_value, as the kernels call it) equals
+ * shiftc_requant for every accumulator: edge values (powers of two and
+ * their neighbours, the int32 limits), a dense range around 0, random
+ * words, and multipliers whose low zero bits make rounding ties frequent,
+ * at every exponent the fast path takes; unclamped (lo, hi = the int32
+ * limits, so the raw products are compared) and clamped to 8 and 16 bits
+ * with zero points. */
+static void test_rq_fast(void **state)
+{
+    (void)state;
+    uint32_t s = 17;
+    int32_t mults[24] = {0x40000001, 0x40000002, 0x40000003, 0x60000000, 0x50000000, 0x48000000, 0x40008000,
+                         0x7fffffff, 0x7ffffffe, 0x7fff0000, 0x55555555, 0x5a827999};
+    for (int i = 12; i < 24; i++)
+        mults[i] = (int32_t)(0x40000001u + rnd(&s) % 0x3fffffffu);
+    int32_t edges[200], ne = 0;
+    edges[ne++] = INT32_MIN, edges[ne++] = INT32_MIN + 1, edges[ne++] = INT32_MAX, edges[ne++] = INT32_MAX - 1;
+    for (int k = 0; k < 31; k++) {
+        int32_t p = (int32_t)1 << k;
+        edges[ne++] = p, edges[ne++] = p - 1, edges[ne++] = p + 1;
+        edges[ne++] = -p, edges[ne++] = -p - 1, edges[ne++] = -p + 1;
+    }
+    const int32_t clamps[][3] = {{INT32_MIN, INT32_MAX, 0}, {-128, 127, 0}, {0, 255, 0},
+                                 {-32768, 32767, 0},        {-8, 7, 0},     {-128, 127, 3}};
+    for (int mi = 0; mi < 24; mi++)
+        for (int32_t shift = -31; shift <= -2; shift++) {
+            int32_t mult = mults[mi];
+            assert_true(shiftc_rq_fast_ok(&mult, &shift, 1));
+            for (size_t ci = 0; ci < sizeof clamps / sizeof *clamps; ci++) {
+                shiftc_rq rq = {&mult, &shift, NULL, clamps[ci][2], clamps[ci][0], clamps[ci][1], 1};
+                int32_t m[3];
+                shiftc_rq_load(&rq, 0, m);
+                for (int32_t i = -3000 - ne; i < 3000 + 2000; i++) {
+                    int32_t acc = i < -3000 ? edges[i + 3000 + ne]
+                                  : i < 3000 ? i
+                                             : (int32_t)(rnd(&s) ^ (rnd(&s) << 24)) >> (rnd(&s) % 31);
+                    int32_t want = shiftc_requant(acc, mult, shift, rq.zero, rq.lo, rq.hi);
+                    int32_t got = shiftc_rq_value(&rq, m, acc);
+                    if (got != want)
+                        fail_msg("rq_fast acc %d mult %d shift %d clamp %zu: %d, shiftc_requant %d", acc, mult, shift,
+                                 ci, got, want);
+                }
+            }
+        }
+    /* the boundary of the fast path */
+    int32_t m2 = 0x40000000, sh = -5, m3 = 0x40000001, sh1 = -1, sh32 = -32;
+    assert_false(shiftc_rq_fast_ok(&m2, &sh, 1));
+    assert_false(shiftc_rq_fast_ok(&m3, &sh1, 1));
+    assert_false(shiftc_rq_fast_ok(&m3, &sh32, 1));
 }
 
 static void free_rq(Rq *r)
@@ -77,9 +133,11 @@ static void test_dense_kernel(void **state)
     for (size_t c = 0; c < sizeof shapes / sizeof *shapes; c++)
         for (int xt = 0; xt < 4; xt++)
             for (int yt = 0; yt < 4; yt += 2)
-                for (int mode = 0; mode < 4; mode++) { /* bit 0: blocked; bit 1: no-mul */
+                for (int mode = 0; mode < 8; mode++) { /* bit 0: blocked; bit 1: no-mul; bit 2: fast */
                     int32_t m = shapes[c][0], k = shapes[c][1], n = shapes[c][2];
-                    int blocked = mode & 1, nomul = mode >> 1;
+                    int blocked = mode & 1, nomul = (mode >> 1) & 1, fast = mode >> 2;
+                    if (nomul && fast)
+                        continue;
                     int32_t *wq = malloc((size_t)n * k * sizeof *wq);
                     int8_t *w = malloc((size_t)n * k);
                     uint8_t *x = malloc((size_t)m * k * 2);
@@ -89,18 +147,18 @@ static void test_dense_kernel(void **state)
                     for (int32_t i = 0; i < m * k; i++)
                         shiftc_st(x, i, xt, code(&s, xt));
                     Rq r;
-                    make_rq(&r, n, &s);
+                    make_rq(&r, n, &s, fast);
                     int32_t lo = yt == SHIFTC_I8 ? -128 : -32768, hi = yt == SHIFTC_I8 ? 127 : 32767;
                     emit_mac_pack(wq, 1, n, k, blocked, w);
-                    shiftc_rq rq = {r.mult, r.shift, nomul ? r.nm : NULL, 0, lo, hi};
+                    shiftc_rq rq = {r.mult, r.shift, nomul ? r.nm : NULL, 0, lo, hi, fast};
                     if (nomul)
                         shiftc_dense_nomul_q(x, xt, wq, r.bias, r.nm, 0, lo, hi, y0, yt, m, k, n);
                     else
                         shiftc_dense_q(x, xt, wq, r.bias, r.mult, r.shift, 0, lo, hi, y0, yt, m, k, n);
                     shiftc_dense_mac_q(x, xt, w, blocked, r.bias, &rq, y1, yt, m, k, n);
                     if (memcmp(y0, y1, (size_t)m * n * esize(yt)) != 0)
-                        fail_msg("dense %dx%dx%d xt %d yt %d blocked %d nomul %d differs", m, k, n, xt, yt, blocked,
-                                 nomul);
+                        fail_msg("dense %dx%dx%d xt %d yt %d blocked %d nomul %d fast %d differs", m, k, n, xt, yt,
+                                 blocked, nomul, fast);
                     free_rq(&r);
                     free(wq), free(w), free(x), free(y0), free(y1);
                 }
@@ -124,13 +182,15 @@ static void test_conv_kernel(void **state)
     };
     for (size_t c = 0; c < sizeof geo / sizeof *geo; c++)
         for (int xt = 0; xt < 4; xt++)
-            for (int mode = 0; mode < 4; mode++) {
+            for (int mode = 0; mode < 8; mode++) { /* bit 0: blocked; bit 1: no-mul; bit 2: fast */
+                if ((mode & 2) && (mode & 4))
+                    continue;
                 const int32_t *v = geo[c];
                 shiftc_geom g = {v[0], v[1], v[2], v[3], v[4], 0, 0, v[5], v[6], v[7], v[8], v[9], v[10],
                                  v[11], v[12], v[13], v[14], v[15], 0};
                 g.oh = (g.h + g.pt + g.pb - (g.kh - 1) * g.dh - 1) / g.sh + 1;
                 g.ow = (g.w + g.pl + g.pr - (g.kw - 1) * g.dw - 1) / g.sw + 1;
-                int blocked = mode & 1, nomul = mode >> 1, yt = xt;
+                int blocked = mode & 1, nomul = (mode >> 1) & 1, fast = mode >> 2, yt = xt;
                 int32_t icg = g.c / g.group, ocg = g.oc / g.group, K = icg * g.kh * g.kw;
                 int32_t nw = g.oc * K, nx = g.n * g.c * g.h * g.w, ny = g.n * g.oc * g.oh * g.ow;
                 int32_t np = g.n * g.c * (g.h + g.pt + g.pb) * (g.w + g.pl + g.pr);
@@ -144,12 +204,12 @@ static void test_conv_kernel(void **state)
                 for (int32_t i = 0; i < nx; i++)
                     shiftc_st(x, i, xt, code(&s, xt));
                 Rq r;
-                make_rq(&r, g.oc, &s);
+                make_rq(&r, g.oc, &s, fast);
                 int32_t lo = shiftc_type_min(yt), hi = yt == SHIFTC_I8 ? 127 : yt == SHIFTC_U8 ? 255 : 32767;
                 if (yt == SHIFTC_U16)
                     hi = 65535;
                 emit_mac_pack(wq, g.group, ocg, K, blocked, w);
-                shiftc_rq rq = {r.mult, r.shift, nomul ? r.nm : NULL, 0, lo, hi};
+                shiftc_rq rq = {r.mult, r.shift, nomul ? r.nm : NULL, 0, lo, hi, fast};
                 if (nomul)
                     shiftc_conv_nomul_q(x, xt, wq, r.bias, r.nm, 0, lo, hi, y0, yt, &g);
                 else
@@ -158,10 +218,10 @@ static void test_conv_kernel(void **state)
                 if (pad && esize(xt) == 2)
                     shiftc_pad16_q(x, xp, g.n * g.c, g.h, g.w, g.pt, g.pl, g.pb, g.pr);
                 else if (pad)
-                    shiftc_pad_q(x, xp, g.n * g.c, g.h, g.w, g.pt, g.pl, g.pb, g.pr);
+                    shiftc_pad_mac_q(x, xp, g.n * g.c, g.h, g.w, g.pt, g.pl, g.pb, g.pr);
                 shiftc_conv_mac_q(pad ? xp : x, xt, w, blocked, r.bias, &rq, y1, yt, &g, col, pad);
                 if (memcmp(y0, y1, (size_t)ny * esize(yt)) != 0)
-                    fail_msg("conv case %zu xt %d blocked %d nomul %d differs", c, xt, blocked, nomul);
+                    fail_msg("conv case %zu xt %d blocked %d nomul %d fast %d differs", c, xt, blocked, nomul, fast);
                 free_rq(&r);
                 free(wq), free(w), free(x), free(xp), free(col), free(y0), free(y1);
             }
@@ -365,7 +425,7 @@ static void test_kernel_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kernel_names), cmocka_unit_test(test_dense_kernel),
+        cmocka_unit_test(test_kernel_names), cmocka_unit_test(test_rq_fast), cmocka_unit_test(test_dense_kernel),
         cmocka_unit_test(test_conv_kernel),  cmocka_unit_test(test_runner_8bit),
         cmocka_unit_test(test_runner_16bit), cmocka_unit_test(test_runner_nomul),
     };
