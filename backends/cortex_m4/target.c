@@ -21,10 +21,10 @@ static const CostModel cost_cortex_m4 = {
     .instr_per_output = 7.464, .instr_per_pixel = 29.1, .instr_per_layer = 493,
     .flash_base = 380, .flash_per_node = 313, .instr_per_element = 32.5,
     .source = "tools/fit_costs.py: least squares (relative) over 120 layers of 6 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from SysTick x 40",
-    .mac_flash_per_weight = 0.99, .mac_flash_per_output = 13.1,
-    .mac_flash_per_layer = 651, .mac_flash_per_layer_conv = 1713, .mac_flash_per_layer_dw = 692,
-    .mac_instr_per_mac = 1.677, .mac_instr_per_mac_dw = 1.872, .mac_instr_per_output = 50.6,
-    .mac_instr_per_col = 5.897, .mac_instr_per_layer = 361, .mac_instr_per_pad = -24.8,
+    .mac_flash_per_weight = 1.01, .mac_flash_per_output = 8.834,
+    .mac_flash_per_layer = 411, .mac_flash_per_layer_conv = 631, .mac_flash_per_layer_dw = 433,
+    .mac_instr_per_mac = 1.667, .mac_instr_per_mac_dw = 1.921, .mac_instr_per_output = 23.3,
+    .mac_instr_per_col = 6.588, .mac_instr_per_layer = 372, .mac_instr_per_pad = -27.1,
     .mac_source = "bench/mac.py --fit: least squares (relative) over 17 one-layer models (7 Dense, 6 Conv, 4 depthwise); instructions from SysTick x 40 (the padded copy fitted as its own nonnegative cost, stored relative to instr_per_element)",
 };
 

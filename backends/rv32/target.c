@@ -49,10 +49,10 @@ static const CostModel cost_rv32imc = {
     .instr_per_output = 12.3, .instr_per_pixel = 8.088, .instr_per_layer = 413,
     .flash_base = 648, .flash_per_node = 405, .instr_per_element = 32.1,
     .source = "tools/fit_costs.py: least squares (relative) over 120 layers of 6 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from minstret",
-    .mac_flash_per_weight = 1.014, .mac_flash_per_output = 9.304,
-    .mac_flash_per_layer = 635, .mac_flash_per_layer_conv = 849, .mac_flash_per_layer_dw = 939,
-    .mac_instr_per_mac = 7.177, .mac_instr_per_mac_dw = 2.386, .mac_instr_per_output = 59.9,
-    .mac_instr_per_col = 5.957, .mac_instr_per_layer = 217, .mac_instr_per_pad = -21.7,
+    .mac_flash_per_weight = 1.022, .mac_flash_per_output = 7.714,
+    .mac_flash_per_layer = 237, .mac_flash_per_layer_conv = 465, .mac_flash_per_layer_dw = 565,
+    .mac_instr_per_mac = 7.182, .mac_instr_per_mac_dw = 2.347, .mac_instr_per_output = 35.7,
+    .mac_instr_per_col = 6.103, .mac_instr_per_layer = 213, .mac_instr_per_pad = -21.6,
     .mac_source = "bench/mac.py --fit: least squares (relative) over 17 one-layer models (7 Dense, 6 Conv, 4 depthwise); instructions from minstret (the padded copy fitted as its own nonnegative cost, stored relative to instr_per_element)",
 };
 

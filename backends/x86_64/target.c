@@ -14,10 +14,10 @@ static const CostModel cost_x86_64 = {
     .instr_per_output = 10.3, .instr_per_pixel = 47.1, .instr_per_layer = 45,
     .flash_base = 641, .flash_per_node = 526, .instr_per_element = 21,
     .source = "tools/fit_costs.py: least squares (relative) over 120 layers of 6 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from callgrind, per layer and totals",
-    .mac_flash_per_weight = 1.02, .mac_flash_per_output = 9.403,
-    .mac_flash_per_layer = 749, .mac_flash_per_layer_conv = 946, .mac_flash_per_layer_dw = 1145,
-    .mac_instr_per_mac = 2.103, .mac_instr_per_mac_dw = 4.865, .mac_instr_per_output = 41.8,
-    .mac_instr_per_col = 37.9, .mac_instr_per_layer = 504, .mac_instr_per_pad = -15.3,
+    .mac_flash_per_weight = 1.022, .mac_flash_per_output = 7.435,
+    .mac_flash_per_layer = 497, .mac_flash_per_layer_conv = 692, .mac_flash_per_layer_dw = 786,
+    .mac_instr_per_mac = 2.102, .mac_instr_per_mac_dw = 4.095, .mac_instr_per_output = 30.9,
+    .mac_instr_per_col = 37.5, .mac_instr_per_layer = 499, .mac_instr_per_pad = -15,
     .mac_source = "bench/mac.py --fit: least squares (relative) over 17 one-layer models (7 Dense, 6 Conv, 4 depthwise); instructions from callgrind (the padded copy fitted as its own nonnegative cost, stored relative to instr_per_element)",
 };
 
