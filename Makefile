@@ -75,11 +75,12 @@ clean:
 
 # libFuzzer harnesses for the parsers (clang): make fuzz, then e.g.
 #   mkdir -p build-fuzz/corpus && build-fuzz/fuzz_onnx -max_total_time=60 build-fuzz/corpus tests/fixtures
+#   build-fuzz/fuzz_luaspec -max_total_time=60 build-fuzz/lua examples/models   (fuzz_policy: examples/policies)
 FUZZ_FLAGS = -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -Iir -Icompiler -Ibackends -Iruntime -Ibuild/gen -I/usr/include/lua5.4 \
              -I$(LLVM_DIR)/include -DSHIFTC_CLANG_RESOURCE_DIR='"$(CLANG_RESOURCE_DIR)"' \
              -fsanitize=fuzzer,address,undefined
 fuzz: build/gen/onnx.pb-c.h build/gen/embedded_files.c
 	@mkdir -p build-fuzz
-	for h in onnx tf; do clang $(FUZZ_FLAGS) tests/fuzz/fuzz_$$h.c $(LIB_SRC) build/gen/onnx.pb-c.c \
+	for h in onnx tf luaspec policy; do clang $(FUZZ_FLAGS) tests/fuzz/fuzz_$$h.c $(LIB_SRC) build/gen/onnx.pb-c.c \
 	    build/gen/embedded_files.c -L$(LLVM_DIR)/lib -lclang -lprotobuf-c -llua5.4 -lcjson -lm -lpthread -o build-fuzz/fuzz_$$h || exit 1; done
 .PHONY: fuzz
