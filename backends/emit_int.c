@@ -61,7 +61,6 @@ const char *emit_ttag(const Tensor *t)
     default: return "SHIFTC_I8";
     }
 }
-static const char *ttag(const Tensor *t) { return emit_ttag(t); }
 static int wide(const Tensor *t) { return t->q.type == QT_I16 || t->q.type == QT_U16; }
 
 void emit_int_sizes(EmitCtx *c)
@@ -546,7 +545,7 @@ int emit_int_node(EmitCtx *c, int k)
         emit_tensor_ref(c, b, n->in[0]);
         eb_puts(b, ", ");
         emit_tensor_ref(c, b, n->out[0]);
-        eb_printf(b, ", %s, &geom_%d);\n", ttag(x), k);
+        eb_printf(b, ", %s, &geom_%d);\n", emit_ttag(x), k);
         break;
     case OP_GLOBALAVGPOOL: {
         int32_t nc, hw;
@@ -555,7 +554,7 @@ int emit_int_node(EmitCtx *c, int k)
         emit_tensor_ref(c, b, n->in[0]);
         eb_puts(b, ", ");
         emit_tensor_ref(c, b, n->out[0]);
-        eb_printf(b, ", %s, %d, %d);\n", ttag(x), nc, hw);
+        eb_printf(b, ", %s, %d, %d);\n", emit_ttag(x), nc, hw);
         break;
     }
     case OP_RELU:
@@ -565,28 +564,28 @@ int emit_int_node(EmitCtx *c, int k)
     case OP_TANH:
         eb_puts(b, "    shiftc_lut_q(");
         emit_tensor_ref(c, b, n->in[0]);
-        eb_printf(b, ", %s, ", ttag(x));
+        eb_printf(b, ", %s, ", emit_ttag(x));
         emit_tensor_ref(c, b, n->out[0]);
-        eb_printf(b, ", %s, %d, lut_%d);\n", ttag(y), ka_numel(x), k);
+        eb_printf(b, ", %s, %d, lut_%d);\n", emit_ttag(y), ka_numel(x), k);
         break;
     case OP_SOFTMAX: {
         int32_t outer, len, inner;
         ka_softmax(g, n, &outer, &len, &inner);
         eb_puts(b, "    shiftc_softmax_q(");
         emit_tensor_ref(c, b, n->in[0]);
-        eb_printf(b, ", %s, ", ttag(x));
+        eb_printf(b, ", %s, ", emit_ttag(x));
         emit_tensor_ref(c, b, n->out[0]);
-        eb_printf(b, ", %s, %ld, %d, %d, %d, exp_%d);\n", ttag(y), (long)q->hi, outer, len, inner, k);
+        eb_printf(b, ", %s, %ld, %d, %d, %d, exp_%d);\n", emit_ttag(y), (long)q->hi, outer, len, inner, k);
         break;
     }
     case OP_ADD:
         eb_puts(b, g->no_mul ? "    shiftc_add_nomul_q(" : "    shiftc_add_q(");
         emit_tensor_ref(c, b, n->in[0]);
-        eb_printf(b, ", %s, ", ttag(x));
+        eb_printf(b, ", %s, ", emit_ttag(x));
         emit_tensor_ref(c, b, n->in[1]);
-        eb_printf(b, ", %s, ", ttag(&g->tensors[n->in[1]]));
+        eb_printf(b, ", %s, ", emit_ttag(&g->tensors[n->in[1]]));
         emit_tensor_ref(c, b, n->out[0]);
-        eb_printf(b, ", %s, &qadd_%d, &bcast_%d);\n", ttag(y), k, k);
+        eb_printf(b, ", %s, &qadd_%d, &bcast_%d);\n", emit_ttag(y), k, k);
         break;
     case OP_CONCAT:
         for (int i = 0; i < n->nin; i++) {
@@ -594,9 +593,9 @@ int emit_int_node(EmitCtx *c, int k)
             ka_concat(g, n, i, &outer, &inner, &row, &offset);
             eb_puts(b, g->no_mul ? "    shiftc_concat_nomul_q(" : "    shiftc_concat_q(");
             emit_tensor_ref(c, b, n->in[i]);
-            eb_printf(b, ", %s, ", ttag(&g->tensors[n->in[i]]));
+            eb_printf(b, ", %s, ", emit_ttag(&g->tensors[n->in[i]]));
             emit_tensor_ref(c, b, n->out[0]);
-            eb_printf(b, ", %s, %d, %d, %d, %d, ", ttag(y), outer, inner, row, offset);
+            eb_printf(b, ", %s, %d, %d, %d, %d, ", emit_ttag(y), outer, inner, row, offset);
             if (g->no_mul) {
                 eb_printf(b, "%ld, %ld, %ld", (long)q->in_nm[i][0], (long)q->in_nm[i][1],
                           (long)q->in_nm[i][2]);
@@ -623,7 +622,7 @@ int emit_int_node(EmitCtx *c, int k)
         ka_slice(g, n, &outer, &inner, &row, &offset);
         eb_puts(b, "    shiftc_slice_q(");
         emit_tensor_ref(c, b, n->in[0]);
-        eb_printf(b, ", %s, ", ttag(x));
+        eb_printf(b, ", %s, ", emit_ttag(x));
         emit_tensor_ref(c, b, n->out[0]);
         eb_printf(b, ", %d, %d, %d, %d);\n", outer, inner, row, offset);
         break;

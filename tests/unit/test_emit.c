@@ -18,6 +18,7 @@
 #include "ir.h"
 #include "kernel_args.h"
 #include "pipeline.h"
+#include "qsim_check.h"
 
 /* ---- a small graph touching every integer op ---- */
 
@@ -393,32 +394,7 @@ static void expect_runner_matches_qsim(const Graph *g)
     size_t len;
     char *out = build_and_run(d, s, in_count, &len);
     assert_non_null(out);
-    size_t per = 0;
-    void *y[IR_MAX_IO];
-    for (int i = 0; i < g->noutputs; i++) {
-        y[i] = malloc((size_t)ka_bytes(&g->tensors[g->outputs[i]]));
-        per += (size_t)ka_bytes(&g->tensors[g->outputs[i]]);
-    }
-    assert_int_equal(len, per * NSAMPLES);
-
-    QSim *q = ir_qsim_new(g);
-    assert_non_null(q);
-    void *codes = malloc((size_t)ka_bytes(x));
-    for (int k = 0; k < NSAMPLES; k++) {
-        ir_quantize_input(x, s + k * in_count, codes);
-        const void *in[1] = {codes};
-        assert_int_equal(ir_qsim_run(q, in, y), 0);
-        const char *o = out + k * per;
-        for (int i = 0; i < g->noutputs; i++) {
-            size_t n = (size_t)ka_bytes(&g->tensors[g->outputs[i]]);
-            assert_memory_equal(o, y[i], n);
-            o += n;
-        }
-    }
-    ir_qsim_free(q);
-    for (int i = 0; i < g->noutputs; i++)
-        free(y[i]);
-    free(codes);
+    expect_codes_match_qsim(g, s, NSAMPLES, out, len);
     free(out);
     free(s);
     rm_rf(d);

@@ -22,6 +22,7 @@
 #include "emit_mac.h"
 #include "ir.h"
 #include "kernel_args.h"
+#include "qsim_check.h"
 #include "shiftc_rt.h"
 
 static uint32_t rnd(uint32_t *s)
@@ -357,31 +358,8 @@ static void expect_runner_matches_qsim(int act_bits, int no_mul)
     snprintf(path, sizeof path, "%s/out.bin", d);
     char *out = read_all(path, &len);
     assert_non_null(out);
-    size_t per = 0;
-    void *y[IR_MAX_IO];
-    for (int i = 0; i < g->noutputs; i++) {
-        y[i] = malloc((size_t)ka_bytes(&g->tensors[g->outputs[i]]));
-        per += (size_t)ka_bytes(&g->tensors[g->outputs[i]]);
-    }
-    assert_int_equal(len, per * NSAMPLES);
-    QSim *q = ir_qsim_new(g);
-    assert_non_null(q);
-    void *codes = malloc((size_t)ka_bytes(x));
-    for (int k = 0; k < NSAMPLES; k++) {
-        ir_quantize_input(x, s + k * in_count, codes);
-        const void *in[1] = {codes};
-        assert_int_equal(ir_qsim_run(q, in, y), 0);
-        const char *op = out + k * per;
-        for (int i = 0; i < g->noutputs; i++) {
-            size_t n = (size_t)ka_bytes(&g->tensors[g->outputs[i]]);
-            assert_memory_equal(op, y[i], n);
-            op += n;
-        }
-    }
-    ir_qsim_free(q);
-    for (int i = 0; i < g->noutputs; i++)
-        free(y[i]);
-    free(codes), free(out), free(s);
+    expect_codes_match_qsim(g, s, NSAMPLES, out, len);
+    free(out), free(s);
     if (!getenv("SHIFTC_TEST_KEEP")) {
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
         assert_int_equal(system(cmd), 0);
