@@ -111,7 +111,7 @@ int pipeline_run_quantized(Graph *g, QSim *sim, const float *x, void *qin, void 
     const Tensor *in = &g->tensors[g->inputs[0]], *out = &g->tensors[g->outputs[0]];
     ir_quantize_input(in, x, qin);
     const void *ins[1] = {qin};
-    void *outs[1] = {qout};
+    void *outs[IR_MAX_IO] = {qout}; /* only the first output is wanted: NULL skips the others */
     if (ir_qsim_run(sim, ins, outs) != 0)
         return -1;
     ir_dequantize_output(out, qout, deq);

@@ -323,7 +323,7 @@ const char *ir_quantized_problem(const Graph *g, const Node *n);
 /* ---- qsim.c: the integer simulator ---- */
 /* Runs the quantized graph on integer inputs (codes of each graph input,
  * stored as int8_t, uint8_t, int16_t or uint16_t per its QParams) and
- * writes integer outputs.
+ * writes integer outputs (a NULL entry of outputs is not written).
  * This is the definition of what emitted code computes. */
 typedef struct QSim QSim;
 QSim *ir_qsim_new(const Graph *g);

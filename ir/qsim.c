@@ -225,7 +225,8 @@ int ir_qsim_run(QSim *s, const void *const *inputs, void *const *outputs)
         run_node(s, &g->nodes[i]);
     for (int i = 0; i < g->noutputs; i++) {
         int t = g->outputs[i];
-        memcpy(outputs[i], s->buf[t], (size_t)ka_bytes(&g->tensors[t]));
+        if (outputs[i])
+            memcpy(outputs[i], s->buf[t], (size_t)ka_bytes(&g->tensors[t]));
     }
     return 0;
 }
