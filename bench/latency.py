@@ -138,6 +138,12 @@ def shiftc_time(shiftc, d, x, tmp):
     return j
 
 
+def ort_job(model, x_raw, shape, samples, threads):
+    """one job of ort_time.js: MODEL on the first SAMPLES float32 inputs of x_raw, THREADS threads"""
+    return {"model": model, "input": x_raw, "shape": shape, "samples": samples, "threads": threads,
+            "budget": 0.3, "min_runs": 20, "warmup": 0.05}
+
+
 def ort_time(jobs, tmp):
     p = os.path.join(tmp, "jobs.json")
     with open(p, "w") as f:
@@ -186,10 +192,6 @@ def main():
                 if col == "float C":
                     first[(m, "float out")] = np.load(os.path.join(tmp, "y.npy"))[0].ravel()
 
-        def job(model, threads):
-            return {"model": model, "input": x_raw, "shape": shape, "samples": len(xs), "threads": threads,
-                    "budget": 0.3, "min_runs": 20, "warmup": 0.05}
-
         rounds = {}  # (model, column) -> [seconds per round]
         ort_version, ort_first = None, {}
         for r in range(a.rounds):
@@ -201,7 +203,8 @@ def main():
 
                 def ort_part():
                     nonlocal ort_version
-                    jobs = [job(os.path.join(FIX, m + ".onnx"), t) for _, t in ORT_JOBS] + [job(floor_path, 1)]
+                    jobs = [ort_job(os.path.join(FIX, m + ".onnx"), x_raw, shape, len(xs), t) for _, t in ORT_JOBS] \
+                        + [ort_job(floor_path, x_raw, shape, len(xs), 1)]
                     res = ort_time(jobs, tmp)
                     for (col, _), j in zip(ORT_JOBS + [("ORT floor", 1)], res):
                         rounds.setdefault((m, col), []).append(j["seconds"])

@@ -41,6 +41,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import svgplot  # noqa: E402
 from formats import full_test_set, run_json  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -172,11 +173,9 @@ def main():
 def write_svg(plot, path):
     """Accuracy vs average weight bits per model: Pareto, uniform, reverse, random."""
     W, H, M = 460, 320, 48
-    parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
-             'font-size="11">' % (W * len(plot), H + 30), '<rect width="100%" height="100%" fill="white"/>']
+    parts = svgplot.start(W * len(plot), H + 30)
     colours = {"Hessian-Pareto": "#d62728", "uniform": "#1f77b4", "reverse": "#7f7f7f", "random (mean)": "#2ca02c"}
     for k, (model, (rows, uni, fa)) in enumerate(plot.items()):
-        ox = k * W
         pts = {"random (mean)": [], "reverse": [], "uniform": [], "Hessian-Pareto": []}  # drawn in this order
         for label, btext, ua, h, r, ra in rows:
             pts["Hessian-Pareto"].append((h["search"]["average_bits"], h["quant_accuracy"]))
@@ -185,48 +184,24 @@ def write_svg(plot, path):
         for f, j in uni.items():
             pts["uniform"].append((j["search"]["average_bits"], j["quant_accuracy"]))
         allp = [p for v in pts.values() for p in v]
-        x0, x1 = 1.5, max(4.5, max(p[0] for p in allp) + 0.2)
+        x1 = max(4.5, max(p[0] for p in allp) + 0.2)
         y0 = min(p[1] for p in allp) - 0.01
         y1 = max(fa, max(p[1] for p in allp)) + 0.01
-
-        def sx(v):
-            return ox + M + (v - x0) / (x1 - x0) * (W - 2 * M)
-
-        def sy(v):
-            return 10 + (1 - (v - y0) / (y1 - y0)) * (H - M)
-
-        parts.append('<text x="%d" y="%d" font-size="13" font-weight="bold">%s</text>' % (ox + M, 22, model.upper()))
-        parts.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black"/>' % (sx(x0), sy(y0), sx(x1), sy(y0)))
-        parts.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black"/>' % (sx(x0), sy(y0), sx(x0), sy(y1)))
-        for b in np.arange(2, x1 + 0.01, 0.5):
-            parts.append('<text x="%.1f" y="%.1f" text-anchor="middle">%.1f</text>' % (sx(b), sy(y0) + 14, b))
+        pl = svgplot.Panel(parts, k * W, W, H, M, 1.5, x1, y0, y1)
+        pl.title(model.upper())
+        pl.frame()
+        pl.xticks(np.arange(2, x1 + 0.01, 0.5), lambda b: "%.1f" % b)
         step = 0.02 if y1 - y0 > 0.08 else 0.01
-        for a in np.arange(np.ceil(y0 / step) * step, y1, step):
-            parts.append('<text x="%.1f" y="%.1f" text-anchor="end">%.0f</text>' % (sx(x0) - 4, sy(a) + 4, 100 * a))
-            parts.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#ddd"/>' % (sx(x0), sy(a), sx(x1), sy(a)))
-        parts.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="black" stroke-dasharray="4 3"/>'
-                     % (sx(x0), sy(fa), sx(x1), sy(fa)))
-        parts.append('<text x="%.1f" y="%.1f" text-anchor="end">float</text>' % (sx(x1), sy(fa) - 3))
-        parts.append('<text x="%.1f" y="%.1f" text-anchor="middle">average weight bits</text>'
-                     % (ox + W / 2, sy(y0) + 30))
-        parts.append('<text x="%.1f" y="%.1f" text-anchor="middle" transform="rotate(-90 %.1f %.1f)">top-1 %%</text>'
-                     % (ox + 12, sy((y0 + y1) / 2), ox + 12, sy((y0 + y1) / 2)))
+        pl.ygrid(np.arange(np.ceil(y0 / step) * step, y1, step), lambda a: "%.0f" % (100 * a))
+        pl.hline(fa, "float")
+        pl.labels("average weight bits", "top-1 %")
         for i, (name, ps) in enumerate(pts.items()):
             if name == "Hessian-Pareto":
-                line = " ".join("%.1f,%.1f" % (sx(bx), sy(ac)) for bx, ac in sorted(ps))
-                parts.append('<polyline points="%s" fill="none" stroke="%s" stroke-width="1.5"/>' % (line, colours[name]))
+                pl.polyline(ps, colours[name])
             for bx, ac in ps:
-                if name == "reverse":  # hollow, so a Pareto point under it stays visible
-                    parts.append('<circle cx="%.1f" cy="%.1f" r="6" fill="none" stroke="%s" stroke-width="1.5"/>'
-                                 % (sx(bx), sy(ac), colours[name]))
-                else:
-                    parts.append('<circle cx="%.1f" cy="%.1f" r="4" fill="%s" fill-opacity="0.85"/>'
-                                 % (sx(bx), sy(ac), colours[name]))
-            parts.append('<circle cx="%.1f" cy="%.1f" r="4" fill="%s"/><text x="%.1f" y="%.1f">%s</text>' % (
-                sx(x1) - 110, sy(y0) - 60 + 14 * i, colours[name], sx(x1) - 102, sy(y0) - 56 + 14 * i, name))
-    parts.append("</svg>")
-    with open(path, "w") as f:
-        f.write("\n".join(parts) + "\n")
+                pl.dot(bx, ac, colours[name], hollow=name == "reverse")  # hollow: a Pareto point under it stays visible
+            pl.legend_entry(i, name, colours[name])
+    svgplot.finish(parts, path)
 
 
 if __name__ == "__main__":
