@@ -204,30 +204,118 @@ static void output_offsets(const Layer *L, int o, int64_t *off)
         off[i] = base + L->local[i];
 }
 
-static void emit_requant(const EmitCtx *c, const Layer *L, EmitBuf *b, int o, const char *dst,
-                         int64_t idx, const char *indent)
+static void emit_requant(const EmitCtx *c, const Layer *L, EmitBuf *b, int o, const char *acc,
+                         const char *dst, int64_t idx, const char *indent)
 {
     const QLayer *q = L->n->q;
     if (c->g->no_mul) { /* multiplierless: a = a * (2^-e1 + s2 * 2^-e2) by shifts and adds */
         const int32_t *m = q->nm + 3 * o;
-        eb_printf(b, "%s%s[%lld] = (%s)shiftc_requant_nomul(a, %ld, %ld, %ld, %ld, %ld, %ld);\n",
-                  indent, dst, (long long)idx, ctype(L->y), (long)m[0], (long)m[1], (long)m[2],
+        eb_printf(b, "%s%s[%lld] = (%s)shiftc_requant_nomul(%s, %ld, %ld, %ld, %ld, %ld, %ld);\n",
+                  indent, dst, (long long)idx, ctype(L->y), acc, (long)m[0], (long)m[1], (long)m[2],
                   (long)L->y->q.zero, (long)q->lo, (long)q->hi);
         return;
     }
-    eb_printf(b, "%s%s[%lld] = (%s)shiftc_requant(a, ", indent, dst, (long long)idx, ctype(L->y));
+    if (q->mult[o] > 0x40000000 && q->shift[o] <= -1 && q->shift[o] >= -31) {
+        /* SMLAL and a shift, the same value (shiftc_requant_fast) */
+        eb_printf(b, "%s%s[%lld] = (%s)shiftc_requant_fast(%s, ", indent, dst, (long long)idx, ctype(L->y),
+                  acc);
+        eb_i32(b, q->mult[o]);
+        eb_printf(b, ", %ld, %ld, %ld, %ld);\n", (long)-q->shift[o], (long)L->y->q.zero, (long)q->lo,
+                  (long)q->hi);
+        return;
+    }
+    eb_printf(b, "%s%s[%lld] = (%s)shiftc_requant(%s, ", indent, dst, (long long)idx, ctype(L->y), acc);
     eb_i32(b, q->mult[o]);
     eb_puts(b, ", ");
     eb_i32(b, q->shift[o]);
     eb_printf(b, ", %ld, %ld, %ld);\n", (long)L->y->q.zero, (long)q->lo, (long)q->hi);
 }
 
+/* Register blocking (algorithms.md section 7, lesson 2): a block's
+ * outputs are summed REG_BLOCK at a time in accumulators a0, a1, ...; each
+ * input code is loaded once into v and added into every accumulator whose
+ * weight for it is nonzero, so a term costs one shifted add instead of a
+ * load and an add.  Eight accumulators, v and the loop's pointers fit the
+ * 13 free registers of a Cortex-M4; RISC-V and AArch64 have more. */
+enum { REG_BLOCK = 8 };
+
+/* Outputs o0..o0+nb-1 (nb <= REG_BLOCK), which read the same inputs
+ * ptr[off[i]]: accumulators from the biases, then one line per input with
+ * a nonzero weight.  Returns the number of terms. */
+static int64_t emit_reg_block(EmitBuf *b, const char *ptr, const QLayer *q, int o0, int nb,
+                              const int64_t *off, int64_t nw, const char *indent)
+{
+    SaTerm t[SA_MAX_TERMS];
+    int64_t terms = 0;
+    for (int r = 0; r < nb; r++) {
+        eb_printf(b, "%sa%d = ", indent, r);
+        eb_i32(b, q->bias[o0 + r]);
+        eb_puts(b, ";\n");
+    }
+    for (int64_t i = 0; i < nw; i++) {
+        int any = 0;
+        for (int r = 0; r < nb && !any; r++)
+            any = q->wq[(int64_t)(o0 + r) * nw + i] != 0;
+        if (!any)
+            continue;
+        eb_printf(b, "%sv = %s[%lld];", indent, ptr, (long long)off[i]);
+        for (int r = 0; r < nb; r++) {
+            int nt = sa_csd(q->wq[(int64_t)(o0 + r) * nw + i], t);
+            if (nt == 0)
+                continue;
+            eb_printf(b, " a%d = a%d", r, r);
+            for (int j = 0; j < nt; j++) {
+                eb_printf(b, " %c v", t[j].sign > 0 ? '+' : '-');
+                if (t[j].shift > 0)
+                    eb_printf(b, " * %lld", 1LL << t[j].shift);
+            }
+            eb_puts(b, ";");
+            terms += nt;
+        }
+        eb_puts(b, "\n");
+    }
+    return terms;
+}
+
+/* int32_t a0, ..., a(n-1), v; */
+static void emit_acc_decl(EmitBuf *b, int n, const char *indent)
+{
+    eb_printf(b, "%sint32_t", indent);
+    for (int r = 0; r < n; r++)
+        eb_printf(b, " a%d,", r);
+    eb_puts(b, " v = 0;\n");
+}
+
+/* Outputs [o0, o1) of the block in register blocks that do not cross a
+ * group (outputs of different groups read different inputs); ptr + off
+ * addresses the inputs, dst[idx0 + o * stride] receives output o. */
+static int64_t emit_outputs(EmitCtx *c, const Layer *L, EmitBuf *b, int o0, int o1, const char *ptr,
+                            const char *dst, int64_t stride, int64_t *off, const char *indent)
+{
+    int32_t ocg = L->is_conv ? L->ge.oc / L->ge.group : o1;
+    int64_t terms = 0;
+    char acc[16];
+    for (int o = o0; o < o1;) {
+        int nb = o1 - o < REG_BLOCK ? o1 - o : REG_BLOCK;
+        if (L->is_conv && o / ocg != (o + nb - 1) / ocg)
+            nb = ocg - o % ocg;
+        output_offsets(L, o, off);
+        terms += emit_reg_block(b, ptr, L->n->q, o, nb, off, L->nw, indent);
+        for (int r = 0; r < nb; r++) {
+            snprintf(acc, sizeof acc, "a%d", r);
+            emit_requant(c, L, b, o + r, acc, dst, (o + r) * stride, indent);
+        }
+        o += nb;
+    }
+    return terms;
+}
+
 /* Block [o0, o1) as a function NAME_lK_bJ. */
 static void emit_block(EmitCtx *c, const Layer *L, EmitBuf *b, int blk, int o0, int o1)
 {
-    const QLayer *q = L->n->q;
     int64_t *off = xmalloc(((size_t)L->nw + 1) * sizeof *off);
     const char *xt = ctype(L->x), *yt = ctype(L->y);
+    int nacc = o1 - o0 < REG_BLOCK ? o1 - o0 : REG_BLOCK;
     /* external, not static: compilers inline a static function called
      * once, which would glue the blocks back into one huge function */
     eb_printf(b, "/* output channels %d..%d */\n", o0, o1 - 1);
@@ -244,28 +332,17 @@ static void emit_block(EmitCtx *c, const Layer *L, EmitBuf *b, int blk, int o0, 
             eb_printf(b, " * %d", ge->sw);
         eb_puts(b, ";\n");
         eb_printf(b, "            %s *q = y + oy * %d + ox;\n", yt, ge->ow);
-        eb_puts(b, "            int32_t a;\n");
-        int64_t terms = 0;
-        for (int o = o0; o < o1; o++) {
-            output_offsets(L, o, off);
-            terms += emit_unrolled_sum(b, "p", q->bias[o], q->wq + (int64_t)o * L->nw, off, L->nw,
-                                       "            ");
-            emit_requant(c, L, b, o, "q", o * ohw, "            ");
-        }
-        if (terms == 0)
-            eb_puts(b, "            (void)p;\n");
+        emit_acc_decl(b, nacc, "            ");
+        int64_t terms = emit_outputs(c, L, b, o0, o1, "p", "q", ohw, off, "            ");
+        eb_puts(b, "            (void)p;\n            (void)v;\n");
         c->terms += terms;
         eb_puts(b, "        }\n    }\n}\n\n");
     } else {
-        output_offsets(L, 0, off);
         eb_puts(b, "    int32_t r;\n");
         eb_printf(b, "    for (r = 0; r < %d; r++, x += %d, y += %d) {\n", L->m, L->kdim, L->nout);
-        eb_puts(b, "        int32_t a;\n");
-        for (int o = o0; o < o1; o++) {
-            c->terms += emit_unrolled_sum(b, "x", q->bias[o], q->wq + (int64_t)o * L->nw, off, L->nw,
-                                          "        ");
-            emit_requant(c, L, b, o, "y", o, "        ");
-        }
+        emit_acc_decl(b, nacc, "        ");
+        c->terms += emit_outputs(c, L, b, o0, o1, "x", "y", 1, off, "        ");
+        eb_puts(b, "        (void)v;\n");
         eb_puts(b, "    }\n}\n\n");
     }
     free(off);

@@ -1030,6 +1030,36 @@ static inline int32_t shiftc_rq_fast(int32_t acc, int32_t mult, int32_t khi, int
     return shiftc_asr(shiftc_i32((uint32_t)(p >> 32)), rs);
 }
 
+/* v clamped to [lo, hi]; on ARMv7E-M the usual ranges are one SSAT or
+ * USAT (the tests fold away when lo and hi are constants). */
+static inline int32_t shiftc_clamp_sat(int32_t v, int32_t lo, int32_t hi)
+{
+#ifdef SHIFTC_MAC_DSP
+    if (lo == -128 && hi == 127)
+        return __ssat(v, 8);
+    if (lo == 0 && hi == 255)
+        return (int32_t)__usat(v, 8);
+    if (lo == -32768 && hi == 32767)
+        return __ssat(v, 16);
+    if (lo == 0 && hi == 65535)
+        return (int32_t)__usat(v, 16);
+#endif
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* shiftc_requant(acc, mult, -r, zero, lo, hi) for 2^30 < mult and
+ * 1 <= r <= 31: shiftc_rq_fast's single rounding with K = 2^30 + 2^(30+r)
+ * - [acc < 0] * 2^31 built from a literal r (the unrolled kernels' form).
+ * The proof above holds for r = 1 too: K's high word is then 0 and the
+ * quotient, within +-2^30, needs no shift. */
+static inline int32_t shiftc_requant_fast(int32_t acc, int32_t mult, int32_t r, int32_t zero, int32_t lo,
+                                          int32_t hi)
+{
+    uint64_t k = ((uint64_t)1 << 30) + ((uint64_t)1 << (30 + r)) - ((uint64_t)((uint32_t)acc >> 31) << 31);
+    uint64_t p = k + (uint64_t)((int64_t)acc * mult);
+    return shiftc_clamp_sat(shiftc_asr(shiftc_i32((uint32_t)(p >> 32)), r - 1) + zero, lo, hi);
+}
+
 /* Channel o's constants: {mult, shift, -}, {mult, khi, rs} when fast, or
  * in no-mul mode {e1, s2, e2}
  * (read into locals once per channel: a store of an 8-bit code may alias
@@ -1053,20 +1083,8 @@ static inline int32_t shiftc_rq_value(const shiftc_rq *r, const int32_t m[3], in
 {
     if (r->nm)
         return shiftc_requant_nomul(acc, m[0], m[1], m[2], r->zero, r->lo, r->hi);
-    if (r->fast) {
-        int32_t v = shiftc_rq_fast(acc, m[0], m[1], m[2]) + r->zero;
-#ifdef SHIFTC_MAC_DSP /* the usual ranges in one SSAT / USAT (the test folds) */
-        if (r->lo == -128 && r->hi == 127)
-            return __ssat(v, 8);
-        if (r->lo == 0 && r->hi == 255)
-            return (int32_t)__usat(v, 8);
-        if (r->lo == -32768 && r->hi == 32767)
-            return __ssat(v, 16);
-        if (r->lo == 0 && r->hi == 65535)
-            return (int32_t)__usat(v, 16);
-#endif
-        return v < r->lo ? r->lo : v > r->hi ? r->hi : v;
-    }
+    if (r->fast)
+        return shiftc_clamp_sat(shiftc_rq_fast(acc, m[0], m[1], m[2]) + r->zero, r->lo, r->hi);
     if (m[1] <= 0) {
         int64_t v = (int64_t)shiftc_rdpot(shiftc_srdhm(acc, m[0]), -m[1]) + r->zero;
         return v < r->lo ? r->lo : v > r->hi ? r->hi : (int32_t)v;

@@ -175,16 +175,19 @@ def geometry(op, out):
     return max(px, 1), max(ch, 1)
 
 
+ACC_UPDATE = re.compile(r"\ba(\d+) = a\1 ([^;]*);")
+
+
 def code_stats(d, name, k):
-    """nonzero weight codes (one statement "a = a ..." each) and terms with a
-    shift (" * 2^k") of layer k, from its emitted files"""
+    """nonzero weight codes (one accumulator update "aR = aR ...;" each, after
+    the input's load "v = x[OFF];") and terms with a shift (" * 2^k") of
+    layer k, from its emitted files"""
     nonzero = shifted = 0
     for p in glob.glob(os.path.join(d, "%s_l%d.c" % (name, k))) + glob.glob(os.path.join(d, "%s_l%d_*.c" % (name, k))):
         for line in open(p):
-            s = line.lstrip()
-            if s.startswith("a = a "):
+            for m in ACC_UPDATE.finditer(line):
                 nonzero += 1
-                shifted += s.count(" * ")
+                shifted += m.group(2).count(" * ")
     return nonzero, shifted
 
 

@@ -68,8 +68,8 @@ static void make_rq(Rq *r, int32_t n, uint32_t *s, int fast)
         assert_true(shiftc_rq_fast_ok(r->mult, r->shift, n));
 }
 
-/* shiftc_rq_fast (through shiftc_rq_value, as the kernels call it) equals
- * shiftc_requant for every accumulator: edge values (powers of two and
+/* shiftc_rq_fast (through shiftc_rq_value, as the kernels call it) and
+ * shiftc_requant_fast (the unrolled kernels') equal shiftc_requant for every accumulator: edge values (powers of two and
  * their neighbours, the int32 limits), a dense range around 0, random
  * words, and multipliers whose low zero bits make rounding ties frequent,
  * at every exponent the fast path takes; unclamped (lo, hi = the int32
@@ -93,11 +93,12 @@ static void test_rq_fast(void **state)
     const int32_t clamps[][3] = {{INT32_MIN, INT32_MAX, 0}, {-128, 127, 0}, {0, 255, 0},
                                  {-32768, 32767, 0},        {-8, 7, 0},     {-128, 127, 3}};
     for (int mi = 0; mi < 24; mi++)
-        for (int32_t shift = -31; shift <= -2; shift++) {
+        for (int32_t shift = -31; shift <= -1; shift++) {
             int32_t mult = mults[mi];
-            assert_true(shiftc_rq_fast_ok(&mult, &shift, 1));
+            int rq_ok = shift <= -2; /* shiftc_requant_fast also takes shift -1 */
+            assert_int_equal(shiftc_rq_fast_ok(&mult, &shift, 1), rq_ok);
             for (size_t ci = 0; ci < sizeof clamps / sizeof *clamps; ci++) {
-                shiftc_rq rq = {&mult, &shift, NULL, clamps[ci][2], clamps[ci][0], clamps[ci][1], 1};
+                shiftc_rq rq = {&mult, &shift, NULL, clamps[ci][2], clamps[ci][0], clamps[ci][1], rq_ok};
                 int32_t m[3];
                 shiftc_rq_load(&rq, 0, m);
                 for (int32_t i = -3000 - ne; i < 3000 + 2000; i++) {
@@ -105,10 +106,11 @@ static void test_rq_fast(void **state)
                                   : i < 3000 ? i
                                              : (int32_t)(rnd(&s) ^ (rnd(&s) << 24)) >> (rnd(&s) % 31);
                     int32_t want = shiftc_requant(acc, mult, shift, rq.zero, rq.lo, rq.hi);
-                    int32_t got = shiftc_rq_value(&rq, m, acc);
-                    if (got != want)
-                        fail_msg("rq_fast acc %d mult %d shift %d clamp %zu: %d, shiftc_requant %d", acc, mult, shift,
-                                 ci, got, want);
+                    int32_t got = rq_ok ? shiftc_rq_value(&rq, m, acc) : want;
+                    int32_t lit = shiftc_requant_fast(acc, mult, -shift, rq.zero, rq.lo, rq.hi);
+                    if (got != want || lit != want)
+                        fail_msg("rq_fast acc %d mult %d shift %d clamp %zu: %d and %d, shiftc_requant %d", acc,
+                                 mult, shift, ci, got, lit, want);
                 }
             }
         }
