@@ -152,6 +152,13 @@ int cmd_eval(int argc, char **argv)
         goto done;
     }
     labels = tf_to_int64(&ltf);
+    int64_t nclass = ir_numel(&g->tensors[g->outputs[0]]);
+    for (int s = 0; s < n; s++)
+        if (labels[s] < 0 || labels[s] >= nclass) {
+            fprintf(stderr, "shiftc: %s: label %d is %lld, outside [0, %lld) (the model has %lld outputs)\n",
+                    labels_path, s, (long long)labels[s], (long long)nclass, (long long)nclass);
+            goto done;
+        }
 
     Tensor *in = &g->tensors[g->inputs[0]];
     Tensor *out = &g->tensors[g->outputs[0]];

@@ -1003,6 +1003,9 @@ static int onnx_op_conv(Importer *imp, const OnnxOp *op)
                          w->rank);
     if (w->count == 0)
         return onnx_fail(imp, "weight '%s' is empty, which is not supported", imp->node->input[1]);
+    if (w->idata)
+        return onnx_fail(imp, "weight '%s' is an integer tensor, expected float (models quantized "
+                              "in ONNX are not supported)", imp->node->input[1]);
     int nsp = w->rank - 2;
     int64_t oc = w->dims[0];
     Attrs a;
@@ -1086,6 +1089,9 @@ static int onnx_op_gemm(Importer *imp, const OnnxOp *op)
         return onnx_fail(imp, "B ('%s') has rank %d, expected 2", imp->node->input[1], b->rank);
     if (b->count == 0)
         return onnx_fail(imp, "B ('%s') is empty, which is not supported", imp->node->input[1]);
+    if (b->idata)
+        return onnx_fail(imp, "B ('%s') is an integer tensor, expected float (models quantized "
+                              "in ONNX are not supported)", imp->node->input[1]);
     int64_t n = trans_b ? b->dims[0] : b->dims[1];
     int64_t k = trans_b ? b->dims[1] : b->dims[0];
 
@@ -1164,6 +1170,9 @@ static int onnx_op_matmul(Importer *imp, const OnnxOp *op)
                          b->rank);
     if (b->count == 0)
         return onnx_fail(imp, "B ('%s') is empty, which is not supported", bv->name);
+    if (b->idata)
+        return onnx_fail(imp, "B ('%s') is an integer tensor, expected float (models quantized "
+                              "in ONNX are not supported)", bv->name);
     int64_t k = b->dims[0], n = b->dims[1];
     Const w;
     int64_t wdims[2] = {n, k};
@@ -2871,8 +2880,10 @@ static int onnx_declared_shape(Importer *imp, const Onnx__ValueInfoProto *vi, in
     *rank = (int)sh->n_dim;
     for (int i = 0; i < *rank; i++) {
         const Onnx__TensorShapeProto__Dimension *d = sh->dim[i];
-        int known = d && d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
-                    d->dim_value >= 0;
+        int known = d && d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+        if (known && d->dim_value < 0)
+            return onnx_fail(imp, "graph input '%s': dimension %d is %lld (negative)", vi->name, i,
+                             (long long)d->dim_value);
         dims[i] = known ? d->dim_value : -1;
     }
     return 0;

@@ -1,5 +1,6 @@
 /* The pass list: what happens to a model between the frontend and the
  * backends, in order. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,16 @@ int pipeline_read_samples(const char *path, const Graph *g, float **samples)
     }
     *samples = tf_to_float(&tf);
     tf_free(&tf);
+    /* one NaN would poison every range and accuracy computed from the samples */
+    int64_t per = ir_numel(in);
+    for (int64_t i = 0; i < (int64_t)n * per; i++)
+        if (!isfinite((*samples)[i])) {
+            fprintf(stderr, "shiftc: %s: sample %lld, value %lld is %s (inputs must be finite)\n", path,
+                    (long long)(i / per), (long long)(i % per), isnan((*samples)[i]) ? "NaN" : "infinite");
+            free(*samples);
+            *samples = NULL;
+            return -1;
+        }
     return n;
 }
 

@@ -325,6 +325,11 @@ int budget_parse(const char *text, Budget *b, char *err, size_t errlen)
             snprintf(err, errlen, "budget '%s': '%s' is not a positive amount (e.g. 24KiB, 1.5M, 3.5)", text, eq + 1);
             return -1;
         }
+        if (k == COST_BITS && v > 32) {
+            snprintf(err, errlen, "budget '%s': %g average weight bits is more than any format has (32, float)",
+                     text, v);
+            return -1;
+        }
         if (k == COST_RAM) {
             b->ram = v;
         } else if (b->kind != COST_COUNT) {

@@ -370,8 +370,13 @@ int tf_from_tensor_proto(const Onnx__TensorProto *tp, TensorFile *t, const char 
     t->rank = (int)tp->n_dims;
     for (int i = 0; i < t->rank; i++)
         t->dims[i] = tp->dims[i];
-    if (tf_count(t->dims, t->rank, &t->count) < 0)
-        return tf_fail(err, errlen, what, "invalid dims");
+    if (tf_count(t->dims, t->rank, &t->count) < 0) {
+        for (int i = 0; i < t->rank; i++)
+            if (t->dims[i] < 0)
+                return tf_fail(err, errlen, what, "dimension %d is %lld (negative)", i,
+                               (long long)t->dims[i]);
+        return tf_fail(err, errlen, what, "dims whose product overflows int64");
+    }
     if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
         return tf_fail(err, errlen, what, "external data is not supported");
     if (tp->segment)

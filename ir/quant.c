@@ -272,7 +272,8 @@ static int quant_weighted(Graph *g, Node *n)
         return ir_fail(g, n, "bias must be a constant of %lld values", (long long)nchan);
     for (int64_t i = 0; i < total; i++)
         if (!isfinite(w->data[i]))
-            return ir_fail(g, n, "weight %lld is not a finite number", (long long)i);
+            return ir_fail(g, n, "weights '%s': value %lld is %s", w->name, (long long)i,
+                           isnan(w->data[i]) ? "NaN" : "infinite");
 
     q->nchan = (int)nchan;
     q->wq = xmalloc((size_t)total * sizeof *q->wq);
