@@ -19,8 +19,14 @@
 
 #include <lua.h>
 
+/* The fuzz build (Makefile, `make fuzz`) compiles in smaller limits, so that
+ * an input that runs away costs milliseconds rather than seconds. */
+#ifndef SANDBOX_MEM_LIMIT
 #define SANDBOX_MEM_LIMIT (256u << 20)   /* bytes */
+#endif
+#ifndef SANDBOX_INSTR_LIMIT
 #define SANDBOX_INSTR_LIMIT 200000000LL  /* VM instructions per call */
+#endif
 
 typedef struct Sandbox Sandbox;
 

@@ -1,7 +1,11 @@
-/* libFuzzer harness: "make fuzz" builds it (see the Makefile). */
-#include <stdint.h>
+/* libFuzzer harness for the ONNX importer (protobuf decoding, the graph
+ * checks, constant folding, shape inference): "make fuzz" builds it,
+ * tests/fuzz.sh runs it. */
 #include <stddef.h>
+#include <stdint.h>
+
 #include "onnx.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[1024];
