@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -647,6 +648,10 @@ static int ls_npy(lua_State *L)
     size_t plen = strlen(c->dir) + len + 1;
     char *path = lua_newuserdatauv(L, plen, 0); /* freed by Lua */
     snprintf(path, plen, "%s%s", rel[0] == '/' ? "" : c->dir, rel);
+    /* a device or FIFO (npy "/dev/zero") would be read without end */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        ls_error(L, "npy: %s is not a regular file", path);
     TensorFile tf;
     char err[768];
     if (tf_read(path, &tf, err, sizeof err) < 0)
