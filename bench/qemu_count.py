@@ -22,9 +22,11 @@ the N inputs.  It is deterministic.
 --validate checks the method twice: on an AArch64 loop of known length
 (a hand-written kernel of 3n + 3 instructions, called 3 times), and on the
 x86-64 builds of the bundled models, where the trace count must equal
-callgrind's (`shiftc run --target x86_64 --json`) within 10 ppm (equal on
-the MLP; the unrolled CNN counted 2 fewer of 2.1 M per inference when this
-was written: where the two emulators differ is not known).
+callgrind's (`shiftc run --target x86_64 --json`) within 10 ppm: equal on
+the MLP; on the unrolled CNN the trace counted 2 fewer of 2.1 M per
+inference when this was written, as many as the `rep stos` instructions in
+its layers: most likely the two emulators count the iterations of x86
+string instructions differently (AArch64 has no such instruction).
 
 Cost: QEMU writes every log line with its own write(2), and the Python side
 parses it; about 0.2 M traced instructions per second here, so seconds per
