@@ -12,6 +12,7 @@
 #include "pipeline.h"
 #include "target.h"
 #include "toolchain.h"
+#include "unroll_limit.h"
 #include "util.h"
 #include "verify.h"
 #include "weights.h"
@@ -33,6 +34,7 @@ static CliOption compile_options[] = {
     {"kernel", OPT_VALUE, "STYLE", KERNEL_HELP, 0, 0, {0}, 0},
     WEIGHTS_CLI_OPTIONS,
     MIXED_CLI_OPTIONS,
+    UNROLL_LIMIT_CLI_OPTION,
     {"no-verify", OPT_FLAG, NULL, "skip the libclang check that every emitted file parses warning-free", 0, 0, {0}, 0},
     {NULL, 0, NULL, NULL, 0, 0, {0}, 0},
 };
@@ -110,6 +112,9 @@ int cmd_compile(int argc, char **argv)
                           &act) != 0 ||
         act_options_kernel("compile", cli_opt(&compile_cmd, "kernel")->value, &act) != 0)
         return 2;
+    long max_terms;
+    if (cli_int(&compile_cmd, "max-unrolled-terms", 0, UNROLL_LIMIT_MAX, UNROLL_LIMIT_DEFAULT, &max_terms) != 0)
+        return 2;
     const char *target_name = cli_opt(&compile_cmd, "target")->value;
     const Target *target = target_name ? toolchain_target("compile", target_name) : target_host();
     if (!target)
@@ -138,7 +143,7 @@ int cmd_compile(int argc, char **argv)
     Graph *g = pipeline_load(model, &lo);
     if (!g)
         return 1;
-    int status = 1;
+    int status = 1, fallbacks = 0;
     float *calib = NULL;
     g->no_mul = cli_opt(&compile_cmd, "no-mul")->set || !target->has_mul;
     if (weights_cli_apply(&compile_cmd, g) != 0) {
@@ -150,6 +155,11 @@ int cmd_compile(int argc, char **argv)
         int n = pipeline_read_samples(calib_path, g, &calib);
         if (n < 0 || mixed_choose(&mx, g, target, calib, n) != 0 || pipeline_quantize(g, model, calib, n) != 0)
             goto done;
+        fallbacks = unroll_limit_apply(g, max_terms, model, stderr);
+        if (fallbacks < 0) {
+            fprintf(stderr, "shiftc: %s: %s\n", model, g->err);
+            goto done;
+        }
     }
     EmitOptions eo = {0};
     eo.dir = dir;
@@ -186,7 +196,9 @@ int cmd_compile(int argc, char **argv)
             printf(", \"act_bits\": %d, \"clip\": \"%s\", \"kernel\": \"%s\"", act.bits, clip,
                    ir_kernel_name(act.kernel));
             mixed_print(&mx, stdout, 1);
+            printf(", \"max_unrolled_terms\": %ld, \"mac_fallback_layers\": %d", max_terms, fallbacks);
         }
+        printf(", \"compiler_peak_rss_bytes\": %lld", unroll_limit_peak_rss());
         if (measure)
             printf(", \"flash_bytes\": %lld, \"ram_bytes\": %lld, \"text_bytes\": %lld, \"data_bytes\": %lld, "
                    "\"bss_bytes\": %lld}\n",

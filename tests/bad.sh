@@ -8,9 +8,10 @@
 #     expected text, there is no sanitizer report and no timeout (60 s);
 #   - every file in tests/bad/onnx is used by at least one case;
 #   - --max-unrolled-terms: a Dense layer over the limit is emitted with the
-#     table (mac) kernel and a notice naming it, the same as --kernel mac; under
-#     the limit the code is unchanged; compile --json reports the compiler's
-#     peak memory.
+#     table (mac) kernel and a notice naming it, and the build (half unrolled,
+#     half mac) runs bit-exact with the integer simulator; a limit of 1 gives
+#     the files of --kernel mac, the default limit those of no limit;
+#     compile --json reports the compiler's peak memory.
 # Prints "ok - ..." / "not ok - ..." per check; the last line is
 # "bad: N passed, N failed".
 #
@@ -124,5 +125,55 @@ if [ -x "$SHIFTC_SAN" ]; then
 else
     skip "cases [san]" "$SHIFTC_SAN not built (make SAN=1)"
 fi
+
+# ---- --max-unrolled-terms --------------------------------------------------------
+# mlp.onnx: Dense "/1/Gemm" has ~58k terms, "/3/Gemm" under 1k, so 20000 sends
+# exactly the first to the mac kernel.
+
+T=$(now)
+FIX=tests/fixtures
+L=$TMP/limit
+mkdir -p "$L"
+$PY -c 'import numpy as np; x = np.load("'"$FIX"'/test_x.npy")[:32]; np.save("'"$L"'/x.npy", x); np.save("'"$L"'/y.npy", np.zeros(len(x), np.int64))'
+lc() { "$SHIFTC" compile "$FIX/mlp.onnx" --calib "$FIX/calib.npy" --no-size "$@"; }
+
+if lc -o "$L/split" --max-unrolled-terms 20000 --json >"$L/split.json" 2>"$L/split.log" &&
+    [ "$(grep -c 'exceed --max-unrolled-terms 20000; emitted with the mac kernel' "$L/split.log")" = 1 ] &&
+    grep -qF "$FIX/mlp.onnx: node 1 (Dense \"/1/Gemm\"): " "$L/split.log" &&
+    grep -q '"mac_fallback_layers": 1' "$L/split.json" &&
+    grep -qE '"compiler_peak_rss_bytes": [1-9][0-9]{6,}' "$L/split.json"; then
+    ok "limit: --max-unrolled-terms 20000 sends Dense /1/Gemm alone to the mac kernel, with one notice naming it; --json has mac_fallback_layers and compiler_peak_rss_bytes"
+else
+    not_ok "limit: --max-unrolled-terms 20000 sends Dense /1/Gemm to the mac kernel" "$(tail_of "$L/split.log")" "$(cat "$L/split.json" 2>/dev/null)"
+fi
+mac_calls=$(cat "$L"/split/mlp_l*.c 2>/dev/null | grep -cE 'shiftc_dense_mac_q\(')
+terms=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["shift_add_terms"])' "$L/split.json" 2>/dev/null)
+if [ "$mac_calls" = 1 ] && [ "${terms:-0}" -gt 0 ] && [ "${terms:-0}" -lt 20000 ]; then
+    ok "limit: the split build has one MAC kernel call and $terms shift-add terms (the small layer)"
+else
+    not_ok "limit: the split build has one MAC kernel call and the small layer unrolled" "calls $mac_calls, terms $terms"
+fi
+if "$SHIFTC" eval "$FIX/mlp.onnx" --calib "$FIX/calib.npy" --data "$L/x.npy" --labels "$L/y.npy" \
+    --quant-output "$L/q.npy" >"$L/eval.log" 2>&1 &&
+    "$SHIFTC" run "$L/split" --input "$L/x.npy" --output "$L/split-y.npy" >"$L/run.log" 2>&1 &&
+    cmp -s "$L/q.npy" "$L/split-y.npy"; then
+    ok "limit: the split build runs bit-exact with the integer simulator (32 images)"
+else
+    not_ok "limit: the split build runs bit-exact with the integer simulator" "$(tail_of "$L/eval.log")" "$(tail_of "$L/run.log")"
+fi
+# over the limit everywhere == --kernel mac; under it == no limit (same files)
+if lc -o "$L/all" --max-unrolled-terms 1 >/dev/null 2>"$L/all.log" && lc -o "$L/mac" --kernel mac >/dev/null 2>&1 &&
+    diff -r "$L/all" "$L/mac" >"$L/diff1" 2>&1; then
+    ok "limit: --max-unrolled-terms 1 emits the same files as --kernel mac"
+else
+    not_ok "limit: --max-unrolled-terms 1 emits the same files as --kernel mac" "$(head -20 "$L/diff1")" "$(tail_of "$L/all.log")"
+fi
+if lc -o "$L/def" >/dev/null 2>"$L/def.log" && lc -o "$L/none" --max-unrolled-terms 0 >/dev/null 2>&1 &&
+    diff -r "$L/def" "$L/none" >"$L/diff2" 2>&1 && ! grep -q "max-unrolled-terms" "$L/def.log"; then
+    ok "limit: under the default limit the files are those without a limit, and no notice"
+else
+    not_ok "limit: under the default limit the files are those without a limit" "$(head -20 "$L/diff2")" "$(tail_of "$L/def.log")"
+fi
+echo "# limit took $(elapsed "$T") s"
 
 finish
