@@ -305,6 +305,8 @@ class Gen:
             f += self.activation_field()
             return self.emit("conv2d", s, f, inp=nm)
         k = s[-1]
+        if k > 48:      # a [k, k] dense would be most of the model: an activation instead
+            return self.emit(self.pick(["relu", "sigmoid", "tanh"]), s, [], inp=nm)
         wt = self.weights((k, k), k)
         return self.emit("dense", s, ["weights = " + lua_tensor(wt)] + self.activation_field(), inp=nm)
 
