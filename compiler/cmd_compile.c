@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "emit_c.h"
+#include "emit_worstcase.h"
 #include "mixed.h"
 #include "pipeline.h"
 #include "target.h"
@@ -36,6 +37,7 @@ static CliOption compile_options[] = {
     MIXED_CLI_OPTIONS,
     UNROLL_LIMIT_CLI_OPTION,
     {"no-verify", OPT_FLAG, NULL, "skip the libclang check that every emitted file parses warning-free", 0, 0, {0}, 0},
+    {"worst-case-harness", OPT_FLAG, NULL, "also write worstcase.c and worstcase.bin: every weighted layer on inputs that drive its accumulators to their bound, compared with the simulator (a test, for sanitizer builds)", 0, 0, {0}, 0},
     {NULL, 0, NULL, NULL, 0, 0, {0}, 0},
 };
 
@@ -170,6 +172,17 @@ int cmd_compile(int argc, char **argv)
         (!cli_opt(&compile_cmd, "no-verify")->set && verify_dir(dir, target->clang_args, err, sizeof err) != 0)) {
         fprintf(stderr, "shiftc: %s: %s\n", model, err);
         goto done;
+    }
+    if (cli_opt(&compile_cmd, "worst-case-harness")->set) {
+        if (float_mode) {
+            fprintf(stderr, "shiftc compile: --worst-case-harness tests the integer network; not with --float\n");
+            status = 2;
+            goto done;
+        }
+        if (emit_worstcase(g, dir, err, sizeof err) != 0) {
+            fprintf(stderr, "shiftc: %s: %s\n", model, err);
+            goto done;
+        }
     }
     ModelSize sz = {-1, -1, -1, -1, -1};
     if (measure && toolchain_model_size(dir, g->name, target, &sz, err, sizeof err) != 0) {

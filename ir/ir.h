@@ -332,6 +332,11 @@ int ir_qsim_run(QSim *s, const void *const *inputs, void *const *outputs);
 /* The codes of tensor t after the last run (as the kernels store them;
  * NULL for a constant that is no data operand). */
 const void *ir_qsim_buffer(const QSim *s, int t);
+/* One node alone, for tests that drive a layer with chosen inputs: write
+ * the codes of its data inputs into ir_qsim_tensor, run node k, read its
+ * outputs there. */
+void *ir_qsim_tensor(QSim *s, int t);
+void ir_qsim_run_node(QSim *s, int k);
 /* Float <-> code conversions shared with emitted wrappers (runtime helpers). */
 void ir_quantize_input(const Tensor *t, const float *x, void *codes);
 void ir_dequantize_output(const Tensor *t, const void *codes, float *y);

@@ -236,3 +236,15 @@ const void *ir_qsim_buffer(const QSim *s, int tensor)
     ensure(tensor >= 0 && tensor < s->g->ntensors);
     return s->buf[tensor];
 }
+
+void *ir_qsim_tensor(QSim *s, int t)
+{
+    ensure(t >= 0 && t < s->g->ntensors);
+    return s->buf[t];
+}
+
+void ir_qsim_run_node(QSim *s, int k)
+{
+    ensure(k >= 0 && k < s->g->nnodes);
+    run_node(s, &s->g->nodes[k]);
+}
