@@ -174,6 +174,16 @@ if lc -o "$L/def" >/dev/null 2>"$L/def.log" && lc -o "$L/none" --max-unrolled-te
 else
     not_ok "limit: under the default limit the files are those without a limit" "$(head -20 "$L/diff2")" "$(tail_of "$L/def.log")"
 fi
+if [ -x "$SHIFTC_SAN" ]; then
+    rc=0
+    "$SHIFTC_SAN" compile "$FIX/mlp.onnx" --calib "$FIX/calib.npy" --no-size --no-verify -o "$L/san" \
+        --max-unrolled-terms 20000 --json >"$L/san.json" 2>"$L/san.log" || rc=$?
+    if [ "$rc" -eq 0 ] && ! crashed "$rc" "$L/san.log" && cmp -s <(cat "$L"/split/*.[ch]) <(cat "$L"/san/*.[ch]); then
+        ok "limit [san]: the split compile is clean under ASan+UBSan and emits the same C files"
+    else
+        not_ok "limit [san]: the split compile is clean under ASan+UBSan" "exit $rc" "$(tail_of "$L/san.log")"
+    fi
+fi
 echo "# limit took $(elapsed "$T") s"
 
 finish
