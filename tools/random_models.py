@@ -50,6 +50,8 @@ def lua_tensor(a):
 class Gen:
     def __init__(self, seed):
         self.rng = np.random.default_rng(seed)
+        # draws of features added later: a seed's earlier models stay the same where they do not fire
+        self.extra = np.random.default_rng([seed, 1])
         self.layers = []        # Lua source of each layer
         self.tensors = []       # (name, shape) available as inputs
         self.n = 0
@@ -367,8 +369,8 @@ class Gen:
                 if x < 0:
                     break
             t = self.src()
-            if t[0] == "x" and fn in (self.add, self.concat, self.batchnorm):
-                continue    # the input's own range, not a layer's, would be shared
+            if t[0] == "x" and fn in (self.add, self.concat, self.batchnorm) and self.extra.random() < 0.7:
+                continue    # now and then an add or concat reads the model input itself
             if int(np.prod(t[1])) > 600 and fn in (self.concat, self.add):
                 continue
             if fn(t):
