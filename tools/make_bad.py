@@ -182,5 +182,6 @@ np.save(os.path.join(OUT, "calib_empty.npy"), np.zeros((0, 1, 4), np.float32))
 np.save(os.path.join(OUT, "labels_count.npy"), np.zeros(7, np.int64))
 np.save(os.path.join(OUT, "labels_float.npy"), np.zeros(8, np.float32))
 np.save(os.path.join(OUT, "labels_range.npy"), np.full(8, 3, np.int64))
+save_bytes(b"", "empty.npy")
 with open(os.path.join(OUT, "calib.npy"), "rb") as f:
     save_bytes(f.read()[:40], "calib_truncated.npy")
