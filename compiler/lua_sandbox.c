@@ -157,8 +157,9 @@ static int sb_setmetatable(lua_State *L)
 
 /* string.find/match/gmatch/gsub: Lua's matcher backtracks in C, where the
  * count hook cannot stop it, in time up to len^k for a pattern with k
- * unbounded repetitions ('*', '+', '-').  Refuse what could exceed about
- * SB_MATCH_WORK steps. */
+ * unbounded repetitions ('*', '+', '-'), times len + 1 starting positions
+ * unless the pattern is anchored with '^' (never in gmatch).  Refuse what
+ * could exceed about SB_MATCH_WORK steps. */
 #define SB_MATCH_WORK 1e9
 static int sb_match_guard(lua_State *L)
 {
@@ -177,11 +178,13 @@ static int sb_match_guard(lua_State *L)
             if (pat[i] == '*' || pat[i] == '+' || pat[i] == '-')
                 k++;
         }
-        double work = 1;
+        int anchored = plen > 0 && pat[0] == '^' && lua_toboolean(L, lua_upvalueindex(3));
+        double work = anchored ? 1 : (double)len + 1;
         for (int i = 0; i < k && work <= SB_MATCH_WORK; i++)
             work *= (double)len + 1;
-        if (k > 1 && work > SB_MATCH_WORK)
-            return luaL_error(L, "pattern with %d repetitions is too costly on a string of %d bytes", k, (int)len);
+        if (k > 0 && work > SB_MATCH_WORK)
+            return luaL_error(L, "pattern with %d repetition%s is too costly on a string of %d bytes", k,
+                              k == 1 ? "" : "s", (int)len);
     }
     int n = lua_gettop(L);
     lua_pushvalue(L, lua_upvalueindex(1));
@@ -194,7 +197,8 @@ static void sb_guard(lua_State *L, int strtab, const char *name, int is_find)
 {
     lua_getfield(L, strtab, name);
     lua_pushboolean(L, is_find);
-    lua_pushcclosure(L, sb_match_guard, 2);
+    lua_pushboolean(L, strcmp(name, "gmatch") != 0); /* '^' anchors */
+    lua_pushcclosure(L, sb_match_guard, 3);
     lua_setfield(L, strtab, name);
 }
 
