@@ -19,8 +19,9 @@
 # residual model show the checks can fail: a changed bias constant must be
 # reported as a difference, an added signed overflow as a sanitizer error.
 #
-# The layer files are built at -O0: the sanitizer checks are inserted by the
-# front end either way, and clang -O1 needs minutes per unrolled layer.
+# The layer files are built at -O0 (the residual model also at clang -O1 and
+# gcc -O2): the sanitizer checks are inserted by the front end either way,
+# and clang -O1 needs minutes per large unrolled layer.
 #
 # Environment:
 #   SHIFTC=path   binary under test (default build-san/shiftc when built,
@@ -92,19 +93,21 @@ CASES+=(
     "gru ternary no-mul|clang|$FIX/gru_tern.onnx|--weights ternary --no-mul"
     "lstm bidirectional|clang|$RNN/lstm_bi.onnx|"
     "gru bidirectional a16|clang|$RNN/gru_bi_last.onnx|--act-bits 16"
-    "residual int8|clang gcc|$RES|"
+    "residual int8|clang gcc clang:-O1 gcc:-O2|$RES|"
     "residual a16 no-mul|clang|$RES|--act-bits 16 --no-mul"
     "residual a4 mac|clang|$RES|--act-bits 4 --kernel mac"
 )
 
-# build CC OUT BIN: the emitted sources (the Makefile's SRCS) and the harness
+# build CC[:OPT] OUT BIN: the emitted sources (the Makefile's SRCS) and the
+# harness, at -O0 unless OPT says otherwise
 build() {
-    local cc=$1 out=$2 bin=$3 f objs=()
+    local cc=${1%%:*} opt=-O0 out=$2 bin=$3 f objs=()
+    [[ $1 == *:* ]] && opt=${1#*:}
     local srcs
     srcs=$(sed -n 's/^SRCS = //p' "$out/Makefile")
     mkdir -p "$bin.o"
     for f in $srcs worstcase.c; do
-        nice -n 10 "$cc" -std=c99 -O0 -g -Wall -Wextra -pedantic "${SAN[@]}" -I"$out" -c "$out/$f" \
+        nice -n 10 "$cc" -std=c99 "$opt" -g -Wall -Wextra -pedantic "${SAN[@]}" -I"$out" -c "$out/$f" \
             -o "$bin.o/${f%.c}.o" || return 1
         objs+=("$bin.o/${f%.c}.o")
     done
@@ -170,7 +173,7 @@ for c in "${CASES[@]}"; do
     [[ $name =~ $ONLY ]] || continue
     desc="$name${opts:+ ($opts)}"
     if [ "$(cat "$TMP/$i/verdict" 2>/dev/null)" = ok ]; then
-        ok "$desc: $(cat "$TMP/$i/cases") cases at the bound, ${compilers// /+} with UBSan+ASan clean, every output the simulator's"
+        ok "$desc: $(cat "$TMP/$i/cases") cases at the bound, ${compilers// /, } with UBSan+ASan clean, every output the simulator's"
     else
         not_ok "$desc: $(cat "$TMP/$i/verdict" 2>/dev/null || echo 'no verdict')" "$(cat "$TMP/$i/detail" 2>/dev/null)"
     fi
