@@ -41,7 +41,7 @@ ARTIFACTS=$FUZZ_BUILD/artifacts
 mkdir -p "$ARTIFACTS"
 
 # The seeds of one harness beyond its own corpus: the files of that kind the
-# other tests already use (small ones: the fixtures' models are too big).
+# other tests already use (small ones: fixtures' models are too big).
 extra_seeds() {
     case $1 in
     onnx) ls tests/errors/*.onnx ;;
@@ -61,7 +61,7 @@ dict_for() {
 }
 
 echo "== make fuzz (FUZZ_BUILD=$FUZZ_BUILD)"
-if ! make -s fuzz FUZZ_BUILD="$FUZZ_BUILD" >"$WORK/build.log" 2>&1; then
+if ! make -s -j2 fuzz FUZZ_BUILD="$FUZZ_BUILD" >"$WORK/build.log" 2>&1; then
     not_ok "make fuzz" "$(tail_of "$WORK/build.log")"
     summary | sed '$s/^/fuzz: /'
     exit 1
