@@ -432,7 +432,13 @@ def main():
     ap.add_argument("--keep", default=None, help="work in this directory and keep it")
     ap.add_argument("--out", default=os.path.join(BENCH, "table.md"))
     a = ap.parse_args()
-    a.argv = sys.argv[1:]
+    # the command line for the Reproduce line, without the machine's paths
+    a.argv, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip or arg.split("=")[0] in ("--shiftc", "--keep", "--out"):
+            skip = "=" not in arg and not skip
+            continue
+        a.argv.append(arg)
     a.images = a.images or (100 if a.quick else 600)
     a.samples = a.samples or (1 if a.quick else 4)
     budgets = []
@@ -455,15 +461,21 @@ def main():
     np.save(b.x_eval, xs[:a.images])
     np.save(b.y_eval, ys[:a.images])
     np.save(b.x_count, xs[:a.samples])
-    rows = []
+    rows, trows = [], []
+
+    def write():  # after every part, so a long run that is stopped leaves what it measured
+        text = write_md(a, rows, trows, time.time() - t0)
+        with open(a.out, "w") as f:
+            f.write(text)
+        write_svg(rows, targets, os.path.splitext(a.out)[0] + ".svg")
+        return text
+
     for model in a.models.split(","):
         rows += model_rows(b, model, targets, budgets)
-    trows = [] if a.no_terms else term_rows(b, targets, ["fc"] if a.quick else ["fc", "conv"])
-    text = write_md(a, rows, trows, time.time() - t0)
-    with open(a.out, "w") as f:
-        f.write(text)
-    write_svg(rows, targets, os.path.splitext(a.out)[0] + ".svg")
-    sys.stdout.write(text)
+        write()
+    if not a.no_terms:
+        trows = term_rows(b, targets, ["fc"] if a.quick else ["fc", "conv"])
+    sys.stdout.write(write())
     if not a.keep:
         shutil.rmtree(tmp, ignore_errors=True)
     bad = [r for r in rows if r.get("exact") is False]
