@@ -20,16 +20,18 @@
 #       err <= TAU * ref + 2 * scale
 # 2 * scale allows the rounding of the output itself (half a step) plus a
 # step of error carried in from earlier layers, for outputs that are nearly
-# constant.  TAU is 0.3 for models whose every layer has at least 4-bit
-# weights (int4..int8, nhot2/3, apot) and 8- or 16-bit activations, 0.9 for
-# the coarse ones (int2, int3, ternary, ttq, pot weights, 4-bit activations,
-# or a precision budget, which may pick such formats), where random
-# untrained weights can lose much of the signal.  Either bound fails for a
-# sign error (err ~ 2 ref), an output of zeros or garbage (err >= ref), and a
-# scale off by 2x or more (err >= ref/2 for TAU 0.3); quantization noise of
-# the formats stays well below it (tools/random_models.py seeds 1..1000:
-# the largest err/ref was ERR_MAX_FINE for the fine and ERR_MAX_COARSE for the
-# coarse models, printed at the end of a run).
+# constant.  TAU depends on how much signal the weight format keeps on
+# random untrained weights:
+#   0.3  int4..int8, nhot2, nhot3, apot weights with 8- or 16-bit activations
+#        (largest err/ref seen: 0.16);
+#   0.75 int2, int3, ternary, pot weights or 4-bit activations (seen: 0.44);
+#   1.2  ttq, or a precision budget (which may pick ttq): its fixed
+#        threshold of 0.05 max|w| makes it nearly binary on untrained
+#        weights (seen: 0.84).
+# ("seen": the soak of 600 models, printed again at the end of every run.)
+# Fine and coarse bounds fail for a sign error (err ~ 2 ref), an output of
+# zeros or garbage (err >= ref) and a scale off by 2x (err >= ref/2); the
+# ttq bound still fails for a sign error or a scale off by 3x or more.
 #
 # Each model runs on one target, rotating over TARGETS_ALL (host and the 7
 # cross targets) in seed order, so each target gets an equal share; every
@@ -68,8 +70,7 @@ ALL_TARGETS=${ALL_TARGETS:-0}
 TARGETS_ALL="host x86_64 aarch64 riscv64 cortex-m4 rv32imc rv32i rv32e"
 SAN_CC=clang
 SAN_CFLAGS="-O0 -g -std=c99 -fsanitize=undefined,address -fno-sanitize-recover=all -fno-omit-frame-pointer"
-TAU_FINE=0.3
-TAU_COARSE=0.9
+TAUS="0.3 0.75 1.2" # by class: fine, coarse, nearly binary
 # seeds that once found a bug: always run (see the git log for each)
 REGRESSION_SEEDS="1"
 
@@ -122,7 +123,7 @@ T0=$(now)
 
 finish() {
     summary >/dev/null
-    echo "# random: $NSEEDS models in $(elapsed "$T0") s; largest float error err/ref: fine $(worst 0), coarse $(worst 1)"
+    echo "# random: $NSEEDS models in $(elapsed "$T0") s; largest float error err/ref: fine $(worst 0), coarse $(worst 1), nearly binary $(worst 2)"
     echo "random: $TESTS_PASSED passed, $TESTS_FAILED failed"
     [ "$TESTS_FAILED" -eq 0 ]
     exit $?
@@ -154,8 +155,8 @@ targets_of() { # SEED INDEX
     echo "$t"
 }
 
-# the float check: prints "ok|..." or "fail|..." and writes COARSE RATIO to $4
-float_check() { # OUT_DIR CODES_NPY INFO RATIO_FILE FLOAT_NPY TAU_FINE TAU_COARSE
+# the float check: prints "ok|..." or "fail|..." and writes CLASS RATIO to $4
+float_check() { # OUT_DIR CODES_NPY INFO RATIO_FILE FLOAT_NPY "TAU0 TAU1 TAU2"
     $PY - "$@" <<'PY'
 import re, sys
 import numpy as np
@@ -170,12 +171,12 @@ f = np.load(sys.argv[5]).astype(np.float64)[:rows]
 deq = (q - zero) * scale
 err = np.sqrt(np.mean((deq - f) ** 2))
 ref = np.sqrt(np.mean(f ** 2))
-tau = float(sys.argv[7] if coarse else sys.argv[6])
+tau = float(sys.argv[6].split()[coarse])
 ratio = err / ref if ref > 0 else 0.0
 open(ratio_file, "w").write("%d %.4f\n" % (coarse, ratio if err > 2 * scale else 0.0))
 ok = err <= tau * ref + 2 * scale
 print("%s|rms error %.4g vs rms %.4g (bound %.2f*ref + 2*scale, scale %.3g, %s)" % (
-    "ok" if ok else "fail", err, ref, tau, scale, "coarse" if coarse else "fine"))
+    "ok" if ok else "fail", err, ref, tau, scale, ["fine", "coarse", "nearly binary"][coarse]))
 PY
 }
 
@@ -234,7 +235,7 @@ one() { # SEED INDEX
         if [ $floated = 0 ]; then # once per model, on the simulator's codes
             floated=1
             local fc
-            fc=$(float_check "$out" "$sim" "$d/info" "$TMP/s$s.ratio" "$d/float.npy" "$TAU_FINE" "$TAU_COARSE" 2>&1)
+            fc=$(float_check "$out" "$sim" "$d/info" "$TMP/s$s.ratio" "$d/float.npy" "$TAUS" 2>&1)
             case $fc in
             ok\|*) echo "ok|$desc: float interpreter: ${fc#ok|}" >>"$res" ;;
             *) echo "not ok|$desc: within the quantization bound of the float interpreter|${fc#fail|}|repro: $repro $tt" >>"$res" ;;

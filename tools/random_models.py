@@ -16,7 +16,7 @@ writes into DIR, deterministically for SEED:
   labels.npy   dummy int64 labels (eval needs them)
   options      one line: the compile/eval options (weight format, act bits,
                kernel style, clip method, bias correction, sometimes a budget)
-  info         "outputs=N float_rows=N coarse=0|1" for the test script
+  info         "outputs=N float_rows=N coarse=0|1|2 name=NAME" for the test script
 
 Shapes stay small so a model compiles and runs in well under a second.
 Only the standard library and numpy are used.
@@ -28,8 +28,11 @@ import numpy as np
 
 FORMATS = ["int2", "int3", "int4", "int5", "int6", "int7", "int8",
            "ternary", "ttq", "pot", "nhot2", "nhot3", "apot"]
-# weight formats whose error alone can approach the signal (see random.sh)
-COARSE_FORMATS = {"int2", "int3", "ternary", "ttq", "pot"}
+# the float bound's classes (tests/random.sh): 0 fine, 1 coarse, 2 nearly
+# binary (ttq's fixed threshold of 0.05 max|w| leaves few zeros on untrained
+# weights; a budget may pick ttq)
+COARSE_FORMATS = {"int2", "int3", "ternary", "pot"}
+BINARY_FORMATS = {"ttq", "budget"}
 FLOAT_ROWS = 6
 
 
@@ -448,7 +451,7 @@ def main():
         f.write(" ".join(opts) + "\n")
     fmt = opts[opts.index("--weights") + 1] if "--weights" in opts else "budget"
     bits = opts[opts.index("--act-bits") + 1] if "--act-bits" in opts else "8"
-    coarse = int(fmt in COARSE_FORMATS or fmt == "budget" or bits == "4")
+    coarse = 2 if fmt in BINARY_FORMATS else 1 if fmt in COARSE_FORMATS or bits == "4" else 0
     with open(os.path.join(out, "info"), "w") as f:
         f.write("outputs=%d float_rows=%d coarse=%d name=%s\n" % (len(outputs), FLOAT_ROWS, coarse, name))
 
