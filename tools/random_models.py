@@ -28,11 +28,11 @@ import numpy as np
 
 FORMATS = ["int2", "int3", "int4", "int5", "int6", "int7", "int8",
            "ternary", "ttq", "pot", "nhot2", "nhot3", "apot"]
-# the float bound's classes (tests/random.sh): 0 fine, 1 coarse, 2 nearly
-# binary (ttq's fixed threshold of 0.05 max|w| leaves few zeros on untrained
-# weights; a budget may pick ttq)
-COARSE_FORMATS = {"int2", "int3", "ternary", "pot"}
-BINARY_FORMATS = {"ttq", "budget"}
+# the float bound's classes (tests/random.sh): 0 fine, 1 coarse, 2 ternary
+# (ttq's fixed threshold of 0.05 max|w| leaves few zeros on untrained
+# weights; a budget may pick ternary or ttq)
+COARSE_FORMATS = {"int2", "int3", "pot"}
+BINARY_FORMATS = {"ternary", "ttq", "budget"}
 FLOAT_ROWS = 6
 
 
