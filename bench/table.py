@@ -85,7 +85,8 @@ def shiftc_json(argv, logpath):
     with open(logpath, "w") as f:
         f.write(" ".join(argv) + "\n" + r.stdout + r.stderr)
     if r.returncode != 0:
-        return {"error": ((r.stderr.strip() or r.stdout.strip()).splitlines() or ["exit %d" % r.returncode])[-1]}
+        msg = ((r.stderr.strip() or r.stdout.strip()).splitlines() or ["exit %d" % r.returncode])[-1]
+        return {"error": msg.replace(ROOT + os.sep, "")}  # the table names files relative to the project
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
