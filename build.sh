@@ -14,7 +14,7 @@ BUILD_PKGS=(gcc make binutils protobuf-c-compiler libprotobuf-c-dev libonnx-dev 
 TARGET_PKGS=(gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu qemu-user
              gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm
              gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-system-misc valgrind)
-TEST_PKGS=(clang python3-numpy python3-onnx python3-torch python3-pil chromium dataset-fashion-mnist "${TARGET_PKGS[@]}")
+TEST_PKGS=(clang libclang-rt-14-dev python3-numpy python3-onnx python3-torch python3-pil chromium dataset-fashion-mnist "${TARGET_PKGS[@]}")
 # the demo: the CNN on the emulated Cortex-M4 board, accuracy computed with numpy
 DEMO_PKGS=(gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm python3-numpy)
 

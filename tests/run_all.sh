@@ -2,7 +2,9 @@
 # Every test, in order: unit, unit under ASan+UBSan, end-to-end, golden
 # emitted C, multiplierless mode, cross targets, weight formats, activation
 # bits, Hessian sensitivity, precision search, policies, Lua model spec,
-# report, cost model, LSTM/GRU, MAC kernels, ONNX conformance.  Called by `./build.sh test` after the build.  Prints
+# report, cost model, LSTM/GRU, MAC kernels, malformed inputs, worst-case
+# accumulators under UBSan, random models, fuzzing, the benchmark table,
+# ONNX conformance.  Called by `./build.sh test` after the build.  Prints
 # everything; the last line is "N passed, N failed[, N skipped]" over the
 # end-to-end and conformance checks plus one check per unit section (and per
 # section that could not report counts); exits 1 if anything failed.
@@ -114,6 +116,11 @@ run_counted "3m. LSTM/GRU float C vs torch (tests/rnn_float.sh)" "rnn-float" tes
 run_counted "3n. quantized LSTM/GRU on every target (tests/rnn.sh)" "rnn" tests/rnn.sh
 run_counted "3o. --kernel mac on every target (tests/mac.sh)" "mac" tests/mac.sh
 run_counted "3p. mac kernel cost model and mixed kernel styles (tests/costs_mac.sh)" "costs-mac" tests/costs_mac.sh
+run_counted "3q. malformed inputs and the unrolled-code limit (tests/bad.sh)" "bad" tests/bad.sh
+run_counted "3r. emitted layers at the accumulator bound under UBSan+ASan (tests/worstcase.sh)" "worstcase" tests/worstcase.sh
+run_counted "3s. random models vs simulator and float interpreter, every target (tests/random.sh)" "random" tests/random.sh
+run_counted "3t. fuzzing the parsers, 30 s each (tests/fuzz.sh)" "fuzz" tests/fuzz.sh
+run_counted "3u. benchmark table: AArch64 trace count, table.py (tests/bench_table.sh)" "bench-table" tests/bench_table.sh
 
 # ---- 4. ONNX conformance
 run_counted "4. ONNX conformance (tests/conformance.py)" "conformance" $PY tests/conformance.py

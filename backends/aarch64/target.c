@@ -8,16 +8,23 @@ static const char *const clang_args[] = {"-target", "aarch64-linux-gnu", "-isyst
 static const char *const emulator[] = {"qemu-aarch64", NULL};
 
 static const CostModel cost_aarch64 = {
-    .flash_per_weight = 3.934, .flash_per_term = 4.166, .flash_per_shift = 0.157,
-    .flash_per_output = 100, .flash_per_output_dense = 81.3, .flash_per_layer = 88.7,
-    .instr_per_weight = 1.172, .instr_per_term = 1.003, .instr_per_shift = 0,
-    .instr_per_output = 7.464, .instr_per_pixel = 29.1, .instr_per_layer = 493,
-    .flash_base = 692, .flash_per_node = 511, .instr_per_element = 32.5,
-    .source = "tools/fit_costs.py: least squares (relative) over 120 layers of 6 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); no instruction count under qemu-user: instruction coefficients of cortex-m4",
-    .mac_flash_per_weight = 1.026, .mac_flash_per_output = 7.805,
-    .mac_flash_per_layer = 549, .mac_flash_per_layer_conv = 810, .mac_flash_per_layer_dw = 996,
-    .mac_instr_per_mac = 1.677, .mac_instr_per_mac_dw = 1.872, .mac_instr_per_output = 50.6,
-    .mac_instr_per_col = 5.897, .mac_instr_per_layer = 361, .mac_instr_per_pad = -24.8,
+    .flash_per_weight = 1.117, .flash_per_term = 5.006, .flash_per_shift = 0.653,
+    .flash_per_output = 92, .flash_per_output_dense = 60.9, .flash_per_layer = 0,
+    .instr_per_weight = 0.743, .instr_per_term = 1.068, .instr_per_shift = 0,
+    .instr_per_output = 0, .instr_per_pixel = 11.1, .instr_per_layer = 775,
+    .flash_base = 704, .flash_per_node = 218, .instr_per_element = 8.397,
+    .source = "tools/fit_costs.py: least squares (relative) over 30 layers of 2 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); no instruction count under qemu-user: instruction coefficients of cortex-m4",
+    .mac_flash_per_weight = 1.026,
+    .mac_flash_per_output = 7.805,
+    .mac_flash_per_layer = 549,
+    .mac_flash_per_layer_conv = 810,
+    .mac_flash_per_layer_dw = 996,
+    .mac_instr_per_mac = 1.677,
+    .mac_instr_per_mac_dw = 1.872,
+    .mac_instr_per_output = 50.6,
+    .mac_instr_per_col = 5.897,
+    .mac_instr_per_layer = 361,
+    .mac_instr_per_pad = -0.697,
     .mac_source = "bench/mac.py --fit: flash of 17 one-layer models (Dense, Conv, depthwise); no instruction count under qemu-user: mac_instr_ coefficients of cortex-m4",
 };
 

@@ -15,16 +15,23 @@ static const char *const clang_args[] = {"-target", "thumbv7em-none-eabi", "-mcp
 static const char *const emulator[] = {"qemu-system-arm", "-M", "mps2-an386", "-icount", "shift=0", NULL};
 
 static const CostModel cost_cortex_m4 = {
-    .flash_per_weight = 3.888, .flash_per_term = 2.365, .flash_per_shift = 1.937,
-    .flash_per_output = 108, .flash_per_output_dense = 51.7, .flash_per_layer = 0,
-    .instr_per_weight = 1.172, .instr_per_term = 1.003, .instr_per_shift = 0,
-    .instr_per_output = 7.464, .instr_per_pixel = 29.1, .instr_per_layer = 493,
-    .flash_base = 380, .flash_per_node = 313, .instr_per_element = 32.5,
-    .source = "tools/fit_costs.py: least squares (relative) over 120 layers of 6 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from SysTick x 40",
-    .mac_flash_per_weight = 1.01, .mac_flash_per_output = 8.834,
-    .mac_flash_per_layer = 411, .mac_flash_per_layer_conv = 631, .mac_flash_per_layer_dw = 433,
-    .mac_instr_per_mac = 1.667, .mac_instr_per_mac_dw = 1.921, .mac_instr_per_output = 23.3,
-    .mac_instr_per_col = 6.588, .mac_instr_per_layer = 372, .mac_instr_per_pad = -27.1,
+    .flash_per_weight = 1.337, .flash_per_term = 3.364, .flash_per_shift = 0.985,
+    .flash_per_output = 15.5, .flash_per_output_dense = 0, .flash_per_layer = 260,
+    .instr_per_weight = 0.743, .instr_per_term = 1.068, .instr_per_shift = 0,
+    .instr_per_output = 0, .instr_per_pixel = 11.1, .instr_per_layer = 775,
+    .flash_base = 388, .flash_per_node = 118, .instr_per_element = 8.397,
+    .source = "tools/fit_costs.py: least squares (relative) over 30 layers of 2 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from SysTick x 40",
+    .mac_flash_per_weight = 1.01,
+    .mac_flash_per_output = 8.834,
+    .mac_flash_per_layer = 411,
+    .mac_flash_per_layer_conv = 631,
+    .mac_flash_per_layer_dw = 433,
+    .mac_instr_per_mac = 1.667,
+    .mac_instr_per_mac_dw = 1.921,
+    .mac_instr_per_output = 23.3,
+    .mac_instr_per_col = 6.588,
+    .mac_instr_per_layer = 372,
+    .mac_instr_per_pad = -2.997,
     .mac_source = "bench/mac.py --fit: least squares (relative) over 17 one-layer models (7 Dense, 6 Conv, 4 depthwise); instructions from SysTick x 40 (the padded copy fitted as its own nonnegative cost, stored relative to instr_per_element)",
 };
 

@@ -9,16 +9,23 @@ static const char *const clang_args[] = {"-target", "riscv64-linux-gnu", "-isyst
 static const char *const emulator[] = {"qemu-riscv64", NULL};
 
 static const CostModel cost_riscv64 = {
-    .flash_per_weight = 4.478, .flash_per_term = 2.65, .flash_per_shift = 4.346,
-    .flash_per_output = 106, .flash_per_output_dense = 74.9, .flash_per_layer = 0,
-    .instr_per_weight = 1.209, .instr_per_term = 1.085, .instr_per_shift = 0.891,
-    .instr_per_output = 12.3, .instr_per_pixel = 8.088, .instr_per_layer = 413,
-    .flash_base = 495, .flash_per_node = 389, .instr_per_element = 32.1,
-    .source = "tools/fit_costs.py: least squares (relative) over 120 layers of 6 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); no instruction count under qemu-user: instruction coefficients of rv32imc",
-    .mac_flash_per_weight = 1.025, .mac_flash_per_output = 7.923,
-    .mac_flash_per_layer = 564, .mac_flash_per_layer_conv = 744, .mac_flash_per_layer_dw = 940,
-    .mac_instr_per_mac = 7.177, .mac_instr_per_mac_dw = 2.386, .mac_instr_per_output = 59.9,
-    .mac_instr_per_col = 5.957, .mac_instr_per_layer = 217, .mac_instr_per_pad = -21.7,
+    .flash_per_weight = 2.438, .flash_per_term = 4.429, .flash_per_shift = 2.089,
+    .flash_per_output = 13.3, .flash_per_output_dense = 0, .flash_per_layer = 451,
+    .instr_per_weight = 0.83, .instr_per_term = 1.739, .instr_per_shift = 0.169,
+    .instr_per_output = 0.239, .instr_per_pixel = 9.483, .instr_per_layer = 200,
+    .flash_base = 500, .flash_per_node = 159, .instr_per_element = 7.199,
+    .source = "tools/fit_costs.py: least squares (relative) over 30 layers of 2 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); no instruction count under qemu-user: instruction coefficients of rv32imc",
+    .mac_flash_per_weight = 1.025,
+    .mac_flash_per_output = 7.923,
+    .mac_flash_per_layer = 564,
+    .mac_flash_per_layer_conv = 744,
+    .mac_flash_per_layer_dw = 940,
+    .mac_instr_per_mac = 7.177,
+    .mac_instr_per_mac_dw = 2.386,
+    .mac_instr_per_output = 59.9,
+    .mac_instr_per_col = 5.957,
+    .mac_instr_per_layer = 217,
+    .mac_instr_per_pad = 3.201,
     .mac_source = "bench/mac.py --fit: flash of 17 one-layer models (Dense, Conv, depthwise); no instruction count under qemu-user: mac_instr_ coefficients of rv32imc",
 };
 

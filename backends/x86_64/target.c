@@ -8,16 +8,23 @@ static const char *const clang_args[] = {"-target", "x86_64-linux-gnu", NULL};
 static const char *const emulator[] = {"qemu-x86_64", NULL};
 
 static const CostModel cost_x86_64 = {
-    .flash_per_weight = 4.15, .flash_per_term = 4.728, .flash_per_shift = 2.597,
-    .flash_per_output = 125, .flash_per_output_dense = 46, .flash_per_layer = 68.6,
-    .instr_per_weight = 0.609, .instr_per_term = 1.627, .instr_per_shift = 0.714,
-    .instr_per_output = 10.3, .instr_per_pixel = 47.1, .instr_per_layer = 45,
-    .flash_base = 641, .flash_per_node = 526, .instr_per_element = 21,
-    .source = "tools/fit_costs.py: least squares (relative) over 120 layers of 6 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from callgrind, per layer and totals",
-    .mac_flash_per_weight = 1.022, .mac_flash_per_output = 7.435,
-    .mac_flash_per_layer = 497, .mac_flash_per_layer_conv = 692, .mac_flash_per_layer_dw = 786,
-    .mac_instr_per_mac = 2.102, .mac_instr_per_mac_dw = 4.095, .mac_instr_per_output = 30.9,
-    .mac_instr_per_col = 37.5, .mac_instr_per_layer = 499, .mac_instr_per_pad = -15,
+    .flash_per_weight = 0.734, .flash_per_term = 5.21, .flash_per_shift = 2.169,
+    .flash_per_output = 18.2, .flash_per_output_dense = 0, .flash_per_layer = 481,
+    .instr_per_weight = 0.26, .instr_per_term = 1.508, .instr_per_shift = 0.627,
+    .instr_per_output = 0, .instr_per_pixel = 62.2, .instr_per_layer = 1.324,
+    .flash_base = 650, .flash_per_node = 227, .instr_per_element = 8.236,
+    .source = "tools/fit_costs.py: least squares (relative) over 30 layers of 2 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from callgrind, per layer and totals",
+    .mac_flash_per_weight = 1.022,
+    .mac_flash_per_output = 7.435,
+    .mac_flash_per_layer = 497,
+    .mac_flash_per_layer_conv = 692,
+    .mac_flash_per_layer_dw = 786,
+    .mac_instr_per_mac = 2.102,
+    .mac_instr_per_mac_dw = 4.095,
+    .mac_instr_per_output = 30.9,
+    .mac_instr_per_col = 37.5,
+    .mac_instr_per_layer = 499,
+    .mac_instr_per_pad = -2.236,
     .mac_source = "bench/mac.py --fit: least squares (relative) over 17 one-layer models (7 Dense, 6 Conv, 4 depthwise); instructions from callgrind (the padded copy fitted as its own nonnegative cost, stored relative to instr_per_element)",
 };
 
