@@ -18,7 +18,7 @@ void cli_help(const CliCommand *cmd, FILE *out)
     fprintf(out, "usage: shiftc %s %s\n\n%s\n\noptions:\n", cmd->name, cmd->usage, cmd->summary);
     for (const CliOption *o = cmd->options; o->name; o++) {
         char left[64];
-        snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        snprintf(left, sizeof left, "%s%s%s%s", o->name[1] ? "--" : "-", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
         fprintf(out, "  %-24s %s%s\n", left, o->help, o->kind == OPT_REPEAT ? " (may be repeated)" : "");
     }
     fprintf(out, "  %-24s %s\n", "--help", "show this help");
