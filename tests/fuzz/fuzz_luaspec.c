@@ -22,6 +22,7 @@
 
 #include "ir.h"
 #include "luaspec.h"
+#include "fuzz_scratch.h"
 
 static char dir[80], model_path[112];
 
@@ -56,15 +57,6 @@ static void write_npy(const char *name, const char *shape, int count)
         fwrite(&v, sizeof v, 1, f);
     }
     fclose(f);
-}
-
-/* SHIFTC_FUZZ_VERBOSE=1: print each input's outcome (to see why a seed fails) */
-static int verbose;
-
-/* tmpfs if the system has one, so that the file written per run stays in memory */
-static const char *scratch_dir(void)
-{
-    return access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -12,21 +12,13 @@
 #include <unistd.h>
 
 #include "policy.h"
+#include "fuzz_scratch.h"
 
 static char path[64];
 
 static void remove_file(void)
 {
     unlink(path);
-}
-
-/* SHIFTC_FUZZ_VERBOSE=1: print each input's outcome (to see why a seed fails) */
-static int verbose;
-
-/* tmpfs if the system has one, so that the file written per run stays in memory */
-static const char *scratch_dir(void)
-{
-    return access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
