@@ -286,19 +286,42 @@ static void emit_acc_decl(EmitBuf *b, int n, const char *indent)
     eb_puts(b, " v = 0;\n");
 }
 
-/* Outputs [o0, o1) of the block in register blocks that do not cross a
- * group (outputs of different groups read different inputs); ptr + off
+/* The register block that starts at output o of [o, o1): at most
+ * REG_BLOCK outputs, none past the end of o's group (outputs of different
+ * groups read different inputs). */
+static int reg_block_size(const Layer *L, int o, int o1)
+{
+    int nb = o1 - o < REG_BLOCK ? o1 - o : REG_BLOCK;
+    if (L->is_conv) {
+        int32_t ocg = L->ge.oc / L->ge.group;
+        if (o / ocg != (o + nb - 1) / ocg)
+            nb = ocg - o % ocg;
+    }
+    return nb;
+}
+
+/* The largest register block of [o0, o1): the accumulators to declare
+ * (one more would be an unused variable). */
+static int reg_blocks_max(const Layer *L, int o0, int o1)
+{
+    int max = 0;
+    for (int o = o0; o < o1;) {
+        int nb = reg_block_size(L, o, o1);
+        max = nb > max ? nb : max;
+        o += nb;
+    }
+    return max;
+}
+
+/* Outputs [o0, o1) of the block in register blocks (reg_block_size); ptr + off
  * addresses the inputs, dst[idx0 + o * stride] receives output o. */
 static int64_t emit_outputs(EmitCtx *c, const Layer *L, EmitBuf *b, int o0, int o1, const char *ptr,
                             const char *dst, int64_t stride, int64_t *off, const char *indent)
 {
-    int32_t ocg = L->is_conv ? L->ge.oc / L->ge.group : o1;
     int64_t terms = 0;
     char acc[16];
     for (int o = o0; o < o1;) {
-        int nb = o1 - o < REG_BLOCK ? o1 - o : REG_BLOCK;
-        if (L->is_conv && o / ocg != (o + nb - 1) / ocg)
-            nb = ocg - o % ocg;
+        int nb = reg_block_size(L, o, o1);
         output_offsets(L, o, off);
         terms += emit_reg_block(b, ptr, L->n->q, o, nb, off, L->nw, indent);
         for (int r = 0; r < nb; r++) {
@@ -315,7 +338,7 @@ static void emit_block(EmitCtx *c, const Layer *L, EmitBuf *b, int blk, int o0, 
 {
     int64_t *off = xmalloc(((size_t)L->nw + 1) * sizeof *off);
     const char *xt = ctype(L->x), *yt = ctype(L->y);
-    int nacc = o1 - o0 < REG_BLOCK ? o1 - o0 : REG_BLOCK;
+    int nacc = reg_blocks_max(L, o0, o1);
     /* external, not static: compilers inline a static function called
      * once, which would glue the blocks back into one huge function */
     eb_printf(b, "/* output channels %d..%d */\n", o0, o1 - 1);
