@@ -430,8 +430,11 @@ static int shape_reshape(Graph *g, Node *n)
             if (s->kind != TK_CONST || !s->data || s->rank != 1 || k > IR_MAX_RANK)
                 return ir_fail(g, n, "shape input \"%s\" must be a constant of rank 1 with at "
                                      "most %d values", s->name, IR_MAX_RANK);
-            for (int i = 0; i < k; i++)
+            for (int i = 0; i < k; i++) {
+                if (!s->idata && !(s->data[i] > -1e18 && s->data[i] < 1e18)) /* NaN too */
+                    return ir_fail(g, n, "shape input \"%s\": value %d is not an integer", s->name, i);
                 from_input[i] = s->idata ? s->idata[i] : (int64_t)s->data[i];
+            }
             target = from_input;
             ntarget = (int)k;
         }
@@ -455,11 +458,13 @@ static int shape_reshape(Graph *g, Node *n)
             } else if (d < 0) {
                 return ir_fail(g, n, "bad target shape: dimension %d is %lld", i, (long long)d);
             }
+            if (d > 0 && known > INT64_MAX / d)
+                return ir_fail(g, n, "bad target shape: dimension %d makes more than 2^63 elements", i);
             dims[i] = d;
             known *= d;
         }
         if (infer >= 0) {
-            if (numel % known != 0)
+            if (known == 0 || numel % known != 0)
                 return ir_fail(g, n, "bad target shape: cannot infer -1 from %lld elements",
                                (long long)numel);
             dims[infer] = numel / known;
@@ -467,8 +472,11 @@ static int shape_reshape(Graph *g, Node *n)
         rank = ntarget;
     }
     int64_t total = 1;
-    for (int i = 0; i < rank; i++)
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] > 0 && total > INT64_MAX / dims[i])
+            return ir_fail(g, n, "bad target shape: dimension %d makes more than 2^63 elements", i);
         total *= dims[i];
+    }
     if (total != numel) {
         shape_str(dims, rank, bs, sizeof bs);
         return ir_fail(g, n, "bad target shape %s: %lld elements, input \"%s\" %s has %lld", bs,

@@ -22,6 +22,7 @@ Shapes stay small so a model compiles and runs in well under a second.
 Only the standard library and numpy are used.
 """
 import os
+import re
 import sys
 
 import numpy as np
@@ -397,7 +398,28 @@ class Gen:
             outputs.insert(int(r.integers(2)), self.pick(others))
         return in_shape, outputs
 
-    def options(self):
+    def live_weights(self, outputs):
+        """whether a conv2d or dense layer feeds one of the outputs (a layer
+        without an input field reads the layer before it)"""
+        src, prev = {}, "x"
+        for line in self.layers:
+            name = re.search(r'name = "([^"]+)"', line).group(1)
+            m = re.search(r'inputs? = (\{[^}]*\}|"[^"]+")', line)
+            src[name] = (line.lstrip().startswith(("conv2d", "dense")),
+                         re.findall(r'"([^"]+)"', m.group(1)) if m else [prev])
+            prev = name
+        todo, seen = list(outputs), set()
+        while todo:
+            n = todo.pop()
+            if n in seen or n not in src:
+                continue
+            seen.add(n)
+            if src[n][0]:
+                return True
+            todo += src[n][1]
+        return False
+
+    def options(self, outputs):
         r = self.rng
         o = ["--weights", self.pick(FORMATS), "--act-bits", str(self.pick([4, 8, 8, 16]))]
         if self.chance(0.3):
@@ -406,8 +428,9 @@ class Gen:
             o += ["--clip", self.pick(["percentile", "percentile:99.9", "aciq", "aciq-gauss"])]
         if self.chance(0.2):
             o += ["--bias-correction", self.pick(["on", "off"])]
-        weighted = any(l.lstrip().startswith(("conv2d", "dense")) for l in self.layers)
-        # the precision search instead of one format (it refuses a model without weights)
+        weighted = self.live_weights(outputs)
+        # the precision search instead of one format (it refuses a model whose
+        # outputs depend on no weighted layer)
         if weighted and self.chance(0.06):
             o = o[2:] + ["--budget", "bits=%s" % self.pick(["3", "4.5", "6"]),
                          "--sens-samples", "8", "--probes", "4", "--refine", self.pick(["0", "2"])]
@@ -422,7 +445,7 @@ def main():
     os.makedirs(out, exist_ok=True)
     g = Gen(seed)
     in_shape, outputs = g.model()
-    opts = g.options()
+    opts = g.options(outputs)
     r = g.rng
     ncal = int(r.integers(FLOAT_ROWS, 17))
     scale = r.choice([0.1, 1.0, 1.0, 4.0])
