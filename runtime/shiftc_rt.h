@@ -905,7 +905,8 @@ static inline void shiftc_pad16_q(const void *xv, void *yv, int32_t planes, int3
  * results equal the simulator's bit for bit by construction.
  *
  * Weight layout of n rows (output channels) of k codes:
- *   blocked = 0: row-major w[o][i] (plain C that gcc -O2 vectorises);
+ *   blocked = 0: row-major w[o][i] (read with SSE2 / NEON vectors,
+ *     shiftc_mac_dot, where the target has them; plain C elsewhere);
  *   blocked = 1: rows in blocks of 4: for each block, k/4 chunks of 16
  *     bytes (4 codes of row 0, of row 1, of row 2, of row 3), then the
  *     k % 4 last codes of each of the 4 rows; the n % 4 last rows
@@ -1111,6 +1112,109 @@ static inline int32_t shiftc_mac_blocked_index(int32_t o, int32_t i, int32_t k, 
     return base + 4 * k4 + (o & 3) * (k - k4) + (i - k4);
 }
 
+/* SIMD dot products for the row-major layout of 8-bit inputs, on the
+ * 128-bit vector units every x86-64 (SSE2) and AArch64 (NEON) core has:
+ * shiftc_mac_dot(x, xt, w, k, rows, a) adds to a[r] (r < rows, 1 or 4) the
+ * sum of w[r*k + i] * x[i] over i < (k & ~7), the codes widened to int16 and
+ * multiplied into int32 lanes (PMADDWD; SMLAL), and returns k & ~7.  Every
+ * product and pair sum is exact in int32 and the accumulators are the
+ * simulator's sums (no partial sum overflows), so only the order of the
+ * additions differs. */
+#if defined(__SSE2__) && !defined(SHIFTC_NO_SIMD)
+#include <emmintrin.h>
+#define SHIFTC_MAC_SIMD 1
+/* 16 codes widened to 8 + 8 int16: sign- or zero-extended */
+static inline void shiftc_widen_i16(__m128i v, int is_signed, __m128i *lo, __m128i *hi)
+{
+    __m128i ext = is_signed ? _mm_cmpgt_epi8(_mm_setzero_si128(), v) : _mm_setzero_si128();
+    *lo = _mm_unpacklo_epi8(v, ext);
+    *hi = _mm_unpackhi_epi8(v, ext);
+}
+
+/* one row's (or four rows') 8 or 16 products added to s (s0..s3) */
+#define SHIFTC_SSE_ROW(s, r, load, both)                                                                 \
+    do {                                                                                                 \
+        shiftc_widen_i16(load((const __m128i *)(const void *)(w + (size_t)(r) * k + i)), 1, &wl, &wh);   \
+        s = _mm_add_epi32(s, both ? _mm_add_epi32(_mm_madd_epi16(xl, wl), _mm_madd_epi16(xh, wh))      \
+                                  : _mm_madd_epi16(xl, wl));                                             \
+    } while (0)
+
+SHIFTC_MAC_INLINE int32_t shiftc_mac_dot(const uint8_t *x, int xt, const int8_t *w, int32_t k, int rows,
+                                         int32_t a[4])
+{
+    __m128i s0 = _mm_setzero_si128(), s1 = s0, s2 = s0, s3 = s0, xl, xh, wl, wh;
+    int32_t i = 0, sx = xt == SHIFTC_I8;
+    for (; i + 16 <= k; i += 16) {
+        shiftc_widen_i16(_mm_loadu_si128((const __m128i *)(const void *)(x + i)), sx, &xl, &xh);
+        SHIFTC_SSE_ROW(s0, 0, _mm_loadu_si128, 1);
+        if (rows == 4) {
+            SHIFTC_SSE_ROW(s1, 1, _mm_loadu_si128, 1);
+            SHIFTC_SSE_ROW(s2, 2, _mm_loadu_si128, 1);
+            SHIFTC_SSE_ROW(s3, 3, _mm_loadu_si128, 1);
+        }
+    }
+    if (i + 8 <= k) {
+        shiftc_widen_i16(_mm_loadl_epi64((const __m128i *)(const void *)(x + i)), sx, &xl, &xh);
+        SHIFTC_SSE_ROW(s0, 0, _mm_loadl_epi64, 0);
+        if (rows == 4) {
+            SHIFTC_SSE_ROW(s1, 1, _mm_loadl_epi64, 0);
+            SHIFTC_SSE_ROW(s2, 2, _mm_loadl_epi64, 0);
+            SHIFTC_SSE_ROW(s3, 3, _mm_loadl_epi64, 0);
+        }
+        i += 8;
+    }
+    if (rows == 4) { /* the four horizontal sums at once */
+        __m128i t0 = _mm_add_epi32(_mm_unpacklo_epi32(s0, s1), _mm_unpackhi_epi32(s0, s1));
+        __m128i t1 = _mm_add_epi32(_mm_unpacklo_epi32(s2, s3), _mm_unpackhi_epi32(s2, s3));
+        s0 = _mm_add_epi32(_mm_unpacklo_epi64(t0, t1), _mm_unpackhi_epi64(t0, t1));
+        a[0] += _mm_cvtsi128_si32(s0);
+        a[1] += _mm_cvtsi128_si32(_mm_shuffle_epi32(s0, 0x55));
+        a[2] += _mm_cvtsi128_si32(_mm_shuffle_epi32(s0, 0xaa));
+        a[3] += _mm_cvtsi128_si32(_mm_shuffle_epi32(s0, 0xff));
+    } else {
+        s0 = _mm_add_epi32(s0, _mm_shuffle_epi32(s0, 0x4e));
+        a[0] += _mm_cvtsi128_si32(_mm_add_epi32(s0, _mm_shuffle_epi32(s0, 0xb1)));
+    }
+    return i;
+}
+#undef SHIFTC_SSE_ROW
+#elif defined(__ARM_NEON) && defined(__aarch64__) && !defined(SHIFTC_NO_SIMD)
+#include <arm_neon.h>
+#define SHIFTC_MAC_SIMD 1
+static inline int16x8_t shiftc_widen_x8(const uint8_t *x, int xt)
+{
+    return xt == SHIFTC_I8 ? vmovl_s8(vld1_s8((const int8_t *)x)) : vreinterpretq_s16_u16(vmovl_u8(vld1_u8(x)));
+}
+
+/* one row's 8 products added to s (s0..s3) */
+#define SHIFTC_NEON_ROW(s, r)                                                                            \
+    do {                                                                                                 \
+        int16x8_t wv = vmovl_s8(vld1_s8(w + (size_t)(r) * k + i));                                      \
+        s = vmlal_high_s16(vmlal_s16(s, vget_low_s16(xv), vget_low_s16(wv)), xv, wv);                    \
+    } while (0)
+
+SHIFTC_MAC_INLINE int32_t shiftc_mac_dot(const uint8_t *x, int xt, const int8_t *w, int32_t k, int rows,
+                                         int32_t a[4])
+{
+    int32x4_t s0 = vdupq_n_s32(0), s1 = s0, s2 = s0, s3 = s0;
+    int32_t i = 0;
+    for (; i + 8 <= k; i += 8) {
+        int16x8_t xv = shiftc_widen_x8(x + i, xt);
+        SHIFTC_NEON_ROW(s0, 0);
+        if (rows == 4) {
+            SHIFTC_NEON_ROW(s1, 1);
+            SHIFTC_NEON_ROW(s2, 2);
+            SHIFTC_NEON_ROW(s3, 3);
+        }
+    }
+    a[0] += vaddvq_s32(s0);
+    if (rows == 4)
+        a[1] += vaddvq_s32(s1), a[2] += vaddvq_s32(s2), a[3] += vaddvq_s32(s3);
+    return i;
+}
+#undef SHIFTC_NEON_ROW
+#endif
+
 /* y[yi + o*ys] = requant(o0 + o, bias[o0 + o] + sum_i w[o][i] * x[i]) for
  * the n rows o of w (layout `blocked`, above). */
 SHIFTC_MAC_INLINE void shiftc_mac_rows_q(const void *x, int xt, const int8_t *w, int blocked, int32_t k,
@@ -1170,6 +1274,31 @@ SHIFTC_MAC_INLINE void shiftc_mac_rows_q(const void *x, int xt, const int8_t *w,
             shiftc_st(y, yo + 3 * ys, yt, shiftc_rq_apply(rq, o0 + o + 3, a3));
         }
     }
+#ifdef SHIFTC_MAC_SIMD
+    /* row-major, 8-bit inputs: four rows, then one at a time, with vectors */
+    if (!blocked && !shiftc_is16(xt)) {
+        const uint8_t *xp = (const uint8_t *)x;
+        for (o = 0; o + 4 <= n; o += 4, wrow += 4 * k, yo += 4 * ys) {
+            int32_t a[4] = {0, 0, 0, 0}, i = shiftc_mac_dot(xp, xt, wrow, k, 4, a);
+            for (; i < k; i++) {
+                int32_t xv = shiftc_ld(x, i, xt);
+                a[0] += wrow[i] * xv;
+                a[1] += wrow[k + i] * xv;
+                a[2] += wrow[2 * k + i] * xv;
+                a[3] += wrow[3 * k + i] * xv;
+            }
+            for (int32_t r = 0; r < 4; r++)
+                shiftc_st(y, yo + r * ys, yt, shiftc_rq_apply(rq, o0 + o + r, bias[o0 + o + r] + a[r]));
+        }
+        for (; o < n; o++, wrow += k, yo += ys) {
+            int32_t a[4] = {0, 0, 0, 0}, i = shiftc_mac_dot(xp, xt, wrow, k, 1, a);
+            for (; i < k; i++)
+                a[0] += wrow[i] * shiftc_ld(x, i, xt);
+            shiftc_st(y, yo, yt, shiftc_rq_apply(rq, o0 + o, bias[o0 + o] + a[0]));
+        }
+        return;
+    }
+#endif
     /* row-major rows: every row of the plain layout, the last n % 4 of the
      * blocked one */
     for (o = nb; o < n; o++, wrow += k, yo += ys) {
@@ -1299,7 +1428,10 @@ SHIFTC_MAC_INLINE void shiftc_conv_mac_q(const void *xp, int xt, const int8_t *w
                             if (shiftc_is16(xt))
                                 for (int32_t kx = 0; kx < g->kw; kx++)
                                     ((uint16_t *)col)[j++] = ((const uint16_t *)xp)[p + kx * g->dw];
-                            else
+                            else if (g->dw == 1) { /* a kernel row is contiguous: a few moves, no loop */
+                                __builtin_memcpy((uint8_t *)col + j, (const uint8_t *)xp + p, (size_t)g->kw);
+                                j += g->kw;
+                            } else
                                 for (int32_t kx = 0; kx < g->kw; kx++)
                                     ((uint8_t *)col)[j++] = ((const uint8_t *)xp)[p + kx * g->dw];
                         }
