@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "onnx.pb-c.h"
 #include "tensorfile.h"
@@ -109,6 +110,12 @@ int tf_read_file(const char *path, unsigned char **buf, size_t *len, char *err, 
     FILE *f = fopen(path, "rb");
     if (!f)
         return tf_fail(err, errlen, path, "cannot open: %s", strerror(errno));
+    /* a device (/dev/zero, a terminal) would be read forever; a pipe ends */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+        fclose(f);
+        return tf_fail(err, errlen, path, S_ISDIR(st.st_mode) ? "is a directory" : "is not a regular file");
+    }
     size_t cap = 1 << 16, n = 0;
     unsigned char *p = xmalloc(cap);
     for (;;) {
