@@ -150,33 +150,6 @@ int emit_int_check(EmitCtx *c)
 
 /* ---- unrolled sums ---- */
 
-int64_t emit_unrolled_sum(EmitBuf *b, const char *ptr, int32_t bias, const int32_t *w,
-                          const int64_t *off, int64_t n, const char *indent)
-{
-    /* One statement per nonzero weight: gcc compiles a chain of short
-     * statements about 3x faster than one long expression of the same
-     * terms (measured on a 784-input Dense layer). */
-    SaTerm t[SA_MAX_TERMS];
-    int64_t terms = 0;
-    eb_printf(b, "%sa = ", indent);
-    eb_i32(b, bias);
-    eb_puts(b, ";\n");
-    for (int64_t i = 0; i < n; i++) {
-        int nt = sa_csd(w[i], t);
-        if (nt == 0)
-            continue;
-        eb_printf(b, "%sa = a", indent);
-        for (int j = 0; j < nt; j++) {
-            eb_printf(b, " %c %s[%lld]", t[j].sign > 0 ? '+' : '-', ptr, (long long)off[i]);
-            if (t[j].shift > 0)
-                eb_printf(b, " * %lld", 1LL << t[j].shift);
-        }
-        eb_puts(b, ";\n");
-        terms += nt;
-    }
-    return terms;
-}
-
 /* One weighted layer seen as nout outputs, each a sum over nw weights of
  * ptr[off] terms (conv: relative to the pixel's base pointer). */
 typedef struct Layer {
@@ -237,30 +210,25 @@ static void emit_requant(const EmitCtx *c, const Layer *L, EmitBuf *b, int o, co
  * weight for it is nonzero, so a term costs one shifted add instead of a
  * load and an add.  Eight accumulators, v and the loop's pointers fit the
  * 13 free registers of a Cortex-M4; RISC-V and AArch64 have more. */
-enum { REG_BLOCK = 8 };
-
-/* Outputs o0..o0+nb-1 (nb <= REG_BLOCK), which read the same inputs
- * ptr[off[i]]: accumulators from the biases, then one line per input with
- * a nonzero weight.  Returns the number of terms. */
-static int64_t emit_reg_block(EmitBuf *b, const char *ptr, const QLayer *q, int o0, int nb,
-                              const int64_t *off, int64_t nw, const char *indent)
+int64_t emit_reg_block(EmitBuf *b, const char *ptr, const int32_t *const *row, const int32_t *bias, int nb,
+                       const int64_t *off, int64_t nw, const char *indent)
 {
     SaTerm t[SA_MAX_TERMS];
     int64_t terms = 0;
     for (int r = 0; r < nb; r++) {
         eb_printf(b, "%sa%d = ", indent, r);
-        eb_i32(b, q->bias[o0 + r]);
+        eb_i32(b, bias ? bias[r] : 0);
         eb_puts(b, ";\n");
     }
     for (int64_t i = 0; i < nw; i++) {
         int any = 0;
         for (int r = 0; r < nb && !any; r++)
-            any = q->wq[(int64_t)(o0 + r) * nw + i] != 0;
+            any = row[r][i] != 0;
         if (!any)
             continue;
         eb_printf(b, "%sv = %s[%lld];", indent, ptr, (long long)off[i]);
         for (int r = 0; r < nb; r++) {
-            int nt = sa_csd(q->wq[(int64_t)(o0 + r) * nw + i], t);
+            int nt = sa_csd(row[r][i], t);
             if (nt == 0)
                 continue;
             eb_printf(b, " a%d = a%d", r, r);
@@ -277,8 +245,7 @@ static int64_t emit_reg_block(EmitBuf *b, const char *ptr, const QLayer *q, int 
     return terms;
 }
 
-/* int32_t a0, ..., a(n-1), v; */
-static void emit_acc_decl(EmitBuf *b, int n, const char *indent)
+void emit_acc_decl(EmitBuf *b, int n, const char *indent)
 {
     eb_printf(b, "%sint32_t", indent);
     for (int r = 0; r < n; r++)
@@ -322,8 +289,11 @@ static int64_t emit_outputs(EmitCtx *c, const Layer *L, EmitBuf *b, int o0, int 
     char acc[16];
     for (int o = o0; o < o1;) {
         int nb = reg_block_size(L, o, o1);
+        const int32_t *row[REG_BLOCK];
+        for (int r = 0; r < nb; r++)
+            row[r] = L->n->q->wq + (int64_t)(o + r) * L->nw;
         output_offsets(L, o, off);
-        terms += emit_reg_block(b, ptr, L->n->q, o, nb, off, L->nw, indent);
+        terms += emit_reg_block(b, ptr, row, L->n->q->bias + o, nb, off, L->nw, indent);
         for (int r = 0; r < nb; r++) {
             snprintf(acc, sizeof acc, "a%d", r);
             emit_requant(c, L, b, o + r, acc, dst, (o + r) * stride, indent);

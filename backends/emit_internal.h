@@ -105,11 +105,17 @@ struct shiftc_bcast;
 void emit_geom_const(EmitBuf *b, const char *type, const char *name, const struct shiftc_geom *ge);
 void emit_bcast_const(EmitBuf *b, const char *type, const char *name, const struct shiftc_bcast *bc);
 
-/* emit_int.c, exposed for the unit test: the unrolled sum of one output
- * over n weights as statements "a = BIAS;" then "a = a + p[OFF] * 8 -
- * p[OFF];" per nonzero weight (ptr: the base pointer's name), each line
- * starting with indent; returns the number of shift-add terms. */
-int64_t emit_unrolled_sum(EmitBuf *b, const char *ptr, int32_t bias, const int32_t *w,
-                          const int64_t *off, int64_t n, const char *indent);
+/* emit_int.c: register blocks of unrolled sums, shared by the Conv/Dense
+ * layers and the RNN gate rows.  Outputs are summed REG_BLOCK at a time in
+ * accumulators a0, a1, ... declared by emit_acc_decl (with the input
+ * register v).  emit_reg_block writes "aR = BIAS;" (0 when bias is NULL)
+ * for each of the nb <= REG_BLOCK rows, then per input with a nonzero
+ * weight in any row "v = ptr[OFF]; aR = aR + v * 8 - v; ..." (row[r][i]:
+ * row r's code for input i, read at ptr[off[i]]), each line starting with
+ * indent; returns the number of shift-add terms. */
+enum { REG_BLOCK = 8 };
+int64_t emit_reg_block(EmitBuf *b, const char *ptr, const int32_t *const *row, const int32_t *bias, int nb,
+                       const int64_t *off, int64_t nw, const char *indent);
+void emit_acc_decl(EmitBuf *b, int n, const char *indent);
 
 #endif

@@ -6,9 +6,10 @@
  * the node's step callback NAME_lK_mv, which lives in the layer file
  * NAME_lK.c.  The callback runs the products of one step, W x_t and R h
  * (and, for a GRU with linear_before_reset = 0, R_h (r . h)), as unrolled
- * shift-add code: per gate row "a = 0;" then one statement per nonzero
- * weight (emit_unrolled_sum, as Dense), then shiftc_rnn_acc_q (or
- * shiftc_rnn_acc_nomul) into the row's pre-activation slot -- the same
+ * shift-add code: gate rows summed eight at a time in registers, each
+ * input loaded once per block (emit_reg_block, as Dense), then per row
+ * shiftc_rnn_acc_q (or shiftc_rnn_acc_nomul) into the row's
+ * pre-activation slot -- the same
  * helpers the simulator's reference loops (shiftc_rnn_mv_ref) call, so the
  * two agree bit for bit.  Rows with no nonzero weight are skipped (they add
  * nothing).  Rows are packed into functions of at most max_fn_terms terms
@@ -89,28 +90,41 @@ static void emit_fn(EmitCtx *c, int k, EmitBuf *b, const RnnFn *f, const char *x
     eb_printf(b, "void %s_l%d%s_f%d(const %s *x, int32_t *pre)\n{\n", c->name, k, sfx, f->idx, vt);
     eb_printf(&c->protos, "void %s_l%d%s_f%d(const %s *x, int32_t *pre);\n", c->name, k, sfx,
               f->idx, vt);
-    int any = 0;
+    /* the rows with a term (a row of zeros adds exactly nothing, as in
+     * the simulator), summed REG_BLOCK at a time */
+    int32_t *live = xmalloc(((size_t)(f->r1 - f->r0) + 1) * sizeof *live), nlive = 0;
     for (int32_t row = f->r0; row < f->r1; row++)
-        any |= sa_count_terms(row_codes(r, f->dir, f->part, row), len) > 0;
-    eb_puts(b, any ? "    int32_t a;\n" : "    (void)x;\n    (void)pre;\n");
-    for (int32_t row = f->r0; row < f->r1; row++) {
-        const int32_t *w = row_codes(r, f->dir, f->part, row);
-        if (sa_count_terms(w, len) == 0)
-            continue; /* adds exactly nothing, as in the simulator */
-        c->terms += emit_unrolled_sum(b, "x", 0, w, off, len, "    ");
-        int32_t dst = f->part > 0 && r->gru && row >= 2 * r->H ? row + r->H : row;
-        if (c->g->no_mul) {
-            const int32_t *m = (f->part == 0 ? q->wnm : q->rnm) + 3 * row;
-            eb_printf(b, "    shiftc_rnn_acc_nomul(pre + %d, a, %ld, %ld, %ld);\n", dst, (long)m[0],
-                      (long)m[1], (long)m[2]);
-        } else {
-            eb_printf(b, "    shiftc_rnn_acc_q(pre + %d, a, ", dst);
-            eb_i32(b, f->part == 0 ? q->wmult[row] : q->rmult[row]);
-            eb_puts(b, ", ");
-            eb_i32(b, f->part == 0 ? q->wshift[row] : q->rshift[row]);
-            eb_puts(b, ");\n");
+        if (sa_count_terms(row_codes(r, f->dir, f->part, row), len) > 0)
+            live[nlive++] = row;
+    if (nlive)
+        emit_acc_decl(b, nlive < REG_BLOCK ? nlive : REG_BLOCK, "    ");
+    else
+        eb_puts(b, "    (void)x;\n    (void)pre;\n");
+    for (int32_t j = 0; j < nlive; j += REG_BLOCK) {
+        int nb = nlive - j < REG_BLOCK ? nlive - j : REG_BLOCK;
+        const int32_t *w[REG_BLOCK];
+        for (int i = 0; i < nb; i++)
+            w[i] = row_codes(r, f->dir, f->part, live[j + i]);
+        c->terms += emit_reg_block(b, "x", w, NULL, nb, off, len, "    ");
+        for (int i = 0; i < nb; i++) {
+            int32_t row = live[j + i];
+            int32_t dst = f->part > 0 && r->gru && row >= 2 * r->H ? row + r->H : row;
+            if (c->g->no_mul) {
+                const int32_t *m = (f->part == 0 ? q->wnm : q->rnm) + 3 * row;
+                eb_printf(b, "    shiftc_rnn_acc_nomul(pre + %d, a%d, %ld, %ld, %ld);\n", dst, i, (long)m[0],
+                          (long)m[1], (long)m[2]);
+            } else {
+                eb_printf(b, "    shiftc_rnn_acc_q(pre + %d, a%d, ", dst, i);
+                eb_i32(b, f->part == 0 ? q->wmult[row] : q->rmult[row]);
+                eb_puts(b, ", ");
+                eb_i32(b, f->part == 0 ? q->wshift[row] : q->rshift[row]);
+                eb_puts(b, ");\n");
+            }
         }
     }
+    if (nlive)
+        eb_puts(b, "    (void)v;\n");
+    free(live);
     eb_puts(b, "}\n\n");
     free(off);
 }

@@ -240,19 +240,25 @@ static void emit_to(const Graph *g, const char *dir, int float_mode, EmitStats *
 
 /* ---- tests ---- */
 
-static void test_unrolled_sum_text(void **state)
+static void test_reg_block_text(void **state)
 {
     (void)state;
     EmitBuf b = {0};
-    int32_t w[3] = {7, 0, -3};
+    int32_t w0[3] = {7, 0, -3}, w1[3] = {0, 0, 2}, bias[2] = {5, INT32_MIN};
+    const int32_t *row[2] = {w0, w1};
     int64_t off[3] = {3, 4, 5};
-    int64_t terms = emit_unrolled_sum(&b, "x", 5, w, off, 3, "  ");
-    assert_int_equal(terms, 4);
-    assert_string_equal(b.s, "  a = 5;\n  a = a + x[3] * 8 - x[3];\n  a = a - x[5] * 4 + x[5];\n");
+    int64_t terms = emit_reg_block(&b, "x", row, bias, 2, off, 3, "  ");
+    assert_int_equal(terms, 5);
+    assert_string_equal(b.s, "  a0 = 5;\n  a1 = (-2147483647 - 1);\n"
+                             "  v = x[3]; a0 = a0 + v * 8 - v;\n"
+                             "  v = x[5]; a0 = a0 - v * 4 + v; a1 = a1 + v * 2;\n");
     eb_free(&b);
-    terms = emit_unrolled_sum(&b, "p", INT32_MIN, w + 1, off + 1, 1, "");
+    terms = emit_reg_block(&b, "p", row + 1, NULL, 1, off, 2, "");
     assert_int_equal(terms, 0);
-    assert_string_equal(b.s, "a = (-2147483647 - 1);\n");
+    assert_string_equal(b.s, "a0 = 0;\n");
+    eb_free(&b);
+    emit_acc_decl(&b, 2, "    ");
+    assert_string_equal(b.s, "    int32_t a0, a1, v = 0;\n");
     eb_free(&b);
 }
 
@@ -561,7 +567,7 @@ static void test_cnn_fixture_deterministic(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_unrolled_sum_text),
+        cmocka_unit_test(test_reg_block_text),
         cmocka_unit_test(test_deterministic_and_csd_text),
         cmocka_unit_test(test_meta_roundtrip),
         cmocka_unit_test(test_unknown_op_fails),
