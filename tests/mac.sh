@@ -95,4 +95,60 @@ for t in $TARGETS; do
         fi
     done
 done
+# One-layer convolutions of awkward shapes on the vector targets (the
+# column-vectorised SSE2 conv and the dot products): groups whose channel
+# count is not a multiple of 4, dilation, a row stride, an odd tap count,
+# outputs not a multiple of 8 wide, 1x1; each compared with the simulator.
+SHAPES="g2 dil sh2 k1 narrow"
+if $PY - "$TMP" $SHAPES <<'PY'
+import sys, numpy as np, onnx
+from onnx import helper, TensorProto, numpy_helper
+tmp, names = sys.argv[1], sys.argv[2:]
+rng = np.random.default_rng(7)
+# name: in channels, out channels, h, w, kernel, strides, pads, dilations, group
+spec = {"g2": (4, 6, 10, 10, 3, [1, 1], [1] * 4, [1, 1], 2),
+        "dil": (3, 8, 12, 12, 3, [1, 1], [2] * 4, [2, 2], 1),
+        "sh2": (5, 4, 9, 17, 3, [2, 1], [0] * 4, [1, 1], 1),
+        "k1": (16, 12, 8, 8, 1, [1, 1], [0] * 4, [1, 1], 1),
+        "narrow": (8, 5, 6, 6, 3, [1, 1], [1] * 4, [1, 1], 1)}
+for n in names:
+    ic, oc, h, w, k, st, pd, dl, gr = spec[n]
+    oh = (h + pd[0] + pd[2] - dl[0] * (k - 1) - 1) // st[0] + 1
+    ow = (w + pd[1] + pd[3] - dl[1] * (k - 1) - 1) // st[1] + 1
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[k, k], strides=st, pads=pd,
+                            dilations=dl, group=gr)
+    inits = [numpy_helper.from_array(rng.standard_normal((oc, ic // gr, k, k)).astype(np.float32) * 0.3, "w"),
+             numpy_helper.from_array(rng.standard_normal(oc).astype(np.float32) * 0.1, "b")]
+    g = helper.make_graph([node], n, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, ic, h, w])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, oc, oh, ow])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, "%s/%s.onnx" % (tmp, n))
+    np.save("%s/%s-calib.npy" % (tmp, n), rng.standard_normal((16, ic, h, w)).astype(np.float32))
+    np.save("%s/%s-x.npy" % (tmp, n), rng.standard_normal((4, ic, h, w)).astype(np.float32))
+    np.save("%s/%s-l.npy" % (tmp, n), np.zeros(4, dtype=np.int64))
+PY
+then
+    for m in $SHAPES; do
+        if ! "$SHIFTC" eval "$TMP/$m.onnx" --calib "$TMP/$m-calib.npy" --data "$TMP/$m-x.npy" --labels "$TMP/$m-l.npy" \
+            --kernel mac --quant-output "$TMP/q-$m.npy" >"$TMP/eval-$m.log" 2>&1; then
+            not_ok "eval conv $m --kernel mac" "$(tail_of "$TMP/eval-$m.log")"
+            continue
+        fi
+        for t in host aarch64; do
+            case " $TARGETS " in *" $t "*) ;; *) continue ;; esac
+            o=$TMP/$t-$m
+            if "$SHIFTC" compile "$TMP/$m.onnx" --calib "$TMP/$m-calib.npy" --kernel mac --target "$t" -o "$o" \
+                >"$o.log" 2>&1 &&
+                "$SHIFTC" run "$o" --input "$TMP/$m-x.npy" --output "$o-y.npy" --target "$t" >>"$o.log" 2>&1 &&
+                cmp -s "$o-y.npy" "$TMP/q-$m.npy"; then
+                ok "$t: conv $m (--kernel mac) outputs == integer simulator, bit-exact"
+            else
+                not_ok "$t: conv $m (--kernel mac) outputs == integer simulator" "$(tail_of "$o.log")"
+            fi
+        done
+    done
+else
+    not_ok "one-layer conv models written"
+fi
 finish

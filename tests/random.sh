@@ -72,7 +72,7 @@ SAN_CC=clang
 SAN_CFLAGS="-O0 -g -std=c99 -fsanitize=undefined,address -fno-sanitize-recover=all -fno-omit-frame-pointer"
 TAUS="0.3 0.75 1.25" # by class: fine, coarse, ternary
 # seeds that once found a bug: always run (see the git log for each)
-REGRESSION_SEEDS="1"
+REGRESSION_SEEDS="1 3033"
 
 SEEDS=""
 TARGETS=""

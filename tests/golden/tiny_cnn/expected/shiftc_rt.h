@@ -316,6 +316,21 @@ static inline void shiftc_dense_q(const void *x, int xt, const int32_t *wq, cons
 /* Max pool: same type and scale in and out; padding never wins. */
 static inline void shiftc_maxpool_q(const void *x, void *y, int t, const shiftc_geom *g)
 {
+    if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->dh == 1 && g->dw == 1 && g->pt == 0 &&
+        g->pl == 0 && 2 * g->oh <= g->h && 2 * g->ow <= g->w) { /* the common 2x2 / 2 pool: no window leaves the input */
+        for (int32_t p = 0; p < g->n * g->c; p++)
+            for (int32_t oy = 0; oy < g->oh; oy++) {
+                int32_t r0 = (p * g->h + 2 * oy) * g->w, r1 = r0 + g->w, yo = (p * g->oh + oy) * g->ow;
+                for (int32_t ox = 0; ox < g->ow; ox++) {
+                    int32_t a = shiftc_ld(x, r0 + 2 * ox, t), b = shiftc_ld(x, r0 + 2 * ox + 1, t);
+                    int32_t c = shiftc_ld(x, r1 + 2 * ox, t), d = shiftc_ld(x, r1 + 2 * ox + 1, t);
+                    a = a > b ? a : b;
+                    c = c > d ? c : d;
+                    shiftc_st(y, yo + ox, t, a > c ? a : c);
+                }
+            }
+        return;
+    }
     for (int32_t p = 0; p < g->n * g->c; p++)
         for (int32_t oy = 0; oy < g->oh; oy++)
             for (int32_t ox = 0; ox < g->ow; ox++) {
@@ -1178,6 +1193,136 @@ SHIFTC_MAC_INLINE int32_t shiftc_mac_dot(const uint8_t *x, int xt, const int8_t 
     return i;
 }
 #undef SHIFTC_SSE_ROW
+
+/* Requantization of four accumulators of one channel at once, the value
+ * of shiftc_rq_fast (m = {mult, khi, rs} of shiftc_rq_load, mult > 2^30):
+ * PMULUDQ gives acc*mult read as unsigned, acc*mult + neg*mult*2^32, so
+ * K - neg*mult*2^32 is added in 64 bits (its high word khi - neg*(mult+1),
+ * its low word 2^30 + neg*2^31, neg = [acc < 0]) and the high words are
+ * shifted right by rs: the scalar's p >> 32 >> rs exactly. */
+static inline __m128i shiftc_rq_fast_x4(__m128i acc, const int32_t m[3])
+{
+    __m128i neg = _mm_srai_epi32(acc, 31), mult = _mm_set1_epi32(m[0]);
+    __m128i lo = _mm_or_si128(_mm_set1_epi32(0x40000000), _mm_and_si128(neg, _mm_set1_epi32(INT32_MIN)));
+    __m128i hi = _mm_sub_epi32(_mm_set1_epi32(m[1]),
+                               _mm_and_si128(neg, _mm_set1_epi32((int32_t)((uint32_t)m[0] + 1u))));
+    lo = _mm_shuffle_epi32(lo, 0xd8); /* (0, 2, 1, 3): even lanes first */
+    hi = _mm_shuffle_epi32(hi, 0xd8);
+    __m128i pe = _mm_add_epi64(_mm_mul_epu32(acc, mult), _mm_unpacklo_epi32(lo, hi));
+    __m128i po = _mm_add_epi64(_mm_mul_epu32(_mm_srli_epi64(acc, 32), mult), _mm_unpackhi_epi32(lo, hi));
+    __m128i h = _mm_or_si128(_mm_srli_epi64(pe, 32), _mm_and_si128(po, _mm_set_epi32(-1, 0, -1, 0)));
+    return _mm_sra_epi32(h, _mm_cvtsi32_si128(m[2]));
+}
+
+/* Conv of 8-bit codes to 8-bit codes with unit column stride and dilation
+ * and at least 8 output columns: vectorised over 8 output columns instead
+ * of gathering a patch per pixel, four output channels at a time.  Taps
+ * are taken in pairs (t, t+1): the two taps' 8 inputs interleaved as int16
+ * (loaded and widened once for the four channels) and PMADDWD against each
+ * channel's pair of weights gives 4 columns' w_t*x_t + w_t+1*x_t+1; an odd
+ * last tap is paired with a zero weight.  A row's last 8 columns start at
+ * ow - 8 (overlapping the previous ones, which are stored again with the
+ * same values), so no read passes the row's last tap.  Room for
+ * K <= 2 * SHIFTC_WPAIRS taps: the weight pairs of four channels,
+ * broadcast, are 16 KiB of stack (x86-64 and AArch64 Linux only). */
+enum { SHIFTC_WPAIRS = 256 };
+static inline int shiftc_conv_cols_ok(const shiftc_geom *g, int xt, int yt, int blocked)
+{
+    return !blocked && !shiftc_is16(xt) && !shiftc_is16(yt) && g->sw == 1 && g->dw == 1 && g->ow >= 8 &&
+           g->c / g->group * g->kh * g->kw <= 2 * SHIFTC_WPAIRS;
+}
+
+/* the 8 outputs of accumulators lo (columns 0..3) and hi (4..7) at dst */
+static inline void shiftc_rq_store8(const shiftc_rq *rq, const int32_t m[3], __m128i lo, __m128i hi, int yt,
+                                    uint8_t *dst)
+{
+    if (rq->fast && !rq->nm) {
+        /* saturating to int16 first changes nothing: lo..hi and the zero
+         * point are 8-bit values */
+        __m128i q = _mm_packs_epi32(shiftc_rq_fast_x4(lo, m), shiftc_rq_fast_x4(hi, m));
+        q = _mm_adds_epi16(q, _mm_set1_epi16((int16_t)rq->zero));
+        q = _mm_min_epi16(_mm_max_epi16(q, _mm_set1_epi16((int16_t)rq->lo)), _mm_set1_epi16((int16_t)rq->hi));
+        q = yt == SHIFTC_U8 ? _mm_packus_epi16(q, q) : _mm_packs_epi16(q, q);
+        _mm_storel_epi64((__m128i *)(void *)dst, q);
+    } else {
+        int32_t a[8];
+        _mm_storeu_si128((__m128i *)(void *)a, lo);
+        _mm_storeu_si128((__m128i *)(void *)(a + 4), hi);
+        for (int32_t i = 0; i < 8; i++)
+            shiftc_st(dst, i, yt, shiftc_rq_value(rq, m, a[i]));
+    }
+}
+
+/* channel j's (of the block's nb) products of tap pair p added to lo/hi */
+#define SHIFTC_COLS_MAC(j)                                                                               \
+    do {                                                                                                 \
+        lo##j = _mm_add_epi32(lo##j, _mm_madd_epi16(il, wp[p][j]));                                      \
+        hi##j = _mm_add_epi32(hi##j, _mm_madd_epi16(ih, wp[p][j]));                                      \
+    } while (0)
+
+SHIFTC_MAC_INLINE void shiftc_conv_cols_q(const uint8_t *xp, int xt, const int8_t *w, const int32_t *bias,
+                                          const shiftc_rq *rq, void *y, int yt, const shiftc_geom *g, int32_t b)
+{
+    int32_t icg = g->c / g->group, ocg = g->oc / g->group, kk = g->kh * g->kw, K = icg * kk, np = (K + 1) / 2;
+    int32_t pw = g->w + g->pl + g->pr, plane = (g->h + g->pt + g->pb) * pw, sx = xt == SHIFTC_I8;
+    int32_t off[2 * SHIFTC_WPAIRS], t = 0, ohw = g->oh * g->ow;
+    __m128i wp[SHIFTC_WPAIRS][4];
+    for (int32_t i = 0; i < icg; i++)
+        for (int32_t ky = 0; ky < g->kh; ky++)
+            for (int32_t kx = 0; kx < g->kw; kx++)
+                off[t++] = i * plane + ky * g->dh * pw + kx;
+    off[K] = off[0]; /* the zero-weight partner of an odd last tap */
+    for (int32_t o = 0; o < g->oc;) {
+        /* a block of nb = 4 channels of one group, or 1 */
+        int32_t nb = o % ocg + 4 <= ocg ? 4 : 1, m[4][3];
+        const uint8_t *xg = xp + (size_t)(b * g->c + o / ocg * icg) * plane;
+        uint8_t *yo = (uint8_t *)y + (size_t)(b * g->oc + o) * ohw;
+        for (int32_t j = 0; j < nb; j++) {
+            const int8_t *wr = w + (size_t)(o + j) * K;
+            for (int32_t p = 0; p < np; p++)
+                wp[p][j] = _mm_set1_epi32((int32_t)((uint32_t)(uint16_t)wr[2 * p] |
+                                                    (uint32_t)(uint16_t)(2 * p + 1 < K ? wr[2 * p + 1] : 0) << 16));
+            shiftc_rq_load(rq, o + j, m[j]);
+        }
+        for (int32_t oy = 0; oy < g->oh; oy++) {
+            const uint8_t *row = xg + oy * g->sh * pw;
+            for (int32_t ox0 = 0;; ox0 += 8) {
+                int32_t ox = ox0 + 8 <= g->ow ? ox0 : g->ow - 8, yi = oy * g->ow + ox;
+                const uint8_t *px = row + ox;
+                __m128i z = _mm_setzero_si128(), lo0 = _mm_set1_epi32(bias[o]), hi0 = lo0;
+                __m128i lo1 = z, hi1 = z, lo2 = z, hi2 = z, lo3 = z, hi3 = z;
+                if (nb == 4) {
+                    lo1 = hi1 = _mm_set1_epi32(bias[o + 1]);
+                    lo2 = hi2 = _mm_set1_epi32(bias[o + 2]);
+                    lo3 = hi3 = _mm_set1_epi32(bias[o + 3]);
+                }
+                for (int32_t p = 0; p < np; p++) {
+                    __m128i u = _mm_loadl_epi64((const __m128i *)(const void *)(px + off[2 * p]));
+                    __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)(px + off[2 * p + 1]));
+                    u = _mm_unpacklo_epi8(u, sx ? _mm_cmpgt_epi8(z, u) : z);
+                    v = _mm_unpacklo_epi8(v, sx ? _mm_cmpgt_epi8(z, v) : z);
+                    __m128i il = _mm_unpacklo_epi16(u, v), ih = _mm_unpackhi_epi16(u, v);
+                    SHIFTC_COLS_MAC(0);
+                    if (nb == 4) {
+                        SHIFTC_COLS_MAC(1);
+                        SHIFTC_COLS_MAC(2);
+                        SHIFTC_COLS_MAC(3);
+                    }
+                }
+                shiftc_rq_store8(rq, m[0], lo0, hi0, yt, yo + yi);
+                if (nb == 4) {
+                    shiftc_rq_store8(rq, m[1], lo1, hi1, yt, yo + ohw + yi);
+                    shiftc_rq_store8(rq, m[2], lo2, hi2, yt, yo + 2 * ohw + yi);
+                    shiftc_rq_store8(rq, m[3], lo3, hi3, yt, yo + 3 * ohw + yi);
+                }
+                if (ox0 + 8 >= g->ow)
+                    break;
+            }
+        }
+        o += nb;
+    }
+}
+#undef SHIFTC_COLS_MAC
 #elif defined(__ARM_NEON) && defined(__aarch64__) && !defined(SHIFTC_NO_SIMD)
 #include <arm_neon.h>
 #define SHIFTC_MAC_SIMD 1
@@ -1418,6 +1563,12 @@ SHIFTC_MAC_INLINE void shiftc_conv_mac_q(const void *xp, int xt, const int8_t *w
             }
             continue;
         }
+#if defined(SHIFTC_MAC_SIMD) && defined(__SSE2__)
+        if (shiftc_conv_cols_ok(g, xt, yt, blocked)) {
+            shiftc_conv_cols_q((const uint8_t *)xp, xt, w, bias, rq, y, yt, g, b);
+            continue;
+        }
+#endif
         for (int32_t oy = 0; oy < g->oh; oy++)
             for (int32_t ox = 0; ox < g->ow; ox++)
                 for (int32_t gr = 0; gr < g->group; gr++) {
