@@ -1253,6 +1253,14 @@ static inline void shiftc_rq_store8(const shiftc_rq *rq, const int32_t m[3], __m
     }
 }
 
+/* tap pair p's 8 + 8 inputs widened and interleaved: il (columns 0..3), ih */
+#define SHIFTC_COLS_TAPS()                                                                               \
+    __m128i u = _mm_loadl_epi64((const __m128i *)(const void *)(px + off[2 * p]));                       \
+    __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)(px + off[2 * p + 1]));                   \
+    u = _mm_unpacklo_epi8(u, sx ? _mm_cmpgt_epi8(z, u) : z);                                             \
+    v = _mm_unpacklo_epi8(v, sx ? _mm_cmpgt_epi8(z, v) : z);                                             \
+    __m128i il = _mm_unpacklo_epi16(u, v), ih = _mm_unpackhi_epi16(u, v)
+
 /* channel j's (of the block's nb) products of tap pair p added to lo/hi */
 #define SHIFTC_COLS_MAC(j)                                                                               \
     do {                                                                                                 \
@@ -1296,19 +1304,19 @@ SHIFTC_MAC_INLINE void shiftc_conv_cols_q(const uint8_t *xp, int xt, const int8_
                     lo2 = hi2 = _mm_set1_epi32(bias[o + 2]);
                     lo3 = hi3 = _mm_set1_epi32(bias[o + 3]);
                 }
-                for (int32_t p = 0; p < np; p++) {
-                    __m128i u = _mm_loadl_epi64((const __m128i *)(const void *)(px + off[2 * p]));
-                    __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)(px + off[2 * p + 1]));
-                    u = _mm_unpacklo_epi8(u, sx ? _mm_cmpgt_epi8(z, u) : z);
-                    v = _mm_unpacklo_epi8(v, sx ? _mm_cmpgt_epi8(z, v) : z);
-                    __m128i il = _mm_unpacklo_epi16(u, v), ih = _mm_unpackhi_epi16(u, v);
-                    SHIFTC_COLS_MAC(0);
-                    if (nb == 4) {
+                if (nb == 4) /* two loops: no test of nb inside */
+                    for (int32_t p = 0; p < np; p++) {
+                        SHIFTC_COLS_TAPS();
+                        SHIFTC_COLS_MAC(0);
                         SHIFTC_COLS_MAC(1);
                         SHIFTC_COLS_MAC(2);
                         SHIFTC_COLS_MAC(3);
                     }
-                }
+                else
+                    for (int32_t p = 0; p < np; p++) {
+                        SHIFTC_COLS_TAPS();
+                        SHIFTC_COLS_MAC(0);
+                    }
                 shiftc_rq_store8(rq, m[0], lo0, hi0, yt, yo + yi);
                 if (nb == 4) {
                     shiftc_rq_store8(rq, m[1], lo1, hi1, yt, yo + ohw + yi);
@@ -1323,6 +1331,7 @@ SHIFTC_MAC_INLINE void shiftc_conv_cols_q(const uint8_t *xp, int xt, const int8_
     }
 }
 #undef SHIFTC_COLS_MAC
+#undef SHIFTC_COLS_TAPS
 #elif defined(__ARM_NEON) && defined(__aarch64__) && !defined(SHIFTC_NO_SIMD)
 #include <arm_neon.h>
 #define SHIFTC_MAC_SIMD 1
