@@ -313,21 +313,32 @@ static inline void shiftc_dense_q(const void *x, int xt, const int32_t *wq, cons
         }
 }
 
-/* Max pool: same type and scale in and out; padding never wins. */
+/* Max pool: same type and scale in and out; padding never wins.  Always
+ * inlined: the geometry is a constant of the call, so one of the two paths
+ * and every product of the other fold away (rv32i has no multiply). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
 static inline void shiftc_maxpool_q(const void *x, void *y, int t, const shiftc_geom *g)
 {
     if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->dh == 1 && g->dw == 1 && g->pt == 0 &&
-        g->pl == 0 && 2 * g->oh <= g->h && 2 * g->ow <= g->w) { /* the common 2x2 / 2 pool: no window leaves the input */
-        for (int32_t p = 0; p < g->n * g->c; p++)
-            for (int32_t oy = 0; oy < g->oh; oy++) {
-                int32_t r0 = (p * g->h + 2 * oy) * g->w, r1 = r0 + g->w, yo = (p * g->oh + oy) * g->ow;
-                for (int32_t ox = 0; ox < g->ow; ox++) {
-                    int32_t a = shiftc_ld(x, r0 + 2 * ox, t), b = shiftc_ld(x, r0 + 2 * ox + 1, t);
-                    int32_t c = shiftc_ld(x, r1 + 2 * ox, t), d = shiftc_ld(x, r1 + 2 * ox + 1, t);
-                    a = a > b ? a : b;
-                    c = c > d ? c : d;
-                    shiftc_st(y, yo + ox, t, a > c ? a : c);
-                }
+        g->pl == 0 && 2 * g->oh <= g->h && 2 * g->ow <= g->w) {
+        /* the common 2x2 / 2 pool: no window leaves the input; running
+         * indices, no product (rv32i has no multiply) */
+        int32_t xr = 0, yo = 0;
+        for (int32_t n = 0; n < g->n; n++)
+            for (int32_t c = 0; c < g->c; c++) {
+                for (int32_t oy = 0; oy < g->oh; oy++, xr += 2 * g->w)
+                    for (int32_t ox = 0; ox < g->ow; ox++, yo++) {
+                        int32_t i = xr + 2 * ox, j = i + g->w;
+                        int32_t a = shiftc_ld(x, i, t), b = shiftc_ld(x, i + 1, t);
+                        int32_t d = shiftc_ld(x, j, t), e = shiftc_ld(x, j + 1, t);
+                        a = a > b ? a : b;
+                        d = d > e ? d : e;
+                        shiftc_st(y, yo, t, a > d ? a : d);
+                    }
+                if (2 * g->oh < g->h) /* an odd last row no window reads */
+                    xr += g->w;
             }
         return;
     }
