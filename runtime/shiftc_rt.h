@@ -1235,7 +1235,7 @@ static inline __m128i shiftc_rq_fast_x4(__m128i acc, const int32_t m[3])
  * ow - 8 (overlapping the previous ones, which are stored again with the
  * same values), so no read passes the row's last tap.  Room for
  * K <= 2 * SHIFTC_WPAIRS taps: the weight pairs of four channels,
- * broadcast, are 16 KiB of stack (x86-64 and AArch64 Linux only). */
+ * broadcast, are 16 KiB of stack (SSE2 targets only: x86-64 Linux). */
 enum { SHIFTC_WPAIRS = 256 };
 static inline int shiftc_conv_cols_ok(const shiftc_geom *g, int xt, int yt, int blocked)
 {
