@@ -1,8 +1,9 @@
 /*
  * Cost model (cost.h): flash, instructions, bit operations and activation
  * RAM of one weighted layer from its geometry and the counts of its weight
- * codes (nonzero codes, their nonzero signed digits or "terms", and the
- * terms at a digit position above 0, "shifted"), and of the rest of the model
+ * codes (the inputs its register blocks load, the codes' nonzero signed
+ * digits or "terms", and the terms at a digit position above 0,
+ * "shifted"), and of the rest of the model
  * from its node outputs.  The coefficients are per target (`.cost` in
  * backends/<target>/target.c), fitted by tools/fit_costs.py; the formula
  * here and the one in tools/fit_costs.py (predict_layer, predict_base) must
@@ -13,9 +14,9 @@
  *              LSTM/GRU: the time steps
  *   channels = Conv: OC; Dense: the output's last dimension; LSTM/GRU: the
  *              gate rows of W and R (2 * directions * gates * hidden)
- *   flash        = fpw * nonzero + fpt * terms + fps * shifted
+ *   flash        = fld * loads + fpt * terms + fps * shifted
  *                  + fpo * channels + fpl
- *   instructions = pixels * (ipw * nonzero + ipt * terms + ips * shifted
+ *   instructions = pixels * (ild * loads + ipt * terms + ips * shifted
  *                            + ipo * channels + ipp) + ipl
  *              (fpo: flash_per_output_dense for a Dense layer,
  *              flash_per_output for a Conv)
@@ -126,13 +127,13 @@ static double padded_elements(const Graph *g, const Node *n)
 LayerCost cost_layer(const Target *t, const Graph *g, const Node *n, KernelStyle k, const FmtCount *count,
                      int wbits, int act_bits, int in_bits)
 {
-    int64_t nonzero = count ? count->nonzero : 0, terms = count ? count->terms : 0;
+    int64_t loads = count ? count->loads : 0, terms = count ? count->terms : 0;
     int64_t shifted = count ? count->shifted : 0;
     LayerCost c = {0, 0, 0, 0};
     const CostModel *m = model_of(t);
     int64_t pixels, channels, per_out;
     geometry(g, n, &pixels, &channels, &per_out);
-    nonzero = nonzero > 0 ? nonzero : 0;
+    loads = loads > 0 ? loads : 0;
     terms = terms > 0 ? terms : 0;
     shifted = shifted > 0 ? shifted : 0;
     double macs = (double)pixels * (double)channels * (double)per_out;
@@ -162,9 +163,9 @@ LayerCost cost_layer(const Target *t, const Graph *g, const Node *n, KernelStyle
     }
     /* (LSTM/GRU rows are priced like Dense outputs: not fitted on them) */
     double fpo = n->op == OP_CONV ? m->flash_per_output : m->flash_per_output_dense;
-    c.flash = m->flash_per_weight * (double)nonzero + m->flash_per_term * (double)terms +
+    c.flash = m->flash_per_load * (double)loads + m->flash_per_term * (double)terms +
               m->flash_per_shift * (double)shifted + fpo * (double)channels + m->flash_per_layer;
-    c.instructions = (double)pixels * (m->instr_per_weight * (double)nonzero + m->instr_per_term * (double)terms +
+    c.instructions = (double)pixels * (m->instr_per_load * (double)loads + m->instr_per_term * (double)terms +
                                        m->instr_per_shift * (double)shifted + m->instr_per_output * (double)channels +
                                        m->instr_per_pixel) +
                      m->instr_per_layer;

@@ -3,20 +3,21 @@
  * given precision, before any code is emitted, so the precision search can
  * weigh candidates (algorithms.md section 5).
  *
- * The unrolled shift-add kernel (backends/emit_int.c) is one statement per
- * nonzero weight code ("a = a + x[OFF] * 8 - x[OFF];": one load of the
- * input per nonzero code), one term per nonzero signed digit of the code,
- * a shift for each term at a digit position above 0, per output channel a
+ * The unrolled shift-add kernel (backends/emit_int.c) sums the outputs in
+ * register blocks of FMT_ROW_BLOCK rows: each input with a nonzero code in
+ * any row of the block is loaded once ("v = x[OFF];"), then every nonzero
+ * signed digit of the codes is one term ("a3 = a3 + v * 8 - v;"), a shift
+ * for each term at a digit position above 0; per output channel a
  * requantize-clamp-store, and for Conv a loop over the output pixels
- * around the unrolled body.  A term alone in its code (ternary, pot) thus
- * carries a load that int8's ~2.2 terms per code share, and pot's terms
- * each carry a shift: one coefficient per term cannot price them all
- * (bench/costs.md), so loads and shifts are priced apart.  Per layer, with
- * the counts of FmtCount (nonzero codes, terms, shifted terms),
- *     flash        = flash_per_weight * nonzero + flash_per_term * terms
+ * around the unrolled body.  Sparse formats (ternary, pot) load an input
+ * for fewer terms than int8's ~2.2 per code, and pot's terms each carry a
+ * shift: one coefficient per term cannot price them all (bench/costs.md),
+ * so loads and shifts are priced apart.  Per layer, with the counts of
+ * FmtCount (loads, terms, shifted terms),
+ *     flash        = flash_per_load * loads + flash_per_term * terms
  *                    + flash_per_shift * shifted
  *                    + flash_per_output{,_dense} * channels + flash_per_layer
- *     instructions = pixels * (instr_per_weight * nonzero
+ *     instructions = pixels * (instr_per_load * loads
  *                              + instr_per_term * terms
  *                              + instr_per_shift * shifted
  *                              + instr_per_output * channels
@@ -75,10 +76,10 @@ typedef struct CostModel {
     double flash_base, flash_per_node;
     double instr_per_element;
     const char *source; /* one line: how the numbers were obtained */
-    /* the load of each nonzero weight code and the shift of each term at a
+    /* the load of each input (per register block) and the shift of each term at a
        digit position above 0, on top of the per-term cost */
-    double flash_per_weight, flash_per_shift;
-    double instr_per_weight, instr_per_shift;
+    double flash_per_load, flash_per_shift;
+    double instr_per_load, instr_per_shift;
     /* a Dense layer's per-output flash (flash_per_output is a Conv's) */
     double flash_per_output_dense;
     /* the mac style (KS_TABLE, above): flash per weight (its int8 code),
@@ -102,8 +103,8 @@ typedef struct LayerCost {
     double ram;          /* bytes of the layer's input and output activations */
 } LayerCost;
 
-/* The cost of weighted node n of g whose weight codes have `count` (nonzero
- * codes, terms = nonzero signed digits, shifted terms = terms at a digit
+/* The cost of weighted node n of g whose weight codes have `count` (loads,
+ * terms = nonzero signed digits, shifted terms = terms at a digit
  * position above 0: fmt_count_codes), weights of `wbits` storage bits,
  * output activations of act_bits and input activations of in_bits, in
  * kernel style k (KS_UNROLLED: count matters; KS_TABLE: it does not). */

@@ -240,7 +240,10 @@ int64_t emit_reg_block(EmitBuf *b, const char *ptr, const int32_t *const *row, c
             eb_puts(b, ";");
             terms += nt;
         }
-        eb_puts(b, "\n");
+        eb_printf(b, " SHIFTC_KEEP%d(", nb);
+        for (int r = 0; r < nb; r++)
+            eb_printf(b, "%sa%d", r ? ", " : "", r);
+        eb_puts(b, ");\n");
     }
     return terms;
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "emit_c.h"
+#include "formats.h"
 #include "ir.h"
 
 /* A growable text buffer; every emitted file is built in one. */
@@ -113,7 +114,7 @@ void emit_bcast_const(EmitBuf *b, const char *type, const char *name, const stru
  * weight in any row "v = ptr[OFF]; aR = aR + v * 8 - v; ..." (row[r][i]:
  * row r's code for input i, read at ptr[off[i]]), each line starting with
  * indent; returns the number of shift-add terms. */
-enum { REG_BLOCK = 8 };
+enum { REG_BLOCK = FMT_ROW_BLOCK };
 int64_t emit_reg_block(EmitBuf *b, const char *ptr, const int32_t *const *row, const int32_t *bias, int nb,
                        const int64_t *off, int64_t nw, const char *indent);
 void emit_acc_decl(EmitBuf *b, int n, const char *indent);

@@ -162,7 +162,7 @@ int search_build(SearchSpace *s, Graph *g, const Target *t, const SensResult *se
                 keep_bits = b;
         L->cand = xcalloc((size_t)(nf * nb * nk), sizeof *L->cand);
         for (int f = 0; f < nf; f++) {
-            FmtCount count = {0, 0, 0};
+            FmtCount count = {0, 0, 0, 0};
             double q2 = sens_node_qerr2(g, n, all[f], &count);
             for (int b = 0; b < nb; b++) {
                 /* without the next layer's activation trace Omega cannot

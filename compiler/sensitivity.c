@@ -25,14 +25,25 @@
 
 /* Squared weight error sum (Q_f(W) - W)^2 of format f over the channels
  * (dim 0) of w, quantized by the compiler's own channel quantizer, so Omega
- * measures exactly what compile would do. */
-double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_chan, FmtCount *count)
+ * measures exactly what compile would do.  The channels come in groups of
+ * per_group (a grouped Conv's outputs per group; nchan otherwise), whose
+ * register blocks (FMT_ROW_BLOCK rows, restarting at each group, as the
+ * emitter forms them) count the loads. */
+double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_chan, int64_t per_group,
+                  FmtCount *count)
 {
     FmtQuant fq;
     fmt_init(&fq, f);
     int32_t *codes = xmalloc((size_t)per_chan * sizeof *codes);
+    unsigned char *any = xcalloc((size_t)per_chan, 1);
     double err = 0.0;
+    if (per_group < 1)
+        per_group = nchan;
     for (int64_t c = 0; c < nchan; c++) {
+        if (count && c > 0 && (c % per_group) % FMT_ROW_BLOCK == 0) {
+            fmt_count_loads(any, per_chan, count);
+            memset(any, 0, (size_t)per_chan);
+        }
         const float *wc = w + c * per_chan;
         double sw;
         int32_t nm[3];
@@ -41,9 +52,15 @@ double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_cha
             double d = (double)(float)sw * codes[i] - wc[i];
             err += d * d;
         }
-        if (count)
+        if (count) {
             fmt_count_codes(codes, per_chan, count);
+            for (int64_t i = 0; i < per_chan; i++)
+                any[i] |= codes[i] != 0;
+        }
     }
+    if (count && nchan > 0)
+        fmt_count_loads(any, per_chan, count);
+    free(any);
     free(codes);
     return err;
 }
@@ -57,8 +74,9 @@ double sens_node_qerr2(const Graph *g, const Node *n, WeightFormat f, FmtCount *
         if (!w || !w->data || w->rank < 1)
             continue;
         int64_t nch = rnn && w->rank == 3 ? w->dims[0] * w->dims[1] : w->dims[0];
+        int64_t per_group = n->op == OP_CONV && n->a.group > 1 ? nch / n->a.group : nch;
         if (nch > 0)
-            err += sens_qerr2(f, w->data, nch, ir_numel(w) / nch, count);
+            err += sens_qerr2(f, w->data, nch, ir_numel(w) / nch, per_group, count);
     }
     return err;
 }

@@ -82,7 +82,8 @@ void sens_act_traces(const GradModel *m, const double *xs, const double *targets
 /* Squared quantization error of weight format f over the output channels
  * (dim 0) of w, as the compiler quantizes them; adds what the codes' shift-add
  * code is made of to *count when not NULL. */
-double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_chan, FmtCount *count);
+double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_chan, int64_t per_group,
+                  FmtCount *count);
 /* The same over every weight tensor of layer node n: Conv/Dense in[1]
  * (channels dim 0); LSTM/GRU W (in[1]) and R (in[2]), one channel per gate
  * row (dims[0] * dims[1] rows of dims[2]).  0 when the weights have no data.

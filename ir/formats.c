@@ -92,6 +92,12 @@ void fmt_count_codes(const int32_t *codes, int64_t n, FmtCount *c)
         }
 }
 
+void fmt_count_loads(const unsigned char *any_nonzero, int64_t n, FmtCount *c)
+{
+    for (int64_t i = 0; i < n; i++)
+        c->loads += any_nonzero[i] != 0;
+}
+
 int fmt_naf_length(int32_t q)
 {
     int len = 0;

@@ -93,13 +93,21 @@ int fmt_naf_weight(int32_t q);
 int fmt_naf_length(int32_t q);
 
 /* What the unrolled shift-add code of some weight codes is made of: one
- * input load per nonzero code, one add/sub per nonzero NAF digit ("term"),
- * a shift for each term at a digit position above 0. */
+ * add/sub per nonzero NAF digit ("term"), a shift for each term at a digit
+ * position above 0, and the input loads: the outputs are summed in
+ * register blocks of FMT_ROW_BLOCK rows (backends/emit_int.c), each input
+ * loaded once per block in which any row's code for it is nonzero
+ * (fmt_count_loads). */
 typedef struct FmtCount {
-    int64_t nonzero, terms, shifted;
+    int64_t nonzero, terms, shifted, loads;
 } FmtCount;
+enum { FMT_ROW_BLOCK = 8 };
 /* Adds the counts of n codes to *c. */
 void fmt_count_codes(const int32_t *codes, int64_t n, FmtCount *c);
+/* Adds to c->loads the inputs of one register block: n, the columns of
+ * its rows, of which any_nonzero[i] says whether any row's code for input
+ * i is nonzero. */
+void fmt_count_loads(const unsigned char *any_nonzero, int64_t n, FmtCount *c);
 /* The codes of f, ascending (symmetric, 0 included); returns the count,
  * <= FMT_MAX_CODES, or 0 when f has no fixed codebook (float; ttq, whose
  * a and b are chosen per channel). */

@@ -8,8 +8,9 @@
 Fit mode compiles every model in every weight format for every target
 (`shiftc compile --target T --weights F`, which also builds the library and
 measures it), reads per layer the number of shift-add terms (the comment
-"the whole layer: N shift-add terms" of NAME_lK.c), of nonzero weight codes
-(one statement "a = a ..." each) and of shifted terms (" * 2^k"), the
+"the whole layer: N shift-add terms" of NAME_lK.c), of input loads (one
+statement "v = x[OFF];" per input of each register block) and of shifted
+terms (" * 2^k"), the
 geometry (the node
 comments of NAME.c: "node K: Conv ... [in] -> [out]") and the flash (the
 target's `size` of NAME_lK*.o; NAME.o is the base), runs the model on a few
@@ -18,10 +19,10 @@ target counts them (on x86-64 also per layer: callgrind's inclusive count of
 each NAME_lK function, fitted with the totals unless --no-layer-fit), and fits by
 least squares, per target:
 
-  per layer  flash = fpw*nonzero + fpt*terms + fps*shifted + fpo*channels + fpl
+  per layer  flash = fld*loads + fpt*terms + fps*shifted + fpo*channels + fpl
   per model  flash_base + fpn*nodes              (NAME.o)
   per model  instructions = sum over layers of
-                 pixels*(ipw*nonzero + ipt*terms + ips*shifted + ipo*channels + ipp)
+                 pixels*(ild*loads + ipt*terms + ips*shifted + ipo*channels + ipp)
                  + ipl
                + ipe*elements                    (whole NAME_run)
 
@@ -88,14 +89,14 @@ SOURCES = {
     "rv32i": ("backends/rv32/target.c", "cost_rv32i"),
     "rv32e": ("backends/rv32/target.c", "cost_rv32e"),
 }
-FIELDS = ["flash_per_weight", "flash_per_term", "flash_per_shift", "flash_per_output", "flash_per_output_dense",
+FIELDS = ["flash_per_load", "flash_per_term", "flash_per_shift", "flash_per_output", "flash_per_output_dense",
           "flash_per_layer",
-          "instr_per_weight", "instr_per_term", "instr_per_shift", "instr_per_output",
+          "instr_per_load", "instr_per_term", "instr_per_shift", "instr_per_output",
           "instr_per_pixel", "instr_per_layer",
           "flash_base", "flash_per_node", "instr_per_element"]
 # the forms of the layer model: "terms" prices every term alike (the form
 # before loads and shifts were priced apart, fitted for comparison);
-# "extended" adds a cost per nonzero weight code (its load) and per shifted
+# "extended" adds a cost per input load (per register block) and per shifted
 # term; "full" (backends/cost.h) also gives Dense its own per-output flash.
 # SPLIT_INSTR=1 in the environment also fits a Dense per-output instruction
 # cost (instr_per_output_dense, which cost.h does not have: on the totals it
@@ -176,19 +177,20 @@ def geometry(op, out):
 
 
 ACC_UPDATE = re.compile(r"\ba(\d+) = a\1 ([^;]*);")
+LOAD = re.compile(r"\bv = \w+\[")
 
 
 def code_stats(d, name, k):
-    """nonzero weight codes (one accumulator update "aR = aR ...;" each, after
-    the input's load "v = x[OFF];") and terms with a shift (" * 2^k") of
-    layer k, from its emitted files"""
-    nonzero = shifted = 0
+    """input loads ("v = x[OFF];", once per input of each register block)
+    and terms with a shift (" * 2^k", in the accumulator updates
+    "aR = aR ...;") of layer k, from its emitted files"""
+    loads = shifted = 0
     for p in glob.glob(os.path.join(d, "%s_l%d.c" % (name, k))) + glob.glob(os.path.join(d, "%s_l%d_*.c" % (name, k))):
         for line in open(p):
+            loads += len(LOAD.findall(line))
             for m in ACC_UPDATE.finditer(line):
-                nonzero += 1
                 shifted += m.group(2).count(" * ")
-    return nonzero, shifted
+    return loads, shifted
 
 
 def parse_emitted(d):
@@ -209,7 +211,7 @@ def parse_emitted(d):
             head = open(os.path.join(d, "%s_l%d.c" % (name, k))).read()
             terms = int(re.search(r"the whole layer: (\d+) shift-add terms", head).group(1))
             nz, sh = code_stats(d, name, k)
-            layers.append({"k": k, "op": op, "pixels": px, "channels": ch, "terms": terms, "nonzero": nz,
+            layers.append({"k": k, "op": op, "pixels": px, "channels": ch, "terms": terms, "loads": nz,
                            "shifted": sh})
         elif not view:
             nodes += 1
@@ -325,13 +327,13 @@ def predict_layer(cm, L):
     per-output ones (the "terms" and "extended" forms, and cost.h's for
     instructions) uses the Conv ones for Dense too"""
     g = lambda k: cm.get(k, 0.0)  # noqa: E731
-    nz, sh = L.get("nonzero", 0), L.get("shifted", 0)
+    nz, sh = L.get("loads", 0), L.get("shifted", 0)
     dense = L["op"] != "Conv"
     fpo = cm.get("flash_per_output_dense", g("flash_per_output")) if dense else g("flash_per_output")
     ipo = cm.get("instr_per_output_dense", g("instr_per_output")) if dense else g("instr_per_output")
-    flash = (g("flash_per_weight") * nz + g("flash_per_term") * L["terms"] + g("flash_per_shift") * sh
+    flash = (g("flash_per_load") * nz + g("flash_per_term") * L["terms"] + g("flash_per_shift") * sh
              + fpo * L["channels"] + g("flash_per_layer"))
-    instr = L["pixels"] * (g("instr_per_weight") * nz + g("instr_per_term") * L["terms"]
+    instr = L["pixels"] * (g("instr_per_load") * nz + g("instr_per_term") * L["terms"]
                            + g("instr_per_shift") * sh + ipo * L["channels"]
                            + g("instr_per_pixel")) + g("instr_per_layer")
     return flash, instr
@@ -354,12 +356,17 @@ def predict(cm, r):
 # requantized output): rows LAMBDA * (c_k / prior_k - 1) added to the
 # relative residuals.  They only decide directions the data leaves open
 # (pixels x channels vs pixels when every model has similar widths).
-PRIOR = {"flash_per_term": 6, "flash_per_weight": 3, "flash_per_shift": 2, "flash_per_output": 60,
+PRIOR = {"flash_per_term": 6, "flash_per_load": 3, "flash_per_shift": 2, "flash_per_output": 60,
          "flash_per_output_dense": 30, "instr_per_output_dense": 20,
          "flash_per_layer": 200, "flash_base": 500, "flash_per_node": 300,
-         "instr_per_term": 1.5, "instr_per_weight": 1, "instr_per_shift": 1, "instr_per_output": 20,
+         "instr_per_term": 1.5, "instr_per_load": 1, "instr_per_shift": 1, "instr_per_output": 20,
          "instr_per_pixel": 10, "instr_per_layer": 200, "instr_per_element": 10}
 LAMBDA = 0.02
+# instr_per_element (pools, padded copies) is collinear with the layers'
+# per-pixel costs on two models: with the weak prior Cortex-M4 and RV32IMC
+# fitted it to 0, though their max pools alone cost ~8 instructions per
+# output element (qemu -singlestep traces of the CNN), so its prior is firm
+LAMBDA_OF = {"instr_per_element": 0.5}
 # Where each layer's instructions are counted (x86-64, callgrind), the fit
 # takes the layers and the totals together, each total row this many
 # times: x86-64 with 30, totals 12.8% worst and the layers 36% (27 of 120
@@ -376,9 +383,10 @@ def nnls_rel(A, y, keys=None):
     w = 1.0 / np.maximum(np.abs(y), 1.0)
     Aw, yw = A * w[:, None], y * w
     if keys and LAMBDA > 0:
-        P = np.diag([LAMBDA / PRIOR[k] for k in keys])
+        lam = [LAMBDA_OF.get(k, LAMBDA) for k in keys]
+        P = np.diag([lk / PRIOR[k] for lk, k in zip(lam, keys)])
         Aw = np.vstack([Aw, P])
-        yw = np.concatenate([yw, np.full(len(keys), LAMBDA)])
+        yw = np.concatenate([yw, lam])
     free = list(range(A.shape[1]))
     c = np.zeros(A.shape[1])
     while free:
@@ -398,7 +406,7 @@ def fit_target(rs, instr_rs, form="full", per_layer=False):
     cm = {}
 
     def counts(L):
-        return ([L["nonzero"]] if ext else []) + [L["terms"]] + ([L["shifted"]] if ext else [])
+        return ([L["loads"]] if ext else []) + [L["terms"]] + ([L["shifted"]] if ext else [])
 
     def outputs(L, sp=split):
         if not sp:
@@ -406,7 +414,7 @@ def fit_target(rs, instr_rs, form="full", per_layer=False):
         return [0.0, L["channels"]] if L["op"] != "Conv" else [L["channels"], 0.0]
 
     # flash per layer
-    fk = (["flash_per_weight"] if ext else []) + ["flash_per_term"] + (["flash_per_shift"] if ext else []) + \
+    fk = (["flash_per_load"] if ext else []) + ["flash_per_term"] + (["flash_per_shift"] if ext else []) + \
         ["flash_per_output"] + (["flash_per_output_dense"] if split else []) + ["flash_per_layer"]
     A, y = [], []
     for r in rs:
@@ -421,7 +429,7 @@ def fit_target(rs, instr_rs, form="full", per_layer=False):
         y.append(r["base_flash"])
     cm.update(zip(["flash_base", "flash_per_node"], nnls_rel(A, y, ["flash_base", "flash_per_node"])))
     # instructions
-    ik = (["instr_per_weight"] if ext else []) + ["instr_per_term"] + (["instr_per_shift"] if ext else []) + \
+    ik = (["instr_per_load"] if ext else []) + ["instr_per_term"] + (["instr_per_shift"] if ext else []) + \
         ["instr_per_output"] + (["instr_per_output_dense"] if split_instr else []) + \
         ["instr_per_pixel", "instr_per_layer", "instr_per_element"]
     runs = [r for r in instr_rs if r.get("instructions")]
@@ -477,14 +485,14 @@ def c_initialiser(cname, cm):
     """the C table of a "full" model (cost.h)"""
     g = lambda k: ("%g" % cm.get(k, 0.0))  # noqa: E731
     text = ("static const CostModel %s = {\n"
-            "    .flash_per_weight = %s, .flash_per_term = %s, .flash_per_shift = %s,\n"
+            "    .flash_per_load = %s, .flash_per_term = %s, .flash_per_shift = %s,\n"
             "    .flash_per_output = %s, .flash_per_output_dense = %s, .flash_per_layer = %s,\n"
-            "    .instr_per_weight = %s, .instr_per_term = %s, .instr_per_shift = %s,\n"
+            "    .instr_per_load = %s, .instr_per_term = %s, .instr_per_shift = %s,\n"
             "    .instr_per_output = %s, .instr_per_pixel = %s, .instr_per_layer = %s,\n"
             "    .flash_base = %s, .flash_per_node = %s, .instr_per_element = %s,\n"
             "    .source = \"%s\",\n};\n") % (
-        cname, g("flash_per_weight"), g("flash_per_term"), g("flash_per_shift"), g("flash_per_output"),
-        g("flash_per_output_dense"), g("flash_per_layer"), g("instr_per_weight"), g("instr_per_term"),
+        cname, g("flash_per_load"), g("flash_per_term"), g("flash_per_shift"), g("flash_per_output"),
+        g("flash_per_output_dense"), g("flash_per_layer"), g("instr_per_load"), g("instr_per_term"),
         g("instr_per_shift"), g("instr_per_output"), g("instr_per_pixel"),
         g("instr_per_layer"), g("flash_base"), g("flash_per_node"), g("instr_per_element"), cm["source"])
     # the mac style's fields (bench/mac.py --fit), kept as committed
@@ -501,7 +509,7 @@ def header_form(root):
         text = open(os.path.join(root, "backends", "cost.h")).read()
     except OSError:
         return "terms"
-    return "full" if "flash_per_output_dense" in text else "extended" if "flash_per_weight" in text else "terms"
+    return "full" if "flash_per_output_dense" in text else "extended" if "flash_per_load" in text else "terms"
 
 
 CM_RE = re.compile(r"static const CostModel (\w+) = \{(.*?)\n\};", re.S)
@@ -685,7 +693,7 @@ def main():
             if k in cm:
                 lines.append("| %s | %g |" % (k, cm[k]))
         lines.append("")
-        lines.append("| model | format | nonzero | terms | shifted | flash predicted | flash measured | error "
+        lines.append("| model | format | loads | terms | shifted | flash predicted | flash measured | error "
                      "| instructions predicted | instructions measured | error | worst layer flash error (>= 1 KB) "
                      "| before: flash / instructions error |")
         lines.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -703,7 +711,7 @@ def main():
                 ins = "%.0f | — | —" % pi
                 bis = "—"
             lines.append("| %s | %s | %d | %d | %d | %.0f | %d | %+.1f%% | %s | %.1f%% | %+.1f%% / %s |" % (
-                r["model"], r["format"], sum(L["nonzero"] for L in r["layers"]),
+                r["model"], r["format"], sum(L["loads"] for L in r["layers"]),
                 sum(L["terms"] for L in r["layers"]), sum(L["shifted"] for L in r["layers"]), pf, r["flash"],
                 100 * ef, ins, 100 * wl_r, 100 * rel(bf, r["flash"]), bis))
             print("%-9s %-12s %-8s flash %9.0f / %9d (%+6.1f%%)  instr %12.0f / %12s %s" % (
@@ -797,10 +805,10 @@ object) and instructions per inference (callgrind, SysTick, minstret: the mean o
 and fits the coefficients of backends/cost.h per target by least squares on the relative error
 (nonnegative coefficients):
 
-    layer flash        = flash_per_weight * nonzero + flash_per_term * terms
+    layer flash        = flash_per_load * loads + flash_per_term * terms
                          + flash_per_shift * shifted + flash_per_output{,_dense} * channels
                          + flash_per_layer
-    layer instructions = pixels * (instr_per_weight * nonzero + instr_per_term * terms
+    layer instructions = pixels * (instr_per_load * loads + instr_per_term * terms
                                    + instr_per_shift * shifted
                                    + instr_per_output * channels + instr_per_pixel)
                          + instr_per_layer
@@ -808,8 +816,9 @@ and fits the coefficients of backends/cost.h per target by least squares on the 
     base instructions  = instr_per_element * (their output elements)
 
 Conv: pixels = N * OH * OW, channels = OC, per-output flash flash_per_output; Dense:
-pixels = rows, channels = N, flash_per_output_dense (instr_per_output for both).  nonzero = nonzero weight codes (one statement, one load of the input,
-each), terms = their nonzero signed (NAF) digits, shifted = the terms at a digit position above 0
+pixels = rows, channels = N, flash_per_output_dense (instr_per_output for both).  loads = the inputs each register block of
+8 output rows loads (one statement `v = x[OFF];` each: an input with a nonzero code in any row of
+the block), terms = their nonzero signed (NAF) digits, shifted = the terms at a digit position above 0
 (`fmt_count_codes`, which compiler/search.c applies to its own quantized channels; the tool reads
 the same counts from the emitted statements).  Flash is fitted per layer (so each layer's model
 is tested; layers under 1 KB -- a 4-term 1x1 Conv is 340 bytes of requantization and call -- are
@@ -823,13 +832,13 @@ open (pixels x channels against pixels), at a cost of a point or two of error.
 
 Three forms are fitted on the same measurements and compared below: **terms** (one coefficient
 per term: the committed form before loads and shifts were priced apart), **extended** (plus one
-per nonzero code and one per shifted term) and **full** (plus Dense's own per-output flash: a
+per input load and one per shifted term) and **full** (plus Dense's own per-output flash: a
 Dense layer's requantize-store is a plain loop, a Conv's sits in the pixel loop with a strided
 store), which is the committed one.  A Dense per-output *instruction* cost did not pay: fitted on
 the totals it left the in-sample errors as they were and made the leave-one-model-out ones worse
-(x86-64 28.6% -> 35.9%, Cortex-M4 12.5% -> 15.5%; `SPLIT_INSTR=1` in the environment fits it).  Why: a term costs more when it is alone in its code (it then
-carries the load of the input: ternary, int2 and pot have one term per nonzero code, int8 about
-2.2) and when it is shifted (Thumb-2: `add.w ..., lsl #k` is 4 bytes where a plain `adds` is 2;
+(x86-64 28.6% -> 35.9%, Cortex-M4 12.5% -> 15.5%; `SPLIT_INSTR=1` in the environment fits it).  Why: a term costs more when few terms share its input's load
+(ternary, int2 and pot load an input for one or two terms of a block of 8 rows, int8 for about
+16) and when it is shifted (Thumb-2: `add.w ..., lsl #k` is 4 bytes where a plain `adds` is 2;
 RISC-V: an extra `slli`), so one coefficient per term underestimated pot by 15-28% and
 overestimated int8.
 

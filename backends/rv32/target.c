@@ -43,11 +43,11 @@ static const char *const emu_e[] = {"qemu-system-riscv32", "-M", "virt", "-bios"
     .run_packages = "qemu-system-misc"
 
 static const CostModel cost_rv32imc = {
-    .flash_per_weight = 1.759, .flash_per_term = 4.374, .flash_per_shift = 1.575,
-    .flash_per_output = 14.4, .flash_per_output_dense = 0, .flash_per_layer = 537,
-    .instr_per_weight = 0.83, .instr_per_term = 1.739, .instr_per_shift = 0.169,
-    .instr_per_output = 0.239, .instr_per_pixel = 9.483, .instr_per_layer = 200,
-    .flash_base = 660, .flash_per_node = 140, .instr_per_element = 7.199,
+    .flash_per_load = 4.331, .flash_per_term = 2.661, .flash_per_shift = 2.436,
+    .flash_per_output = 103, .flash_per_output_dense = 84.7, .flash_per_layer = 0.391,
+    .instr_per_load = 2.106, .instr_per_term = 0.802, .instr_per_shift = 0.671,
+    .instr_per_output = 17.5, .instr_per_pixel = 9.812, .instr_per_layer = 241,
+    .flash_base = 660, .flash_per_node = 128, .instr_per_element = 9.997,
     .source = "tools/fit_costs.py: least squares (relative) over 30 layers of 2 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from minstret",
     .mac_flash_per_weight = 1.023,
     .mac_flash_per_output = 7.635,
@@ -59,7 +59,7 @@ static const CostModel cost_rv32imc = {
     .mac_instr_per_output = 37.1,
     .mac_instr_per_col = 1.452,
     .mac_instr_per_layer = 201,
-    .mac_instr_per_pad = 3.322,
+    .mac_instr_per_pad = 0.524,
     .mac_source = "bench/mac.py --fit: least squares (relative) over 17 one-layer models (7 Dense, 6 Conv, 4 depthwise); instructions from minstret (the padded copy fitted as its own nonnegative cost, stored relative to instr_per_element)",
 };
 
@@ -75,11 +75,11 @@ const Target target_rv32imc = {
 };
 
 static const CostModel cost_rv32i = {
-    .flash_per_weight = 1.812, .flash_per_term = 5.781, .flash_per_shift = 1.967,
-    .flash_per_output = 25, .flash_per_output_dense = 0, .flash_per_layer = 586,
-    .instr_per_weight = 0.859, .instr_per_term = 1.678, .instr_per_shift = 0.153,
-    .instr_per_output = 0, .instr_per_pixel = 8.849, .instr_per_layer = 216,
-    .flash_base = 916, .flash_per_node = 164, .instr_per_element = 3.546,
+    .flash_per_load = 7.197, .flash_per_term = 2.76, .flash_per_shift = 3.351,
+    .flash_per_output = 122, .flash_per_output_dense = 82.9, .flash_per_layer = 88.9,
+    .instr_per_load = 2.142, .instr_per_term = 0.786, .instr_per_shift = 0.665,
+    .instr_per_output = 19, .instr_per_pixel = 9.853, .instr_per_layer = 241,
+    .flash_base = 916, .flash_per_node = 152, .instr_per_element = 9.998,
     .source = "tools/fit_costs.py: least squares (relative) over 30 layers of 2 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from minstret",
     .mac_flash_per_weight = 1.019,
     .mac_flash_per_output = 11.8,
@@ -91,7 +91,7 @@ static const CostModel cost_rv32i = {
     .mac_instr_per_output = 44.5,
     .mac_instr_per_col = 0,
     .mac_instr_per_layer = 0,
-    .mac_instr_per_pad = -3.546,
+    .mac_instr_per_pad = -9.998,
     .mac_source = "bench/mac.py --fit: least squares (relative) over 17 one-layer models (7 Dense, 6 Conv, 4 depthwise); instructions from minstret (the padded copy fitted as its own nonnegative cost, stored relative to instr_per_element)",
 };
 
@@ -107,11 +107,11 @@ const Target target_rv32i = {
 };
 
 static const CostModel cost_rv32e = {
-    .flash_per_weight = 5.041, .flash_per_term = 4.811, .flash_per_shift = 3.726,
-    .flash_per_output = 72.6, .flash_per_output_dense = 39.1, .flash_per_layer = 444,
-    .instr_per_weight = 1.594, .instr_per_term = 1.217, .instr_per_shift = 0.757,
-    .instr_per_output = 15.4, .instr_per_pixel = 9.8, .instr_per_layer = 227,
-    .flash_base = 900, .flash_per_node = 168, .instr_per_element = 8.552,
+    .flash_per_load = 3.436, .flash_per_term = 4.519, .flash_per_shift = 3.759,
+    .flash_per_output = 70.4, .flash_per_output_dense = 34, .flash_per_layer = 511,
+    .instr_per_load = 0.983, .instr_per_term = 1.284, .instr_per_shift = 0.781,
+    .instr_per_output = 18.2, .instr_per_pixel = 9.227, .instr_per_layer = 443,
+    .flash_base = 900, .flash_per_node = 152, .instr_per_element = 9.988,
     .source = "tools/fit_costs.py: least squares (relative) over 30 layers of 2 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from minstret",
     .mac_flash_per_weight = 1.02,
     .mac_flash_per_output = 12.3,
@@ -123,7 +123,7 @@ static const CostModel cost_rv32e = {
     .mac_instr_per_output = 62.8,
     .mac_instr_per_col = 0,
     .mac_instr_per_layer = 0,
-    .mac_instr_per_pad = -8.552,
+    .mac_instr_per_pad = -9.988,
     .mac_source = "bench/mac.py --fit: least squares (relative) over 17 one-layer models (7 Dense, 6 Conv, 4 depthwise); instructions from minstret (the padded copy fitted as its own nonnegative cost, stored relative to instr_per_element)",
 };
 

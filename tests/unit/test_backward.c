@@ -575,7 +575,7 @@ static void rnn_hessian_case(Op op, RnnDirection dir, int lbr, float clip)
         for (int k = 1; k <= (l == 0 ? 2 : 1); k++) {
             const Tensor *wt = &g->tensors[nd->in[k]];
             int64_t rows = l == 0 ? wt->dims[0] * wt->dims[1] : wt->dims[0];
-            q2 += sens_qerr2(WF_INT2, wt->data, rows, ir_numel(wt) / rows, NULL);
+            q2 += sens_qerr2(WF_INT2, wt->data, rows, ir_numel(wt) / rows, rows, NULL);
         }
         assert_true(q2 > 0);
         expect_close(res.layers[l].omega[0], res.layers[l].trace / (double)res.layers[l].n * q2, 1e-12, "omega",

@@ -92,16 +92,16 @@ static void test_every_target_has_coefficients(void **state)
             const double v[] = {m->flash_per_term,   m->flash_per_output,       m->flash_per_layer,
                                 m->instr_per_term,   m->instr_per_output,       m->instr_per_pixel,
                                 m->instr_per_layer,  m->flash_base,             m->flash_per_node,
-                                m->instr_per_element, m->flash_per_weight,      m->flash_per_shift,
-                                m->instr_per_weight, m->instr_per_shift,        m->flash_per_output_dense};
+                                m->instr_per_element, m->flash_per_load,      m->flash_per_shift,
+                                m->instr_per_load, m->instr_per_shift,        m->flash_per_output_dense};
             for (size_t j = 0; j < sizeof v / sizeof v[0]; j++)
                 assert_true(isfinite(v[j]) && v[j] >= 0);
             /* a nonzero code of one term costs something */
-            assert_true(m->flash_per_weight + m->flash_per_term > 0);
-            assert_true(m->instr_per_weight + m->instr_per_term > 0);
+            assert_true(m->flash_per_load + m->flash_per_term > 0);
+            assert_true(m->instr_per_load + m->instr_per_term > 0);
         }
         Graph *g = dense_graph(1, 64, 10);
-        LayerCost c = cost_layer(t, g, &g->nodes[0], KS_UNROLLED, &(FmtCount){100, 200, 80}, 8, 8, 8);
+        LayerCost c = cost_layer(t, g, &g->nodes[0], KS_UNROLLED, &(FmtCount){100, 200, 80, 100}, 8, 8, 8);
         assert_true(c.flash > 0);
         assert_true(c.instructions > 0);
         LayerCost b = cost_base(t, g);
@@ -113,7 +113,7 @@ static void test_every_target_has_coefficients(void **state)
 
 static LayerCost conv_cost(const Target *t, const Graph *g, int64_t nonzero, int64_t terms, int64_t shifted)
 {
-    return cost_layer(t, g, &g->nodes[0], KS_UNROLLED, &(FmtCount){nonzero, terms, shifted}, 8, 8, 8);
+    return cost_layer(t, g, &g->nodes[0], KS_UNROLLED, &(FmtCount){nonzero, terms, shifted, nonzero}, 8, 8, 8);
 }
 
 static void test_monotone_in_counts(void **state)
@@ -163,15 +163,15 @@ static void test_conv_scales_with_pixels(void **state)
     (void)state;
     const Target *t = target_find("cortex-m4");
     Graph *a = conv_graph(8, 16, 8, 8), *b = conv_graph(8, 16, 16, 16);
-    const FmtCount cnt = {600, 1000, 700};
+    const FmtCount cnt = {600, 1000, 700, 600};
     LayerCost ca = cost_layer(t, a, &a->nodes[0], KS_UNROLLED, &cnt, 4, 8, 8);
     LayerCost cb = cost_layer(t, b, &b->nodes[0], KS_UNROLLED, &cnt, 4, 8, 8);
     /* same code, four times the pixels */
     assert_true(ca.flash == cb.flash);
     const CostModel *m = t->cost;
-    assert_true(fabs(ca.flash - (m->flash_per_weight * 600 + m->flash_per_term * 1000 + m->flash_per_shift * 700 +
+    assert_true(fabs(ca.flash - (m->flash_per_load * 600 + m->flash_per_term * 1000 + m->flash_per_shift * 700 +
                                  m->flash_per_output * 16 + m->flash_per_layer)) < 1e-6);
-    double body = m->instr_per_weight * 600 + m->instr_per_term * 1000 + m->instr_per_shift * 700 +
+    double body = m->instr_per_load * 600 + m->instr_per_term * 1000 + m->instr_per_shift * 700 +
                   m->instr_per_output * 16 + m->instr_per_pixel;
     assert_true(fabs(ca.instructions - (64 * body + m->instr_per_layer)) < 1e-6 * ca.instructions);
     assert_true(fabs(cb.instructions - (256 * body + m->instr_per_layer)) < 1e-6 * cb.instructions);
@@ -192,14 +192,14 @@ static void test_dense_rows(void **state)
     (void)state;
     const Target *t = target_find("rv32imc");
     Graph *a = dense_graph(1, 100, 10), *b = dense_graph(3, 100, 10);
-    const FmtCount cnt = {500, 700, 300};
+    const FmtCount cnt = {500, 700, 300, 500};
     LayerCost ca = cost_layer(t, a, &a->nodes[0], KS_UNROLLED, &cnt, 2, 8, 8);
     LayerCost cb = cost_layer(t, b, &b->nodes[0], KS_UNROLLED, &cnt, 2, 8, 8);
     const CostModel *m = t->cost;
     /* a Dense layer: the Dense per-output flash */
-    assert_true(fabs(ca.flash - (m->flash_per_weight * 500 + m->flash_per_term * 700 + m->flash_per_shift * 300 +
+    assert_true(fabs(ca.flash - (m->flash_per_load * 500 + m->flash_per_term * 700 + m->flash_per_shift * 300 +
                                  m->flash_per_output_dense * 10 + m->flash_per_layer)) < 1e-6);
-    assert_true(fabs(ca.instructions - (m->instr_per_weight * 500 + m->instr_per_term * 700 + m->instr_per_shift * 300 +
+    assert_true(fabs(ca.instructions - (m->instr_per_load * 500 + m->instr_per_term * 700 + m->instr_per_shift * 300 +
                                         m->instr_per_output * 10 + m->instr_per_pixel + m->instr_per_layer)) <
                 1e-6 * ca.instructions);
     assert_true(fabs((cb.instructions - m->instr_per_layer) - 3 * (ca.instructions - m->instr_per_layer)) <
@@ -253,8 +253,8 @@ static void test_mac_formula(void **state)
         /* Dense 64 -> 10: independent of the codes */
         Graph *g = dense_graph(1, 64, 10);
         const Node *n = &g->nodes[0];
-        LayerCost a = cost_layer(t, g, n, KS_TABLE, &(FmtCount){640, 1400, 900}, 8, 8, 8);
-        LayerCost b = cost_layer(t, g, n, KS_TABLE, &(FmtCount){10, 10, 0}, 2, 8, 8);
+        LayerCost a = cost_layer(t, g, n, KS_TABLE, &(FmtCount){640, 1400, 900, 640}, 8, 8, 8);
+        LayerCost b = cost_layer(t, g, n, KS_TABLE, &(FmtCount){10, 10, 0, 10}, 2, 8, 8);
         LayerCost c = cost_layer(t, g, n, KS_TABLE, NULL, 2, 8, 8);
         assert_true(a.flash == b.flash && a.instructions == b.instructions);
         assert_true(c.flash == a.flash && c.instructions == a.instructions);
@@ -295,8 +295,8 @@ static void test_mac_formula(void **state)
         assert_true(fabs(dw.instructions - (144 * (72 * m->mac_instr_per_mac_dw + 8 * m->mac_instr_per_output) +
                                             m->mac_instr_per_layer)) < 1e-6 * dw.instructions);
         /* the unrolled formula is untouched by the mac fields */
-        LayerCost un = cost_layer(t, g, n, KS_UNROLLED, &(FmtCount){72, 150, 80}, 8, 8, 8);
-        assert_true(fabs(un.flash - (m->flash_per_weight * 72 + m->flash_per_term * 150 + m->flash_per_shift * 80 +
+        LayerCost un = cost_layer(t, g, n, KS_UNROLLED, &(FmtCount){72, 150, 80, 72}, 8, 8, 8);
+        assert_true(fabs(un.flash - (m->flash_per_load * 72 + m->flash_per_term * 150 + m->flash_per_shift * 80 +
                                      m->flash_per_output * 8 + m->flash_per_layer)) < 1e-6);
         ir_graph_free(g);
     }

@@ -250,8 +250,8 @@ static void test_reg_block_text(void **state)
     int64_t terms = emit_reg_block(&b, "x", row, bias, 2, off, 3, "  ");
     assert_int_equal(terms, 5);
     assert_string_equal(b.s, "  a0 = 5;\n  a1 = (-2147483647 - 1);\n"
-                             "  v = x[3]; a0 = a0 + v * 8 - v;\n"
-                             "  v = x[5]; a0 = a0 - v * 4 + v; a1 = a1 + v * 2;\n");
+                             "  v = x[3]; a0 = a0 + v * 8 - v; SHIFTC_KEEP2(a0, a1);\n"
+                             "  v = x[5]; a0 = a0 - v * 4 + v; a1 = a1 + v * 2; SHIFTC_KEEP2(a0, a1);\n");
     eb_free(&b);
     terms = emit_reg_block(&b, "p", row + 1, NULL, 1, off, 2, "");
     assert_int_equal(terms, 0);
