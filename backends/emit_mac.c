@@ -138,7 +138,7 @@ int emit_mac_node(EmitCtx *c, int k)
                       ge.pl, ge.pb, ge.pr);
             src = "s";
         } else if (pad) {
-            eb_printf(b, "    shiftc_pad_mac_q((const uint8_t *)x, (uint8_t *)s, %d, %d, %d, %d, %d, %d, %d);\n",
+            eb_printf(b, "    shiftc_pad_q((const uint8_t *)x, (uint8_t *)s, %d, %d, %d, %d, %d, %d, %d);\n",
                       ge.n * ge.c, ge.h, ge.w, ge.pt, ge.pl, ge.pb, ge.pr);
             src = "s";
         }

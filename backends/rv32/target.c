@@ -43,11 +43,11 @@ static const char *const emu_e[] = {"qemu-system-riscv32", "-M", "virt", "-bios"
     .run_packages = "qemu-system-misc"
 
 static const CostModel cost_rv32imc = {
-    .flash_per_load = 4.331, .flash_per_term = 2.661, .flash_per_shift = 2.436,
-    .flash_per_output = 103, .flash_per_output_dense = 84.7, .flash_per_layer = 0.391,
-    .instr_per_load = 2.106, .instr_per_term = 0.802, .instr_per_shift = 0.671,
-    .instr_per_output = 17.5, .instr_per_pixel = 9.812, .instr_per_layer = 241,
-    .flash_base = 660, .flash_per_node = 128, .instr_per_element = 9.997,
+    .flash_per_load = 4.436, .flash_per_term = 2.601, .flash_per_shift = 2.434,
+    .flash_per_output = 87.9, .flash_per_output_dense = 80, .flash_per_layer = 57.8,
+    .instr_per_load = 2.098, .instr_per_term = 0.81, .instr_per_shift = 0.67,
+    .instr_per_output = 11.1, .instr_per_pixel = 9.609, .instr_per_layer = 253,
+    .flash_base = 660, .flash_per_node = 128, .instr_per_element = 9.995,
     .source = "tools/fit_costs.py: least squares (relative) over 30 layers of 2 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from minstret",
     .mac_flash_per_weight = 1.023,
     .mac_flash_per_output = 7.635,
@@ -59,7 +59,7 @@ static const CostModel cost_rv32imc = {
     .mac_instr_per_output = 37.1,
     .mac_instr_per_col = 1.452,
     .mac_instr_per_layer = 201,
-    .mac_instr_per_pad = 0.524,
+    .mac_instr_per_pad = 0.526,
     .mac_source = "bench/mac.py --fit: least squares (relative) over 17 one-layer models (7 Dense, 6 Conv, 4 depthwise); instructions from minstret (the padded copy fitted as its own nonnegative cost, stored relative to instr_per_element)",
 };
 
@@ -75,11 +75,11 @@ const Target target_rv32imc = {
 };
 
 static const CostModel cost_rv32i = {
-    .flash_per_load = 7.197, .flash_per_term = 2.76, .flash_per_shift = 3.351,
-    .flash_per_output = 122, .flash_per_output_dense = 82.9, .flash_per_layer = 88.9,
-    .instr_per_load = 2.142, .instr_per_term = 0.786, .instr_per_shift = 0.665,
-    .instr_per_output = 19, .instr_per_pixel = 9.853, .instr_per_layer = 241,
-    .flash_base = 916, .flash_per_node = 152, .instr_per_element = 9.998,
+    .flash_per_load = 7.226, .flash_per_term = 2.746, .flash_per_shift = 3.355,
+    .flash_per_output = 123, .flash_per_output_dense = 77.2, .flash_per_layer = 148,
+    .instr_per_load = 2.144, .instr_per_term = 0.788, .instr_per_shift = 0.663,
+    .instr_per_output = 17.9, .instr_per_pixel = 9.818, .instr_per_layer = 243,
+    .flash_base = 916, .flash_per_node = 152, .instr_per_element = 9.997,
     .source = "tools/fit_costs.py: least squares (relative) over 30 layers of 2 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from minstret",
     .mac_flash_per_weight = 1.019,
     .mac_flash_per_output = 11.8,
@@ -91,7 +91,7 @@ static const CostModel cost_rv32i = {
     .mac_instr_per_output = 44.5,
     .mac_instr_per_col = 0,
     .mac_instr_per_layer = 0,
-    .mac_instr_per_pad = -9.998,
+    .mac_instr_per_pad = -9.997,
     .mac_source = "bench/mac.py --fit: least squares (relative) over 17 one-layer models (7 Dense, 6 Conv, 4 depthwise); instructions from minstret (the padded copy fitted as its own nonnegative cost, stored relative to instr_per_element)",
 };
 
@@ -107,10 +107,10 @@ const Target target_rv32i = {
 };
 
 static const CostModel cost_rv32e = {
-    .flash_per_load = 3.436, .flash_per_term = 4.519, .flash_per_shift = 3.759,
-    .flash_per_output = 70.4, .flash_per_output_dense = 34, .flash_per_layer = 511,
-    .instr_per_load = 0.983, .instr_per_term = 1.284, .instr_per_shift = 0.781,
-    .instr_per_output = 18.2, .instr_per_pixel = 9.227, .instr_per_layer = 443,
+    .flash_per_load = 3.487, .flash_per_term = 4.495, .flash_per_shift = 3.764,
+    .flash_per_output = 69.4, .flash_per_output_dense = 27, .flash_per_layer = 584,
+    .instr_per_load = 0.985, .instr_per_term = 1.285, .instr_per_shift = 0.78,
+    .instr_per_output = 17.1, .instr_per_pixel = 9.184, .instr_per_layer = 447,
     .flash_base = 900, .flash_per_node = 152, .instr_per_element = 9.988,
     .source = "tools/fit_costs.py: least squares (relative) over 30 layers of 2 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from minstret",
     .mac_flash_per_weight = 1.02,

@@ -221,7 +221,7 @@ static void test_conv_kernel(void **state)
                 if (pad && esize(xt) == 2)
                     shiftc_pad16_q(x, xp, g.n * g.c, g.h, g.w, g.pt, g.pl, g.pb, g.pr);
                 else if (pad)
-                    shiftc_pad_mac_q(x, xp, g.n * g.c, g.h, g.w, g.pt, g.pl, g.pb, g.pr);
+                    shiftc_pad_q(x, xp, g.n * g.c, g.h, g.w, g.pt, g.pl, g.pb, g.pr);
                 shiftc_conv_mac_q(pad ? xp : x, xt, w, blocked, r.bias, &rq, y1, yt, &g, col, pad);
                 if (memcmp(y0, y1, (size_t)ny * esize(yt)) != 0)
                     fail_msg("conv case %zu xt %d blocked %d nomul %d fast %d differs", c, xt, blocked, nomul, fast);

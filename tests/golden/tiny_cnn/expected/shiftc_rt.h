@@ -922,19 +922,52 @@ static inline void shiftc_transpose16_q(const void *x, void *y, int32_t rank,
     shiftc_transpose_w(x, y, 1, rank, odims, xs);
 }
 
-/* Copy planes of h*w codes into a zero-filled buffer with padding around
- * them, so that unrolled convolutions read without bounds checks.  Zero
- * points are 0, so code 0 is real 0 for both storage types. */
+/* Zeroes the border of planes of (h + pt + pb) x (w + pl + pr) bytes:
+ * the copy fills the rest (a whole-buffer memset cost Cortex-M4 about 4
+ * instructions a byte, 12 k per inference of the bundled CNN). */
+static inline void shiftc_pad_border(uint8_t *y, int32_t planes, int32_t h, int32_t w, int32_t pt, int32_t pl,
+                                     int32_t pb, int32_t pr)
+{
+    int32_t pw = w + pl + pr;
+    for (int32_t p = 0; p < planes; p++) {
+        for (int32_t i = 0; i < pt * pw; i++)
+            *y++ = 0;
+        for (int32_t r = 0; r < h; r++) {
+            for (int32_t c = 0; c < pl; c++)
+                y[c] = 0;
+            for (int32_t c = pl + w; c < pw; c++)
+                y[c] = 0;
+            y += pw;
+        }
+        for (int32_t i = 0; i < pb * pw; i++)
+            *y++ = 0;
+    }
+}
+
+/* Copy planes of h*w codes into a buffer with zero padding around them, so
+ * that unrolled convolutions read without bounds checks.  Zero points are
+ * 0, so code 0 is real 0 for both storage types.  Where unaligned words
+ * load and store in one instruction each (ARMv7-M, x86-64, AArch64), rows
+ * are copied a word at a time. */
 static inline void shiftc_pad_q(const uint8_t *x, uint8_t *y, int32_t planes, int32_t h, int32_t w,
                                 int32_t pt, int32_t pl, int32_t pb, int32_t pr)
 {
-    int32_t ph = h + pt + pb, pw = w + pl + pr;
-    for (int32_t i = 0; i < planes * ph * pw; i++)
-        y[i] = 0;
-    for (int32_t p = 0; p < planes; p++)
-        for (int32_t r = 0; r < h; r++)
-            for (int32_t c = 0; c < w; c++)
-                y[(p * ph + r + pt) * pw + c + pl] = x[(p * h + r) * w + c];
+    int32_t pw = w + pl + pr;
+    shiftc_pad_border(y, planes, h, w, pt, pl, pb, pr);
+    uint8_t *d = y + pt * pw + pl;
+    for (int32_t p = 0; p < planes; p++, d += (pt + pb) * pw)
+        for (int32_t r = 0; r < h; r++, x += w, d += pw) {
+            int32_t c = 0;
+#if defined(__GNUC__) && (defined(__ARM_FEATURE_UNALIGNED) || defined(__x86_64__) || defined(__aarch64__))
+            for (; c + 4 <= w; c += 4) {
+                uint32_t v;
+                __builtin_memcpy(&v, x + c, 4);
+                __builtin_memcpy(d + c, &v, 4);
+            }
+#endif
+            for (; c < w; c++)
+                d[c] = x[c];
+        }
 }
 
 /* shiftc_pad_q for 2-byte codes (int16_t or uint16_t). */
@@ -1007,32 +1040,6 @@ static inline int32_t shiftc_uxtb16_r8(uint32_t v)
     return r;
 }
 #endif
-
-/* shiftc_pad_q for the MAC kernels, the same bytes: on ARMv7E-M each row
- * is copied a word at a time (unaligned LDR / STR), elsewhere it is
- * shiftc_pad_q. */
-SHIFTC_MAC_INLINE void shiftc_pad_mac_q(const uint8_t *x, uint8_t *y, int32_t planes, int32_t h, int32_t w,
-                                        int32_t pt, int32_t pl, int32_t pb, int32_t pr)
-{
-#ifdef SHIFTC_MAC_DSP
-    int32_t ph = h + pt + pb, pw = w + pl + pr;
-    for (int32_t i = 0; i < planes * ph * pw; i++)
-        y[i] = 0;
-    uint8_t *d = y + pt * pw + pl;
-    for (int32_t p = 0; p < planes; p++, d += (pt + pb) * pw)
-        for (int32_t r = 0; r < h; r++, x += w, d += pw) {
-            int32_t c = 0;
-            for (; c + 4 <= w; c += 4) {
-                uint32_t v = shiftc_ld32u(x + c);
-                __builtin_memcpy(d + c, &v, 4);
-            }
-            for (; c < w; c++)
-                d[c] = x[c];
-        }
-#else
-    shiftc_pad_q(x, y, planes, h, w, pt, pl, pb, pr);
-#endif
-}
 
 /* Requantization of one layer: per channel Q31 multiplier and exponent, or
  * in no-mul mode (nm != NULL) {e1, s2, e2} per channel.  fast = 1 (set by
@@ -1108,11 +1115,17 @@ static inline int32_t shiftc_clamp_sat(int32_t v, int32_t lo, int32_t hi)
  * 1 <= r <= 31: shiftc_rq_fast's single rounding with K = 2^30 + 2^(30+r)
  * - [acc < 0] * 2^31 built from a literal r (the unrolled kernels' form).
  * The proof above holds for r = 1 too: K's high word is then 0 and the
- * quotient, within +-2^30, needs no shift. */
+ * quotient, within +-2^30, needs no shift.  When lo >= zero (a ReLU's
+ * output) the [acc < 0] term is left out: for acc < 0 both forms give a
+ * value <= 0 (floor((K + acc * mult) / 2^(31+r)) with 0 < K - mult <
+ * 2^(30+r) at acc = -1, and less below), which the clamp takes to lo
+ * either way; the arguments are literals, so the test folds away. */
 static inline int32_t shiftc_requant_fast(int32_t acc, int32_t mult, int32_t r, int32_t zero, int32_t lo,
                                           int32_t hi)
 {
-    uint64_t k = ((uint64_t)1 << 30) + ((uint64_t)1 << (30 + r)) - ((uint64_t)((uint32_t)acc >> 31) << 31);
+    uint64_t k = ((uint64_t)1 << 30) + ((uint64_t)1 << (30 + r));
+    if (lo < zero)
+        k -= (uint64_t)((uint32_t)acc >> 31) << 31;
     uint64_t p = k + (uint64_t)((int64_t)acc * mult);
     return shiftc_clamp_sat(shiftc_asr(shiftc_i32((uint32_t)(p >> 32)), r - 1) + zero, lo, hi);
 }
