@@ -11,7 +11,8 @@ first --samples test images:
   float C        --float
   int8 mac       --kernel mac
   int8 unrolled  (the default: int8 weights, unrolled shift-add kernels)
-  mixed          --budget KIND=V for each --budgets entry KIND=F:BASE, V being F times
+  mixed          --budget KIND=V --rounding gptq (--mixed-rounding) for each --budgets
+                 entry KIND=F:BASE, V being F times
                  the int8 BASE (mac or unrolled) build's measured value on that target
                  (instructions per inference, or flash bytes; by default half the unrolled
                  build's instructions and flash, and the mac build's instructions), with
@@ -219,7 +220,8 @@ def model_rows(b, model, targets, budgets):
                                  macs=macs, error="no measured %s of the %s build on %s" % (kind, base, t)))
                 continue
             limit = int(round(factor * ref))
-            flags = ["--budget", "%s=%d" % (kind, limit), "--sensitivity", sens, "--kernel-candidates", a.mixed_kernels]
+            flags = ["--budget", "%s=%d" % (kind, limit), "--sensitivity", sens, "--kernel-candidates", a.mixed_kernels,
+                     "--rounding", a.mixed_rounding]
             note = "%s=%d (%gx %s)" % (kind, limit, factor, base)
             e = b.evaluate(model, flags + ["--target", t], "%s-%s-%s-%d" % (model, t, kind, limit))
             row = add("mixed", flags, note, e)
@@ -353,11 +355,11 @@ def write_md(a, rows, trows, wall):
           "images), so float C, int8 mac and int8 unrolled have one accuracy on every target and it is "
           "measured once. A mixed build is chosen per target (its budget and cost model are the target's), "
           "so it is evaluated per target, with the same `--budget`, `--sensitivity` and `--target`." % a.images,
-          "- Mixed: `--budget instructions=V` or `flash=V`, V a multiple of the int8 mac or unrolled build's "
+          "- Mixed: `--rounding %s` and `--budget instructions=V` or `flash=V`, V a multiple of the int8 mac or unrolled build's "
           "measured instructions or flash on that target (the note says which). The budget bounds the cost "
           "model's prediction, not the measurement, so the measured value may exceed it. The Hessian traces come from one `shiftc sensitivity` per "
           "model (200 calibration images, the float model's own labels). The note lists the average weight "
-          "bits and each layer's format.",
+          "bits and each layer's format." % a.mixed_rounding,
           "- Flash: text + data of the model's objects; RAM: data + bss, plus the measured stack on bare metal.",
           "- Latency (x86_64 only, the machine this ran on, natively): `shiftc run`'s seconds_per_inference "
           "(median of single NAME_run calls, from quantized codes for integer builds) and ONNX Runtime in "
@@ -426,6 +428,9 @@ def main():
     ap.add_argument("--mixed-kernels", default="unrolled",
                     help="--kernel-candidates of the mixed builds (default unrolled; unrolled,mac lets the search "
                          "pick MAC kernels too)")
+    ap.add_argument("--mixed-rounding", default="gptq",
+                    help="--rounding of the mixed builds (default gptq: error-feedback rounding of the low-bit "
+                         "codes; nearest is shiftc's default)")
     ap.add_argument("--no-terms", action="store_true", help="skip part 2 (instructions per weight term)")
     ap.add_argument("--no-ort", action="store_true", help="skip ONNX Runtime")
     ap.add_argument("--quick", action="store_true")

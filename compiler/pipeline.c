@@ -109,7 +109,7 @@ int pipeline_read_samples(const char *path, const Graph *g, float **samples)
 
 int pipeline_quantize(Graph *g, const char *model_path, const float *calib, int ncalib)
 {
-    if (ir_calibrate(g, calib, ncalib) != 0 || ir_quantize(g) != 0 ||
+    if (ir_calibrate(g, calib, ncalib) != 0 || ir_quantize(g) != 0 || ir_gptq(g, calib, ncalib) != 0 ||
         ir_bias_correct(g, calib, ncalib) != 0) {
         fprintf(stderr, "shiftc: %s: %s\n", model_path, g->err);
         return -1;

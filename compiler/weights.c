@@ -1,4 +1,4 @@
-/* --weights and --bias-correction, and the weight summary (weights.h). */
+/* --weights, --bias-correction and --rounding, and the weight summary (weights.h). */
 #include <string.h>
 
 #include "commands.h"
@@ -34,6 +34,15 @@ int weights_cli_apply(CliCommand *cmd, Graph *g)
         g->bias_correction = 0;
     else {
         fprintf(stderr, "shiftc %s: --bias-correction expects on, off or auto, got '%s'\n", cmd->name, bc);
+        return -1;
+    }
+    const char *r = cli_opt(cmd, "rounding")->value;
+    if (!r || strcmp(r, "nearest") == 0)
+        g->rounding = ROUND_NEAREST;
+    else if (strcmp(r, "gptq") == 0)
+        g->rounding = ROUND_GPTQ;
+    else {
+        fprintf(stderr, "shiftc %s: --rounding expects nearest or gptq, got '%s'\n", cmd->name, r);
         return -1;
     }
     return 0;

@@ -1,6 +1,6 @@
 /*
  * Command-line glue of the weight formats (ir/formats.h), shared by
- * 'compile' and 'eval': the --weights / --bias-correction options, and the
+ * 'compile' and 'eval': the --weights / --bias-correction / --rounding options, and the
  * weight summary both commands print.
  */
 #ifndef SHIFTC_WEIGHTS_H
@@ -17,12 +17,16 @@
     {"weights", OPT_VALUE, "FMT", NULL, 0, 0, {0}, 0},                                              \
     {"bias-correction", OPT_VALUE, "MODE",                                                          \
      "on, off or auto: correct each Conv/Dense channel's bias for the mean error of its weight "    \
-     "codes (default auto: on for every format but int8)", 0, 0, {0}, 0}
+     "codes (default auto: on for every format but int8)", 0, 0, {0}, 0},                           \
+    {"rounding", OPT_VALUE, "MODE",                                                                 \
+     "nearest or gptq: how weights get their codes; gptq spreads each weight's rounding error "     \
+     "over the layer's later inputs (GPTQ, on the calibration inputs; every format but int8, "      \
+     "ternary and ttq) (default nearest)", 0, 0, {0}, 0}
 
 void weights_cli_init(CliCommand *cmd);
 
 /* Applies the parsed options to g (before pipeline_quantize): the format of
- * every Conv/Dense and g->bias_correction.  Prints a usage error and returns
+ * every Conv/Dense, g->bias_correction and g->rounding.  Prints a usage error and returns
  * -1 on a bad value. */
 int weights_cli_apply(CliCommand *cmd, Graph *g);
 

@@ -125,6 +125,8 @@ typedef struct FmtQuant {
 } FmtQuant;
 
 void fmt_init(FmtQuant *fq, WeightFormat f); /* f must not be WF_FLOAT */
+/* Whether ir_gptq re-chooses node n's codes (gptq.c). */
+int fmt_gptq_on(const Graph *g, const Node *n);
 
 /* The code nearest v (ties away from zero). Not for ternary/ttq. */
 int32_t fmt_nearest(const FmtQuant *fq, double v);

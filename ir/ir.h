@@ -262,8 +262,10 @@ typedef struct Graph {
     int bias_correction; /* weight-quantization bias correction (formats.c):
                             0 off, 1 on, FMT_BC_AUTO (-1) on for every
                             weight format but int8 */
+    int rounding;   /* weight codes: ROUND_NEAREST, or ROUND_GPTQ (gptq.c) */
     char err[1024]; /* last error set by ir_fail() */
 } Graph;
+enum { ROUND_NEAREST = 0, ROUND_GPTQ = 1 };
 
 /* graph.c */
 Graph *ir_graph_new(const char *name);
@@ -313,6 +315,13 @@ int ir_quantize(Graph *g);
  * g->bias_correction and the node's weight format), on the calibration
  * samples: changes QLayer.bias only.  Call after ir_quantize. */
 int ir_bias_correct(Graph *g, const float *samples, int n);
+
+/* ---- gptq.c ---- */
+/* With g->rounding == ROUND_GPTQ: the weight codes of every Conv/Dense node
+ * in a codebook format but int8 re-chosen by error feedback over the layer's
+ * float inputs on the calibration samples (GPTQ); scales unchanged.  Call
+ * after ir_quantize, before ir_bias_correct. */
+int ir_gptq(Graph *g, const float *samples, int n);
 
 /* ---- qcheck.c: invariants of a quantized graph ---- */
 int ir_tensor_quantized(const Tensor *t); /* 4/8/16-bit codes */

@@ -534,6 +534,104 @@ static void test_bias_correction_off(void **state)
     }
 }
 
+/* The float model's squared output error, over the samples, when n's
+ * weights are its codes times their scales (the bias is the same in both). */
+static double code_output_error(Graph *g, const float *samples, int ns)
+{
+    Node *n = &g->nodes[0];
+    Tensor *w = &g->tensors[n->in[1]];
+    int64_t count = ir_numel(w), per = count / n->q->nchan, in_count = ir_numel(&g->tensors[g->inputs[0]]);
+    int64_t out_count = ir_numel(&g->tensors[n->out[0]]);
+    float *orig = w->data, *deq = xmalloc((size_t)count * sizeof *deq);
+    float *yf = xmalloc((size_t)out_count * sizeof *yf);
+    for (int64_t i = 0; i < count; i++)
+        deq[i] = (float)((double)n->q->wscale[i / per] * n->q->wq[i]);
+    double err = 0;
+    float **vals = ir_interp_alloc(g);
+    for (int s = 0; s < ns; s++) {
+        memcpy(vals[g->inputs[0]], samples + s * in_count, (size_t)in_count * sizeof(float));
+        vals[n->in[1]] = orig; /* the interpreter reads constants through vals */
+        assert_int_equal(ir_interp_run(g, vals), 0);
+        memcpy(yf, vals[n->out[0]], (size_t)out_count * sizeof *yf);
+        vals[n->in[1]] = deq;
+        assert_int_equal(ir_interp_run(g, vals), 0);
+        for (int64_t i = 0; i < out_count; i++)
+            err += ((double)vals[n->out[0]][i] - yf[i]) * ((double)vals[n->out[0]][i] - yf[i]);
+    }
+    vals[n->in[1]] = orig;
+    ir_interp_free(g, vals);
+    free(deq), free(yf);
+    return err;
+}
+
+/* GPTQ rounding (gptq.c): on inputs with a shared component (correlated
+ * taps) the layer's output error is below nearest rounding's, with the
+ * same scales and every code in the codebook; the same inputs give the
+ * same codes; int8 and ternary keep nearest rounding. */
+static void check_gptq(int c, int oc, int group, WeightFormat f)
+{
+    enum { NS = 16 };
+    int32_t *codes[3] = {NULL, NULL, NULL};
+    double err[3];
+    float *scales = NULL;
+    for (int run = 0; run < 3; run++) {
+        rng = 777u; /* the same weights and samples in every run */
+        Graph *g = conv_graph(c, oc, group);
+        int64_t in_count = ir_numel(&g->tensors[g->inputs[0]]);
+        float *samples = xmalloc((size_t)(NS * in_count) * sizeof *samples);
+        for (int s = 0; s < NS; s++) {
+            double common = grand();
+            for (int64_t i = 0; i < in_count; i++)
+                samples[s * in_count + i] = (float)(common + 0.3 * grand());
+        }
+        assert_int_equal(ir_calibrate(g, samples, NS), 0);
+        fmt_apply(g, f);
+        g->rounding = run == 0 ? ROUND_NEAREST : ROUND_GPTQ;
+        assert_int_equal(ir_quantize(g), 0);
+        assert_int_equal(fmt_gptq_on(g, &g->nodes[0]), run > 0 && f != WF_INT8 && f != WF_TERNARY);
+        assert_int_equal(ir_gptq(g, samples, NS), 0);
+        Node *n = &g->nodes[0];
+        int64_t count = ir_numel(&g->tensors[n->in[1]]);
+        codes[run] = xmalloc((size_t)count * sizeof **codes);
+        memcpy(codes[run], n->q->wq, (size_t)count * sizeof **codes);
+        if (run == 0) {
+            scales = xmalloc((size_t)oc * sizeof *scales);
+            memcpy(scales, n->q->wscale, (size_t)oc * sizeof *scales);
+        } else {
+            assert_memory_equal(scales, n->q->wscale, (size_t)oc * sizeof *scales);
+        }
+        FmtQuant fq;
+        fmt_init(&fq, f);
+        for (int64_t i = 0; i < count; i++)
+            assert_int_equal(fmt_nearest(&fq, n->q->wq[i]), n->q->wq[i]);
+        err[run] = code_output_error(g, samples, NS);
+        if (run == 2) {
+            assert_memory_equal(codes[1], codes[2], (size_t)count * sizeof **codes);
+            if (fmt_gptq_on(g, n))
+                assert_true(err[1] < 0.9 * err[0]);
+            else
+                assert_memory_equal(codes[0], codes[1], (size_t)count * sizeof **codes);
+        }
+        free(samples);
+        ir_graph_free(g);
+    }
+    for (int run = 0; run < 3; run++)
+        free(codes[run]);
+    free(scales);
+}
+
+static void test_gptq(void **state)
+{
+    (void)state;
+    check_gptq(4, 6, 1, WF_INT3);
+    check_gptq(4, 6, 2, WF_INT2);
+    check_gptq(4, 4, 4, WF_INT4); /* depthwise */
+    check_gptq(3, 5, 1, WF_POT);
+    check_gptq(3, 5, 1, WF_NHOT2);
+    check_gptq(3, 5, 1, WF_INT8);
+    check_gptq(3, 5, 1, WF_TERNARY);
+}
+
 /* x[1, k] -> Dense(4) -> y with inputs in [-1, 1] */
 static Graph *dense_graph(int64_t k, WeightFormat f)
 {
@@ -604,6 +702,7 @@ int main(void)
         cmocka_unit_test(test_zero_channels),
         cmocka_unit_test(test_ttq),
         cmocka_unit_test(test_no_mul),
+        cmocka_unit_test(test_gptq),
         cmocka_unit_test(test_bias_correction_conv),
         cmocka_unit_test(test_bias_correction_off),
         cmocka_unit_test(test_acc_bits),
