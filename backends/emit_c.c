@@ -656,7 +656,7 @@ int emit_c(const Graph *g, const EmitOptions *opt, EmitStats *stats, char *err, 
     c.name = g->name;
     c.err = err;
     c.errlen = errlen;
-    c.max_fn_terms = opt->max_fn_terms > 0 ? opt->max_fn_terms : 2048;
+    c.max_fn_terms = opt->max_fn_terms > 0 ? opt->max_fn_terms : FMT_FN_TERMS;
     c.max_file_terms = opt->max_file_terms > 0 ? opt->max_file_terms : 32768;
     if (!opt->dir || !*opt->dir)
         return emit_fail(&c, NULL, "no output directory");

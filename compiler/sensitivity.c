@@ -26,9 +26,10 @@
 /* Squared weight error sum (Q_f(W) - W)^2 of format f over the channels
  * (dim 0) of w, quantized by the compiler's own channel quantizer, so Omega
  * measures exactly what compile would do.  The channels come in groups of
- * per_group (a grouped Conv's outputs per group; nchan otherwise), whose
- * register blocks (FMT_ROW_BLOCK rows, restarting at each group, as the
- * emitter forms them) count the loads. */
+ * per_group (a grouped Conv's outputs per group; nchan otherwise); the
+ * loads are counted over register blocks formed as the emitter forms them:
+ * at most FMT_ROW_BLOCK rows, restarting at each group and at each
+ * function (rows packed into functions of FMT_FN_TERMS terms). */
 double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_chan, int64_t per_group,
                   FmtCount *count)
 {
@@ -37,13 +38,10 @@ double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_cha
     int32_t *codes = xmalloc((size_t)per_chan * sizeof *codes);
     unsigned char *any = xcalloc((size_t)per_chan, 1);
     double err = 0.0;
+    int64_t fn_terms = 0, rows = 0;
     if (per_group < 1)
         per_group = nchan;
     for (int64_t c = 0; c < nchan; c++) {
-        if (count && c > 0 && (c % per_group) % FMT_ROW_BLOCK == 0) {
-            fmt_count_loads(any, per_chan, count);
-            memset(any, 0, (size_t)per_chan);
-        }
         const float *wc = w + c * per_chan;
         double sw;
         int32_t nm[3];
@@ -53,7 +51,17 @@ double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_cha
             err += d * d;
         }
         if (count) {
-            fmt_count_codes(codes, per_chan, count);
+            FmtCount row = {0, 0, 0, 0};
+            fmt_count_codes(codes, per_chan, &row);
+            int new_fn = c == 0 || fn_terms + row.terms + 8 > FMT_FN_TERMS;
+            if (c > 0 && (new_fn || rows == FMT_ROW_BLOCK || c % per_group == 0)) {
+                fmt_count_loads(any, per_chan, count);
+                memset(any, 0, (size_t)per_chan);
+                rows = 0;
+            }
+            fn_terms = (new_fn ? 0 : fn_terms) + row.terms + 8;
+            rows++;
+            count->nonzero += row.nonzero, count->terms += row.terms, count->shifted += row.shifted;
             for (int64_t i = 0; i < per_chan; i++)
                 any[i] |= codes[i] != 0;
         }

@@ -101,7 +101,10 @@ int fmt_naf_length(int32_t q);
 typedef struct FmtCount {
     int64_t nonzero, terms, shifted, loads;
 } FmtCount;
-enum { FMT_ROW_BLOCK = 8 };
+/* FMT_FN_TERMS: the emitter packs a layer's rows into functions of at most
+ * this many terms (each row counted with 8 more for its requantization;
+ * emit_c.c's default max_fn_terms); a register block never spans two. */
+enum { FMT_ROW_BLOCK = 8, FMT_FN_TERMS = 2048 };
 /* Adds the counts of n codes to *c. */
 void fmt_count_codes(const int32_t *codes, int64_t n, FmtCount *c);
 /* Adds to c->loads the inputs of one register block: n, the columns of
