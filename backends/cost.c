@@ -52,6 +52,7 @@
  * function and the tables.
  */
 #include "cost.h"
+#include "emit_mac.h"
 
 /* A target without coefficients (the host, whose folder is registered in
  * targets.c) borrows those of the ISA it runs on. */
@@ -152,9 +153,10 @@ LayerCost cost_layer(const Target *t, const Graph *g, const Node *n, KernelStyle
         int dw = n->op == OP_CONV && w->rank >= 2 && w->dims[1] == 1 && n->a.group == w->dims[0];
         double fixed = n->op != OP_CONV ? m->mac_flash_per_layer : dw ? m->mac_flash_per_layer_dw
                                                                         : m->mac_flash_per_layer_conv;
-        c.flash = m->mac_flash_per_weight * (double)channels * (double)per_out +
+        int nib = count && emit_mac_nibbles(n->op, in_bits > 8, per_out, count->over4);
+        c.flash = (nib ? m->mac4_flash_per_weight : m->mac_flash_per_weight) * (double)channels * (double)per_out +
                   m->mac_flash_per_output * (double)channels + fixed;
-        double imac = dw ? m->mac_instr_per_mac_dw : m->mac_instr_per_mac;
+        double imac = dw ? m->mac_instr_per_mac_dw : nib ? m->mac4_instr_per_mac : m->mac_instr_per_mac;
         double col = n->op == OP_CONV && !dw ? (double)per_out * (double)n->a.group : 0;
         c.instructions = (double)pixels * (imac * (double)channels * (double)per_out +
                                            m->mac_instr_per_output * (double)channels + m->mac_instr_per_col * col) +

@@ -56,8 +56,12 @@
  * and a correction of the padded copy of a padded Conv's input: cost_base
  * prices it at instr_per_element for both styles, the runtime copy costs
  * less, so mac_instr_per_pad (the copy's fitted cost minus
- * instr_per_element) is negative.  Fitted by `bench/mac.py --fit`
- * on one-layer models of 17 shapes (bench/costs.md, "The mac style").
+ * instr_per_element) is negative.  A Dense layer whose codes all fit 4
+ * bits (emit_mac_nibbles: FmtCount.over4 = 0) stores them two to a byte and
+ * unpacks them in its loop: mac4_flash_per_weight and mac4_instr_per_mac
+ * replace the per-weight and per-MAC coefficients.  Fitted by
+ * `bench/mac.py --fit` on one-layer models of 21 shapes (bench/costs.md,
+ * "The mac style").
  */
 #ifndef SHIFTC_COST_H
 #define SHIFTC_COST_H
@@ -93,6 +97,8 @@ typedef struct CostModel {
        negative) */
     double mac_instr_per_mac, mac_instr_per_mac_dw, mac_instr_per_output, mac_instr_per_col;
     double mac_instr_per_layer, mac_instr_per_pad;
+    /* a nibble-packed Dense table's bytes per weight and instructions per MAC */
+    double mac4_flash_per_weight, mac4_instr_per_mac;
     const char *mac_source; /* one line: how the mac_ numbers were obtained */
 } CostModel;
 
@@ -107,7 +113,9 @@ typedef struct LayerCost {
  * terms = nonzero signed digits, shifted terms = terms at a digit
  * position above 0: fmt_count_codes), weights of `wbits` storage bits,
  * output activations of act_bits and input activations of in_bits, in
- * kernel style k (KS_UNROLLED: count matters; KS_TABLE: it does not). */
+ * kernel style k (KS_UNROLLED: count matters; KS_TABLE: only whether a
+ * Dense table packs two codes to a byte, count->over4 = 0; a NULL count
+ * is an int8 table). */
 LayerCost cost_layer(const Target *t, const Graph *g, const Node *n, KernelStyle k, const FmtCount *count,
                      int wbits, int act_bits, int in_bits);
 

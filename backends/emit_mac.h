@@ -6,7 +6,8 @@
  * which compute the simulator's accumulators and requantize them with the
  * same helpers.  On targets with the ARMv7E-M DSP extension (Target.dsp)
  * the codes are written in the kernels' blocked layout (SMLAD on four rows
- * at once), elsewhere row-major.
+ * at once), elsewhere row-major; a Dense layer whose codes fit 4 bits
+ * stores them two to a byte (emit_mac_nibbles).
  */
 #ifndef SHIFTC_EMIT_MAC_H
 #define SHIFTC_EMIT_MAC_H
@@ -31,5 +32,15 @@ int emit_mac_node(EmitCtx *c, int k);
  * (blocked = 0, a copy) or blocked by four rows within each group
  * (shiftc_mac_blocked_index).  Codes must fit int8. */
 void emit_mac_pack(const int32_t *wq, int32_t groups, int32_t rows, int32_t k, int blocked, int8_t *out);
+
+/* Whether a MAC layer takes the nibble-packed table (shiftc_dense_mac4_q):
+ * a Dense layer of k inputs per output, not 16-bit (wide_input = 0), none
+ * of whose codes lies outside [-8, 7] (codes_over4 = 0).  The emitter and
+ * the cost model (cost_layer) both ask this. */
+int emit_mac_nibbles(Op op, int wide_input, int64_t k, int64_t codes_over4);
+
+/* Codes wq of `rows` rows of k codes (each in [-8, 7]) into out, the
+ * nibble-packed layout (shiftc_mac4_index): rows * 4 * ceil(k / 8) bytes. */
+void emit_mac_pack4(const int32_t *wq, int32_t rows, int32_t k, uint8_t *out);
 
 #endif

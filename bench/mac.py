@@ -113,6 +113,9 @@ FIT_SHAPES = [
     ("c16x16_8k1", "conv", (16, 16, 8, 8, 1, 1, 0)), ("c4x6_10k5", "conv", (4, 6, 10, 10, 5, 1, 2)),
     ("dw16_14", "dw", (16, 14, 14, 3, 1, 1)), ("dw32_8", "dw", (32, 8, 8, 3, 1, 1)),
     ("dw8_28s2", "dw", (8, 28, 28, 3, 2, 1)), ("dw24_10p0", "dw", (24, 10, 10, 3, 1, 0)),
+    # --weights int4: nibble-packed Dense tables (mac4_*)
+    ("fc784x64n4", "dense4", (784, 64)), ("fc784x10n4", "dense4", (784, 10)),
+    ("fc256x32n4", "dense4", (256, 32)), ("fc100x7n4", "dense4", (100, 7)),
 ]
 # size tools, as tools/fit_costs.py
 SIZE_TOOL = {"host": "size", "x86_64": "x86_64-linux-gnu-size", "aarch64": "aarch64-linux-gnu-size",
@@ -123,14 +126,15 @@ COUNTED = {"x86_64", "cortex-m4", "rv32imc", "rv32i", "rv32e"}
 FIT_TARGETS = "cortex-m4,rv32imc,rv32i,rv32e,x86_64,aarch64,riscv64"
 MAC_FIELDS = ["mac_flash_per_weight", "mac_flash_per_output", "mac_flash_per_layer", "mac_flash_per_layer_conv",
               "mac_flash_per_layer_dw", "mac_instr_per_mac", "mac_instr_per_mac_dw", "mac_instr_per_output",
-              "mac_instr_per_col", "mac_instr_per_layer", "mac_instr_per_pad"]
+              "mac_instr_per_col", "mac_instr_per_layer", "mac_instr_per_pad", "mac4_flash_per_weight",
+              "mac4_instr_per_mac"]
 
 
 def fit_model(tmp, rng, name, kind, shape):
     """one-layer model: path and the features of cost.c (pixels, channels,
     weights per output, pad elements)"""
     p = os.path.join(tmp, name + ".onnx")
-    if kind == "dense":
+    if kind in ("dense", "dense4"):
         k, n = shape
         save_model(p, helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1),
                    [("w", weights(rng, (n, k))), ("b", weights(rng, (n,), 0.1))], [1, k], [1, n])
@@ -168,8 +172,9 @@ def fit_measure(a, tmp, t, name, path, xshape, feat, rng):
     if not os.path.exists(calib):
         np.save(calib, rng.standard_normal([32] + xshape[1:]).astype(np.float32))
         np.save(data, rng.standard_normal([1] + xshape[1:]).astype(np.float32))
+    w4 = ["--weights", "int4"] if feat["kind"] == "dense4" else []
     c = json.loads(run([a.shiftc, "compile", path, "--calib", calib, "--kernel", "mac", "--target", t, "--json",
-                        "--no-verify", "-o", d], d + "-compile.log"))
+                        "--no-verify", "-o", d] + w4, d + "-compile.log"))
     objs = [os.path.join(d, f) for f in sorted(os.listdir(d)) if f.endswith(".o")]
     out = subprocess.run([SIZE_TOOL[t]] + objs, stdout=subprocess.PIPE, text=True, check=True).stdout
     sizes = {}
@@ -189,9 +194,12 @@ def fit_measure(a, tmp, t, name, path, xshape, feat, rng):
 def mac_predict(cm, r):
     """cost.c's cost_layer for KS_TABLE"""
     g = lambda k: cm.get(k, 0.0)  # noqa: E731
-    fl = {"dense": "mac_flash_per_layer", "conv": "mac_flash_per_layer_conv", "dw": "mac_flash_per_layer_dw"}
-    flash = g("mac_flash_per_weight") * r["weights"] + g("mac_flash_per_output") * r["channels"] + g(fl[r["kind"]])
-    ipm = g("mac_instr_per_mac_dw") if r["kind"] == "dw" else g("mac_instr_per_mac")
+    fl = {"dense": "mac_flash_per_layer", "dense4": "mac_flash_per_layer", "conv": "mac_flash_per_layer_conv",
+          "dw": "mac_flash_per_layer_dw"}
+    n4 = r["kind"] == "dense4"
+    flash = g("mac4_flash_per_weight" if n4 else "mac_flash_per_weight") * r["weights"] \
+        + g("mac_flash_per_output") * r["channels"] + g(fl[r["kind"]])
+    ipm = g("mac_instr_per_mac_dw") if r["kind"] == "dw" else g("mac4_instr_per_mac") if n4 else g("mac_instr_per_mac")
     instr = r["pixels"] * (ipm * r["channels"] * r["per_out"] + g("mac_instr_per_output") * r["channels"]
                            + g("mac_instr_per_col") * r["col"]) \
         + g("mac_instr_per_pad") * r["pad_elems"] + g("mac_instr_per_layer")
@@ -217,21 +225,24 @@ def nnls_rel(A, y, signed=()):
 
 def fit_target(rs, ipe):
     cm = {}
-    A = [[r["weights"], r["channels"], r["kind"] == "dense", r["kind"] == "conv", r["kind"] == "dw"] for r in rs]
+    n4 = lambda r: r["kind"] == "dense4"  # noqa: E731
+    A = [[r["weights"] * (not n4(r)), r["channels"], r["kind"] in ("dense", "dense4"), r["kind"] == "conv",
+          r["kind"] == "dw", r["weights"] * n4(r)] for r in rs]
     c = nnls_rel(A, [r["layer_flash"] for r in rs])
-    for k, v in zip(MAC_FIELDS[:5], c):
+    for k, v in zip(MAC_FIELDS[:5] + ["mac4_flash_per_weight"], c):
         cm[k] = float(v)
     ir = [r for r in rs if r["instructions"] is not None]
     if ir:
-        A = [[r["pixels"] * r["channels"] * r["per_out"] * (r["kind"] != "dw"),
+        A = [[r["pixels"] * r["channels"] * r["per_out"] * (r["kind"] in ("dense", "conv")),
               r["pixels"] * r["channels"] * r["per_out"] * (r["kind"] == "dw"),
-              r["pixels"] * r["channels"], r["pixels"] * r["col"], 1.0, r["pad_elems"]] for r in ir]
+              r["pixels"] * r["channels"], r["pixels"] * r["col"], 1.0, r["pad_elems"],
+              r["pixels"] * r["channels"] * r["per_out"] * n4(r)] for r in ir]
         # the padded copy: its cost per element is fitted nonnegative on
         # the whole count, and stored as a correction of the base's price
         # (instr_per_element), which is larger, so the correction is negative
         c = nnls_rel(A, [r["layer_instr"] + ipe * r["pad_elems"] for r in ir])
         c[5] -= ipe
-        for k, v in zip(MAC_FIELDS[5:], c):
+        for k, v in zip(MAC_FIELDS[5:11] + ["mac4_instr_per_mac"], c):
             cm[k] = float(v)
     return cm
 

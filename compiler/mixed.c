@@ -260,6 +260,7 @@ int mixed_choose(Mixed *m, Graph *g, const Target *t, const float *calib, int nc
     if (!m->budget_text) {
         m->budget.kind = COST_FLASH;
         m->budget.value = INFINITY;
+        m->budget.cap_kind = COST_COUNT;
     }
     if (run_sensitivity(m, g, calib, ncalib) != 0)
         return -1;
@@ -278,8 +279,10 @@ int mixed_choose(Mixed *m, Graph *g, const Target *t, const float *calib, int nc
         fprintf(stderr, "shiftc: %s\n", err);
         return -1;
     }
-    if (search_frontier(&m->space, m->budget.kind, &m->frontier, err, sizeof err) != 0) {
-        fprintf(stderr, "shiftc: %s: %s%s\n", m->model, err,
+    if (search_frontier_capped(&m->space, m->budget.kind, m->budget.cap_kind, budget_cap_limit(&m->space, &m->budget),
+                               &m->frontier, err, sizeof err) != 0) {
+        fprintf(stderr, "shiftc: %s: budget %s cannot be met on %s: %s%s\n", m->model,
+                m->budget_text ? m->budget_text : "none", t->name, err,
                 m->budget.ram > 0 ? " (the ram= limit excludes every candidate of that layer)" : "");
         return -1;
     }
@@ -294,9 +297,15 @@ int mixed_choose(Mixed *m, Graph *g, const Target *t, const float *calib, int nc
             snprintf(need, sizeof need, "%s=%.0f", cost_kind_name(m->budget.kind), ceil(p0->cost));
         char have[64];
         human(p0->cost, m->budget.kind, have, sizeof have);
+        char within[96] = "every layer at its cheapest candidate";
+        if (m->frontier.cap_kind < COST_COUNT) {
+            char v[64];
+            human(m->frontier.cap, m->frontier.cap_kind, v, sizeof v);
+            snprintf(within, sizeof within, "within the %s cap of %s", cost_kind_name(m->frontier.cap_kind), v);
+        }
         fprintf(stderr, "shiftc: %s: budget %s cannot be met on %s: the smallest %s any allowed assignment needs is "
-                        "%s (every layer at its cheapest candidate); the smallest feasible budget is %s\n",
-                m->model, m->budget_text, t->name, cost_kind_name(m->budget.kind), have, need);
+                        "%s (%s); the smallest feasible budget is %s\n",
+                m->model, m->budget_text, t->name, cost_kind_name(m->budget.kind), have, within, need);
         return -1;
     }
     int pick = -1;
@@ -400,6 +409,8 @@ void mixed_print(const Mixed *m, FILE *out, int json)
             fprintf(out, "%.9g", m->limit);
         else
             fprintf(out, "null");
+        if (m->frontier.cap_kind < COST_COUNT)
+            fprintf(out, ", \"cap_kind\": \"%s\", \"cap\": %.9g", cost_kind_name(m->frontier.cap_kind), m->frontier.cap);
         fprintf(out, ", \"policy\": ");
         if (m->policy_path)
             json_string(out, m->policy_path);
@@ -437,9 +448,15 @@ void mixed_print(const Mixed *m, FILE *out, int json)
     char lim[64] = "none";
     if (isfinite(m->limit))
         human(m->limit, m->frontier.kind, lim, sizeof lim);
-    fprintf(out, "precision search on %s: budget %s (%s limit %s)%s%s; frontier of %d points over %s; chosen: %s "
+    char cap[96] = "";
+    if (m->frontier.cap_kind < COST_COUNT) {
+        char v[64];
+        human(m->frontier.cap, m->frontier.cap_kind, v, sizeof v);
+        snprintf(cap, sizeof cap, ", %s cap %s", cost_kind_name(m->frontier.cap_kind), v);
+    }
+    fprintf(out, "precision search on %s: budget %s (%s limit %s%s)%s%s; frontier of %d points over %s; chosen: %s "
                  "(by %s)\n",
-            s->target->name, m->budget_text ? m->budget_text : "none", cost_kind_name(m->frontier.kind), lim,
+            s->target->name, m->budget_text ? m->budget_text : "none", cost_kind_name(m->frontier.kind), lim, cap,
             m->policy_path ? ", policy " : "", m->policy_path ? m->policy_path : "", m->frontier.npoints,
             cost_kind_name(m->frontier.kind), label, by);
     fprintf(out, "  %-18s %-6s %8s %11s %-8s %4s %-9s %11s %9s %12s\n", "layer", "op", "params", "trace/n", "weights",

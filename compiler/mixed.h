@@ -18,8 +18,9 @@
 #define MIXED_CLI_OPTIONS                                                                                       \
     {"budget", OPT_VALUE, "KIND=N",                                                                            \
      "choose each layer's precision: least total Omega within flash=BYTES (e.g. 24KiB), "                     \
-     "instructions=N (1.5M), bits=AVG (average weight bits, 3.5) or bops=N; ',ram=BYTES' also caps "          \
-     "each layer's activation RAM", 0, 0, {0}, 0},                                                             \
+     "instructions=N (1.5M), bits=AVG (average weight bits, 3.5) or bops=N; a second of these caps that "     \
+     "total too (instructions=380K,flash=11KiB); ',ram=BYTES' also caps each layer's activation RAM", 0, 0,   \
+     {0}, 0},                                                                                                  \
     {"policy", OPT_VALUE, "FILE.lua", "a Lua policy that constrains or makes the choice (docs/policies.md)", 0, \
      0, {0}, 0},                                                                                               \
     {"policy-arg", OPT_REPEAT, "KEY=VALUE", "a value for the policy's params table", 0, 0, {0}, 0}, \

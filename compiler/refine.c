@@ -145,7 +145,7 @@ int refine_choose(const SearchSpace *s, const Frontier *f, double limit, int k, 
             continue;
         double tot[COST_COUNT], omega;
         search_totals(s, choice, tot, &omega);
-        if (tot[f->kind] > limit)
+        if (tot[f->kind] > limit || (f->cap_kind < COST_COUNT && tot[f->cap_kind] > f->cap))
             continue;
         RefineEntry *e = add_entry(r, s, choice, f->kind);
         if (e)

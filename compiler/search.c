@@ -162,7 +162,7 @@ int search_build(SearchSpace *s, Graph *g, const Target *t, const SensResult *se
                 keep_bits = b;
         L->cand = xcalloc((size_t)(nf * nb * nk), sizeof *L->cand);
         for (int f = 0; f < nf; f++) {
-            FmtCount count = {0, 0, 0, 0};
+            FmtCount count = {0, 0, 0, 0, 0};
             double q2 = sens_node_qerr2(g, n, all[f], &count);
             for (int b = 0; b < nb; b++) {
                 /* without the next layer's activation trace Omega cannot
@@ -301,6 +301,7 @@ int budget_parse(const char *text, Budget *b, char *err, size_t errlen)
 {
     memset(b, 0, sizeof *b);
     b->kind = COST_COUNT;
+    b->cap_kind = COST_COUNT;
     char buf[256];
     if (strlen(text) >= sizeof buf) {
         snprintf(err, errlen, "budget '%.40s...' is too long", text);
@@ -332,10 +333,16 @@ int budget_parse(const char *text, Budget *b, char *err, size_t errlen)
         }
         if (k == COST_RAM) {
             b->ram = v;
-        } else if (b->kind != COST_COUNT) {
-            snprintf(err, errlen, "budget '%s': one summed cost at a time (flash, instructions, bits or bops), plus ram",
-                     text);
+        } else if (k == b->kind || k == b->cap_kind) {
+            snprintf(err, errlen, "budget '%s': %s is given twice", text, cost_kind_name(k));
             return -1;
+        } else if (b->cap_kind != COST_COUNT) {
+            snprintf(err, errlen, "budget '%s': at most two summed costs (the first is searched, the second a cap), "
+                                  "plus ram", text);
+            return -1;
+        } else if (b->kind != COST_COUNT) {
+            b->cap_kind = k;
+            b->cap_value = v;
         } else {
             b->kind = k;
             b->value = v;
@@ -357,6 +364,13 @@ double budget_limit(const SearchSpace *s, const Budget *b)
     return b->kind == COST_BITS ? b->value * (double)s->params : b->value;
 }
 
+double budget_cap_limit(const SearchSpace *s, const Budget *b)
+{
+    if (b->cap_kind >= COST_COUNT)
+        return INFINITY;
+    return b->cap_kind == COST_BITS ? b->cap_value * (double)s->params : b->cap_value;
+}
+
 void budget_restrict(SearchSpace *s, const Budget *b)
 {
     if (b->ram <= 0)
@@ -373,6 +387,7 @@ void budget_restrict(SearchSpace *s, const Budget *b)
  * (the previous stage's point and this group's option). */
 typedef struct Partial {
     double cost, objective, omega;
+    double cap; /* the capped cost's total (0 without a cap) */
     int parent, option;
 } Partial;
 
@@ -383,6 +398,8 @@ static int cmp_partial(const void *a, const void *b)
         return x->cost < y->cost ? -1 : 1;
     if (x->objective != y->objective)
         return x->objective < y->objective ? -1 : 1;
+    if (x->cap != y->cap)
+        return x->cap < y->cap ? -1 : 1;
     /* equal: keep the earliest-built, so results do not depend on qsort */
     if (x->parent != y->parent)
         return x->parent < y->parent ? -1 : 1;
@@ -400,14 +417,74 @@ static int prune(Partial *p, int n)
     return k;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* prune with a capped cost: a point is dropped when another has no more
+ * cost, objective and capped cost (the first of equals stays).  In cost
+ * order, a point is dominated iff an earlier one has objective <= its
+ * own and cap <= its own: a Fenwick tree over the objectives' ranks keeps
+ * the least cap of each prefix, O(n log n). */
+static int prune_capped(Partial *p, int n)
+{
+    qsort(p, (size_t)n, sizeof *p, cmp_partial);
+    double *obj = xmalloc((size_t)n * sizeof *obj), *tree = xmalloc((size_t)(n + 1) * sizeof *tree);
+    for (int i = 0; i < n; i++)
+        obj[i] = p[i].objective;
+    qsort(obj, (size_t)n, sizeof *obj, cmp_double);
+    for (int i = 0; i <= n; i++)
+        tree[i] = INFINITY;
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        /* 1-based rank: the number of objectives <= this one */
+        int lo = 0, hi = n;
+        while (lo < hi) {
+            int mid = (lo + hi) / 2;
+            if (obj[mid] <= p[i].objective)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        double least = INFINITY;
+        for (int r = lo; r > 0; r -= r & -r)
+            least = tree[r] < least ? tree[r] : least;
+        if (least <= p[i].cap)
+            continue;
+        for (int r = lo; r <= n; r += r & -r)
+            tree[r] = p[i].cap < tree[r] ? p[i].cap : tree[r];
+        p[k++] = p[i];
+    }
+    free(obj), free(tree);
+    return k;
+}
+
+/* What every assignment pays of cost kind k outside the weighted layers. */
+static double base_cost(const SearchSpace *s, CostKind k)
+{
+    return k == COST_FLASH ? s->base.flash : k == COST_INSTRUCTIONS ? s->base.instructions : 0.0;
+}
+
 int search_frontier(const SearchSpace *s, CostKind kind, Frontier *f, char *err, size_t errlen)
+{
+    return search_frontier_capped(s, kind, COST_COUNT, INFINITY, f, err, errlen);
+}
+
+int search_frontier_capped(const SearchSpace *s, CostKind kind, CostKind cap_kind, double cap, Frontier *f,
+                           char *err, size_t errlen)
 {
     memset(f, 0, sizeof *f);
     f->kind = kind;
-    if (kind == COST_RAM || kind >= COST_COUNT) {
-        snprintf(err, errlen, "the frontier is over a summed cost (flash, instructions, bits or bops)");
+    f->cap_kind = cap_kind;
+    f->cap = cap;
+    if (kind == COST_RAM || kind >= COST_COUNT || cap_kind == COST_RAM || cap_kind == kind) {
+        snprintf(err, errlen, "the frontier is over a summed cost (flash, instructions, bits or bops), capped by "
+                              "another or none");
         return -1;
     }
+    int capped = cap_kind < COST_COUNT;
     /* groups, in order of their first layer */
     int *groups = xmalloc((size_t)s->nlayers * sizeof *groups), ng = 0;
     for (int i = 0; i < s->nlayers; i++)
@@ -417,11 +494,30 @@ int search_frontier(const SearchSpace *s, CostKind kind, Frontier *f, char *err,
     Partial **stage = xcalloc((size_t)ng + 1, sizeof *stage);
     int *count = xcalloc((size_t)ng + 1, sizeof *count);
     stage[0] = xcalloc(1, sizeof **stage);
-    stage[0][0].cost = kind == COST_BITS || kind == COST_BOPS ? 0.0 : kind == COST_FLASH ? s->base.flash
-                                                                                          : s->base.instructions;
+    stage[0][0].cost = base_cost(s, kind);
+    stage[0][0].cap = capped ? base_cost(s, cap_kind) : 0.0;
     stage[0][0].parent = stage[0][0].option = -1;
     count[0] = 1;
     int rc = -1;
+    /* rest[gi]: the least capped cost groups gi.. can add (0 without a
+       cap); a partial over cap - rest[gi + 1] can never fit */
+    double *rest = xcalloc((size_t)ng + 1, sizeof *rest);
+    for (int gi = ng - 1; gi >= 0 && capped; gi--) {
+        double least = INFINITY;
+        const SearchLayer *L = &s->layers[groups[gi]];
+        for (int j = 0; j < L->ncand; j++) {
+            double c = 0;
+            int ok = 1;
+            for (int m = groups[gi]; m < s->nlayers; m++)
+                if (s->layers[m].group == groups[gi]) {
+                    ok &= s->layers[m].cand[j].allowed;
+                    c += s->layers[m].cand[j].cost[cap_kind];
+                }
+            if (ok && c < least)
+                least = c;
+        }
+        rest[gi] = rest[gi + 1] + least;
+    }
     for (int gi = 0; gi < ng; gi++) {
         int lead = groups[gi];
         const SearchLayer *L = &s->layers[lead];
@@ -429,7 +525,7 @@ int search_frontier(const SearchSpace *s, CostKind kind, Frontier *f, char *err,
         Partial *opt = xmalloc((size_t)L->ncand * sizeof *opt);
         int nopt = 0;
         for (int j = 0; j < L->ncand; j++) {
-            Partial o = {0, 0, 0, -1, j};
+            Partial o = {0, 0, 0, 0, -1, j};
             int ok = 1;
             for (int m = lead; m < s->nlayers; m++) {
                 if (s->layers[m].group != lead)
@@ -439,6 +535,7 @@ int search_frontier(const SearchSpace *s, CostKind kind, Frontier *f, char *err,
                 o.cost += c->cost[kind];
                 o.objective += c->objective;
                 o.omega += c->omega;
+                o.cap += capped ? c->cost[cap_kind] : 0.0;
             }
             if (ok)
                 opt[nopt++] = o;
@@ -448,24 +545,44 @@ int search_frontier(const SearchSpace *s, CostKind kind, Frontier *f, char *err,
             free(opt);
             goto done;
         }
-        nopt = prune(opt, nopt);
+        nopt = capped ? prune_capped(opt, nopt) : prune(opt, nopt);
+        if ((int64_t)count[gi] * nopt > SEARCH_MAX_PARTIALS) {
+            snprintf(err, errlen, "the frontier grew past %d partial assignments at layer '%s' (a cap on a second "
+                                  "cost keeps more of them): use fewer --candidates, or one budget",
+                     SEARCH_MAX_PARTIALS, L->name);
+            free(opt);
+            goto done;
+        }
         int n = count[gi] * nopt;
         Partial *next = xmalloc((size_t)n * sizeof *next);
         int k = 0;
         for (int p = 0; p < count[gi]; p++)
             for (int j = 0; j < nopt; j++) {
                 const Partial *a = &stage[gi][p];
+                if (capped && a->cap + opt[j].cap + rest[gi + 1] > cap)
+                    continue;
                 next[k].cost = a->cost + opt[j].cost;
                 next[k].objective = a->objective + opt[j].objective;
                 next[k].omega = a->omega + opt[j].omega;
+                next[k].cap = a->cap + opt[j].cap;
                 next[k].parent = p;
                 next[k].option = opt[j].option;
                 k++;
             }
-        count[gi + 1] = prune(next, n);
+        count[gi + 1] = capped ? prune_capped(next, k) : prune(next, k);
         stage[gi + 1] = next;
         free(opt);
+        if (count[gi + 1] == 0) {
+            char need[64];
+            snprintf(need, sizeof need, cap_kind == COST_BITS ? "%.0f bits" : "%.0f", ceil(rest[0] + stage[0][0].cap));
+            snprintf(err, errlen, "no assignment keeps %s within %.0f: the least any allowed assignment needs is %s",
+                     cost_kind_name(cap_kind), cap, need);
+            goto done;
+        }
     }
+    /* with a cap, the frontier proper: least objective per cost */
+    if (capped)
+        count[ng] = prune(stage[ng], count[ng]);
     f->npoints = count[ng];
     f->points = xcalloc((size_t)f->npoints, sizeof *f->points);
     for (int p = 0; p < f->npoints; p++) {
@@ -488,7 +605,7 @@ int search_frontier(const SearchSpace *s, CostKind kind, Frontier *f, char *err,
 done:
     for (int gi = 0; gi <= ng; gi++)
         free(stage[gi]);
-    free(stage), free(count), free(groups);
+    free(stage), free(count), free(groups), free(rest);
     return rc;
 }
 

@@ -100,18 +100,24 @@ void search_free(SearchSpace *s);
 int search_tie(SearchSpace *s, int a, int b, char *err, size_t errlen);
 
 /* A budget: "flash=24KiB", "instructions=1.2M", "bits=3.5" (average weight
- * bits), "bops=2G", optionally followed by ",ram=8KiB" (peak activation RAM,
- * a max: excludes candidates above it).  Suffixes K, M, G (x1000) and KiB,
- * MiB (x1024); "B" is allowed after a size. */
+ * bits), "bops=2G"; optionally a second summed cost as a cap
+ * ("instructions=380K,flash=11KiB": least Omega within both, the frontier
+ * over the first), and ",ram=8KiB" (peak activation RAM, a max: excludes
+ * candidates above it).  Suffixes K, M, G (x1000) and KiB, MiB (x1024);
+ * "B" is allowed after a size. */
 typedef struct Budget {
     CostKind kind;
     double value;            /* in the kind's unit; bits: average per weight */
+    CostKind cap_kind;       /* the second summed cost, COST_COUNT: none */
+    double cap_value;        /* in its unit, as value */
     double ram;              /* 0: no RAM limit */
 } Budget;
 int budget_parse(const char *text, Budget *b, char *err, size_t errlen);
 /* The limit on a frontier point's total cost that b means for s
  * (bits: value * params). */
 double budget_limit(const SearchSpace *s, const Budget *b);
+/* The same for the cap (INFINITY without one). */
+double budget_cap_limit(const SearchSpace *s, const Budget *b);
 /* Applies the RAM limit: clears allowed of candidates above it. */
 void budget_restrict(SearchSpace *s, const Budget *b);
 
@@ -124,6 +130,8 @@ typedef struct FrontierPoint {
 
 typedef struct Frontier {
     CostKind kind;
+    CostKind cap_kind;       /* every point within cap of this cost (COST_COUNT: no cap) */
+    double cap;
     int npoints;
     FrontierPoint *points;   /* ascending cost, strictly descending objective */
 } Frontier;
@@ -131,6 +139,13 @@ typedef struct Frontier {
 /* The exact frontier over cost kind k (not COST_RAM) among allowed
  * candidates.  Fails (err) when some group has no allowed candidate. */
 int search_frontier(const SearchSpace *s, CostKind k, Frontier *f, char *err, size_t errlen);
+/* The same among the assignments whose total cost of cap_kind (COST_COUNT:
+ * no cap) is at most cap: exact (dominance over both costs and the
+ * objective).  Fails when no assignment fits the cap, or when more than
+ * SEARCH_MAX_PARTIALS partial assignments would have to be kept. */
+enum { SEARCH_MAX_PARTIALS = 20000000 };
+int search_frontier_capped(const SearchSpace *s, CostKind k, CostKind cap_kind, double cap, Frontier *f,
+                           char *err, size_t errlen);
 void frontier_free(Frontier *f);
 
 /* Index of the point of least objective with cost <= limit, or -1 (then

@@ -51,7 +51,7 @@ double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_cha
             err += d * d;
         }
         if (count) {
-            FmtCount row = {0, 0, 0, 0};
+            FmtCount row = {0, 0, 0, 0, 0};
             fmt_count_codes(codes, per_chan, &row);
             int new_fn = c == 0 || fn_terms + row.terms + 8 > FMT_FN_TERMS;
             if (c > 0 && (new_fn || rows == FMT_ROW_BLOCK || c % per_group == 0)) {
@@ -62,6 +62,7 @@ double sens_qerr2(WeightFormat f, const float *w, int64_t nchan, int64_t per_cha
             fn_terms = (new_fn ? 0 : fn_terms) + row.terms + 8;
             rows++;
             count->nonzero += row.nonzero, count->terms += row.terms, count->shifted += row.shifted;
+            count->over4 += row.over4;
             for (int64_t i = 0; i < per_chan; i++)
                 any[i] |= codes[i] != 0;
         }

@@ -83,13 +83,15 @@ int fmt_naf_weight(int32_t q)
 
 void fmt_count_codes(const int32_t *codes, int64_t n, FmtCount *c)
 {
-    for (int64_t i = 0; i < n; i++)
+    for (int64_t i = 0; i < n; i++) {
+        c->over4 += codes[i] < -8 || codes[i] > 7;
         if (codes[i] != 0) {
             int w = fmt_naf_weight(codes[i]);
             c->nonzero++;
             c->terms += w;
             c->shifted += w - (codes[i] & 1); /* the NAF has a 2^0 digit iff q is odd */
         }
+    }
 }
 
 void fmt_count_loads(const unsigned char *any_nonzero, int64_t n, FmtCount *c)

@@ -97,9 +97,10 @@ int fmt_naf_length(int32_t q);
  * position above 0, and the input loads: the outputs are summed in
  * register blocks of FMT_ROW_BLOCK rows (backends/emit_int.c), each input
  * loaded once per block in which any row's code for it is nonzero
- * (fmt_count_loads). */
+ * (fmt_count_loads); and, for the mac style's tables, the codes that do
+ * not fit 4 bits (outside [-8, 7]). */
 typedef struct FmtCount {
-    int64_t nonzero, terms, shifted, loads;
+    int64_t nonzero, terms, shifted, loads, over4;
 } FmtCount;
 /* FMT_FN_TERMS: the emitter packs a layer's rows into functions of at most
  * this many terms (each row counted with 8 more for its requantization;

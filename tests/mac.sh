@@ -6,7 +6,8 @@
 # compared byte for byte with the integer simulator's
 # (`shiftc eval --kernel mac --quant-output`, the same as without --kernel:
 # the kernel style changes no arithmetic); the emitted layers are checked to
-# be MAC calls, not unrolled code.  Prints "ok - ..." / "not ok - ..." per
+# be MAC calls, not unrolled code; Dense layers with 4-bit codes take the
+# nibble-packed tables (below).  Prints "ok - ..." / "not ok - ..." per
 # check and a final "mac: N passed, N failed" line; exits 1 on a failure.
 #
 #   tests/mac.sh [TARGET...]      default: host cortex-m4 rv32imc aarch64
@@ -150,5 +151,58 @@ then
     done
 else
     not_ok "one-layer conv models written"
+fi
+
+# Nibble-packed Dense tables (codes in [-8, 7]: shiftc_dense_mac4_q): the
+# MLP at int4, and Dense layers whose k leaves a partial group of 8 and
+# whose n leaves rows outside the blocks of 4, at int3 and ternary, on
+# every target (the SMLAD path on cortex-m4), compared with the simulator.
+if $PY - "$TMP" <<'PY'
+import sys, numpy as np, onnx
+from onnx import helper, TensorProto, numpy_helper
+tmp = sys.argv[1]
+rng = np.random.default_rng(11)
+for name, k, n in (("fc13x7", 13, 7), ("fc100x9", 100, 9)):
+    node = helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1)
+    inits = [numpy_helper.from_array(rng.standard_normal((n, k)).astype(np.float32) * 0.3, "w"),
+             numpy_helper.from_array(rng.standard_normal(n).astype(np.float32) * 0.1, "b")]
+    g = helper.make_graph([node], name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, k])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, "%s/%s.onnx" % (tmp, name))
+    np.save("%s/%s-calib.npy" % (tmp, name), rng.standard_normal((16, k)).astype(np.float32))
+    np.save("%s/%s-x.npy" % (tmp, name), rng.standard_normal((8, k)).astype(np.float32))
+    np.save("%s/%s-l.npy" % (tmp, name), np.zeros(8, dtype=np.int64))
+PY
+then
+    cp "$TMP/x.npy" "$TMP/mlp-x.npy" && cp "$TMP/y.npy" "$TMP/mlp-l.npy"
+    for spec in mlp:int4 fc13x7:int3 fc100x9:ternary; do
+        m=${spec%%:*} f=${spec#*:}
+        case $m in mlp) onnx=$FIX/mlp.onnx calib=$FIX/calib.npy ;; *) onnx=$TMP/$m.onnx calib=$TMP/$m-calib.npy ;; esac
+        if ! "$SHIFTC" eval "$onnx" --calib "$calib" --data "$TMP/$m-x.npy" --labels "$TMP/$m-l.npy" --weights "$f" \
+            --kernel mac --quant-output "$TMP/q4-$m.npy" >"$TMP/eval4-$m.log" 2>&1; then
+            not_ok "eval $m --weights $f --kernel mac" "$(tail_of "$TMP/eval4-$m.log")"
+            continue
+        fi
+        for t in $TARGETS; do
+            o=$TMP/$t-$m-$f
+            if ! "$SHIFTC" compile "$onnx" --calib "$calib" --weights "$f" --kernel mac --target "$t" -o "$o" \
+                >"$o.log" 2>&1; then
+                not_ok "$t: $m --weights $f compiles" "$(tail_of "$o.log")"
+                continue
+            fi
+            packed=$(cat "$o"/*_l*.c | grep -c 'shiftc_dense_mac4_q(')
+            if "$SHIFTC" run "$o" --input "$TMP/$m-x.npy" --output "$o-y.npy" --target "$t" >>"$o.log" 2>&1 &&
+                [ "$packed" -ge 1 ] && cmp -s "$o-y.npy" "$TMP/q4-$m.npy"; then
+                ok "$t: $m --weights $f: $packed nibble-packed Dense table(s), outputs == integer simulator"
+            else
+                not_ok "$t: $m --weights $f: nibble-packed, outputs == integer simulator" \
+                    "packed calls $packed; $(tail_of "$o.log")"
+            fi
+        done
+    done
+else
+    not_ok "one-layer Dense models written"
 fi
 finish

@@ -101,7 +101,7 @@ static void test_every_target_has_coefficients(void **state)
             assert_true(m->instr_per_load + m->instr_per_term > 0);
         }
         Graph *g = dense_graph(1, 64, 10);
-        LayerCost c = cost_layer(t, g, &g->nodes[0], KS_UNROLLED, &(FmtCount){100, 200, 80, 100}, 8, 8, 8);
+        LayerCost c = cost_layer(t, g, &g->nodes[0], KS_UNROLLED, &(FmtCount){100, 200, 80, 100, 0}, 8, 8, 8);
         assert_true(c.flash > 0);
         assert_true(c.instructions > 0);
         LayerCost b = cost_base(t, g);
@@ -113,7 +113,7 @@ static void test_every_target_has_coefficients(void **state)
 
 static LayerCost conv_cost(const Target *t, const Graph *g, int64_t nonzero, int64_t terms, int64_t shifted)
 {
-    return cost_layer(t, g, &g->nodes[0], KS_UNROLLED, &(FmtCount){nonzero, terms, shifted, nonzero}, 8, 8, 8);
+    return cost_layer(t, g, &g->nodes[0], KS_UNROLLED, &(FmtCount){nonzero, terms, shifted, nonzero, 0}, 8, 8, 8);
 }
 
 static void test_monotone_in_counts(void **state)
@@ -163,7 +163,7 @@ static void test_conv_scales_with_pixels(void **state)
     (void)state;
     const Target *t = target_find("cortex-m4");
     Graph *a = conv_graph(8, 16, 8, 8), *b = conv_graph(8, 16, 16, 16);
-    const FmtCount cnt = {600, 1000, 700, 600};
+    const FmtCount cnt = {600, 1000, 700, 600, 0};
     LayerCost ca = cost_layer(t, a, &a->nodes[0], KS_UNROLLED, &cnt, 4, 8, 8);
     LayerCost cb = cost_layer(t, b, &b->nodes[0], KS_UNROLLED, &cnt, 4, 8, 8);
     /* same code, four times the pixels */
@@ -192,7 +192,7 @@ static void test_dense_rows(void **state)
     (void)state;
     const Target *t = target_find("rv32imc");
     Graph *a = dense_graph(1, 100, 10), *b = dense_graph(3, 100, 10);
-    const FmtCount cnt = {500, 700, 300, 500};
+    const FmtCount cnt = {500, 700, 300, 500, 0};
     LayerCost ca = cost_layer(t, a, &a->nodes[0], KS_UNROLLED, &cnt, 2, 8, 8);
     LayerCost cb = cost_layer(t, b, &b->nodes[0], KS_UNROLLED, &cnt, 2, 8, 8);
     const CostModel *m = t->cost;
@@ -250,14 +250,27 @@ static void test_mac_formula(void **state)
         /* the padded copy's correction never makes the copy free */
         assert_true(isfinite(m->mac_instr_per_pad) && m->mac_instr_per_pad + m->instr_per_element >= 0);
 
-        /* Dense 64 -> 10: independent of the codes */
+        /* half a byte per nibble-packed code, at least one instruction per MAC */
+        assert_true(m->mac4_flash_per_weight > 0.4 && m->mac4_flash_per_weight < 0.7);
+        assert_true(isfinite(m->mac4_instr_per_mac) && m->mac4_instr_per_mac >= 1);
+
+        /* Dense 64 -> 10: an int8 table whenever a code needs more than 4
+           bits, whatever the terms; nibble-packed when none does */
         Graph *g = dense_graph(1, 64, 10);
         const Node *n = &g->nodes[0];
-        LayerCost a = cost_layer(t, g, n, KS_TABLE, &(FmtCount){640, 1400, 900, 640}, 8, 8, 8);
-        LayerCost b = cost_layer(t, g, n, KS_TABLE, &(FmtCount){10, 10, 0, 10}, 2, 8, 8);
+        LayerCost a = cost_layer(t, g, n, KS_TABLE, &(FmtCount){640, 1400, 900, 640, 300}, 8, 8, 8);
+        LayerCost b = cost_layer(t, g, n, KS_TABLE, &(FmtCount){10, 10, 0, 10, 1}, 2, 8, 8);
         LayerCost c = cost_layer(t, g, n, KS_TABLE, NULL, 2, 8, 8);
+        LayerCost p = cost_layer(t, g, n, KS_TABLE, &(FmtCount){10, 10, 0, 10, 0}, 2, 8, 8);
+        LayerCost p16 = cost_layer(t, g, n, KS_TABLE, &(FmtCount){10, 10, 0, 10, 0}, 2, 8, 16);
         assert_true(a.flash == b.flash && a.instructions == b.instructions);
         assert_true(c.flash == a.flash && c.instructions == a.instructions);
+        assert_true(p16.flash == a.flash && p16.instructions == a.instructions); /* 16-bit inputs: int8 */
+        assert_true(fabs(p.flash - (640 * m->mac4_flash_per_weight + 10 * m->mac_flash_per_output +
+                                    m->mac_flash_per_layer)) < 1e-6);
+        assert_true(fabs(p.instructions - (640 * m->mac4_instr_per_mac + 10 * m->mac_instr_per_output +
+                                           m->mac_instr_per_layer)) < 1e-6 * p.instructions);
+        assert_true(p.flash < a.flash);
         assert_true(fabs(a.flash - (640 * m->mac_flash_per_weight + 10 * m->mac_flash_per_output +
                                     m->mac_flash_per_layer)) < 1e-6);
         assert_true(fabs(a.instructions - (640 * m->mac_instr_per_mac + 10 * m->mac_instr_per_output +
@@ -269,6 +282,8 @@ static void test_mac_formula(void **state)
         g = conv_graph(8, 16, 12, 12);
         n = &g->nodes[0];
         LayerCost cv = cost_layer(t, g, n, KS_TABLE, NULL, 8, 8, 8);
+        LayerCost cv4 = cost_layer(t, g, n, KS_TABLE, &(FmtCount){10, 10, 0, 10, 0}, 2, 8, 8);
+        assert_true(cv4.flash == cv.flash && cv4.instructions == cv.instructions); /* Conv tables stay int8 */
         double per_px = 16 * 72 * m->mac_instr_per_mac + 16 * m->mac_instr_per_output + 72 * m->mac_instr_per_col;
         assert_true(fabs(cv.flash - (1152 * m->mac_flash_per_weight + 16 * m->mac_flash_per_output +
                                      m->mac_flash_per_layer_conv)) < 1e-6);
@@ -295,7 +310,7 @@ static void test_mac_formula(void **state)
         assert_true(fabs(dw.instructions - (144 * (72 * m->mac_instr_per_mac_dw + 8 * m->mac_instr_per_output) +
                                             m->mac_instr_per_layer)) < 1e-6 * dw.instructions);
         /* the unrolled formula is untouched by the mac fields */
-        LayerCost un = cost_layer(t, g, n, KS_UNROLLED, &(FmtCount){72, 150, 80, 72}, 8, 8, 8);
+        LayerCost un = cost_layer(t, g, n, KS_UNROLLED, &(FmtCount){72, 150, 80, 72, 0}, 8, 8, 8);
         assert_true(fabs(un.flash - (m->flash_per_load * 72 + m->flash_per_term * 150 + m->flash_per_shift * 80 +
                                      m->flash_per_output * 8 + m->flash_per_layer)) < 1e-6);
         ir_graph_free(g);

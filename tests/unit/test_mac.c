@@ -1,6 +1,6 @@
 /*
  * The MAC kernel style (--kernel mac, KS_TABLE): the runtime's
- * shiftc_dense_mac_q / shiftc_conv_mac_q against the reference kernels the
+ * shiftc_dense_mac_q / shiftc_dense_mac4_q / shiftc_conv_mac_q against the reference kernels the
  * simulator runs (every storage type, both weight layouts, grouped,
  * depthwise, strided, dilated and padded geometries, no-mul requantization),
  * and the emitted C of a graph whose Conv and Dense layers take the MAC
@@ -165,6 +165,51 @@ static void test_dense_kernel(void **state)
                     free_rq(&r);
                     free(wq), free(w), free(x), free(y0), free(y1);
                 }
+}
+
+/* The nibble-packed Dense table (emit_mac_pack4, shiftc_dense_mac4_q's
+ * plain C path) against the reference, codes over all of [-8, 7], with
+ * partial groups of 8 and rows outside the blocks of 4. */
+static void test_dense4_kernel(void **state)
+{
+    (void)state;
+    uint32_t s = 13;
+    const int32_t shapes[][3] = {{1, 784, 10}, {2, 13, 7}, {3, 4, 4}, {1, 1, 1}, {1, 33, 9}, {1, 8, 5}, {2, 16, 3}};
+    for (size_t c = 0; c < sizeof shapes / sizeof *shapes; c++)
+        for (int xt = 0; xt < 2; xt++) /* SHIFTC_I8, SHIFTC_U8 */
+            for (int yt = 0; yt < 4; yt += 2)
+                for (int mode = 0; mode < 3; mode++) { /* 0 plain, 1 no-mul, 2 fast */
+                    int32_t m = shapes[c][0], k = shapes[c][1], n = shapes[c][2];
+                    int nomul = mode == 1, fast = mode == 2;
+                    size_t bytes = (size_t)n * 4 * (size_t)((k + 7) / 8);
+                    int32_t *wq = malloc((size_t)n * k * sizeof *wq);
+                    uint8_t *w = malloc(bytes), *x = malloc((size_t)m * k);
+                    uint8_t *y0 = calloc((size_t)m * n, 2), *y1 = calloc((size_t)m * n, 2);
+                    for (int32_t i = 0; i < n * k; i++)
+                        wq[i] = (int32_t)(rnd(&s) % 16) - 8;
+                    for (int32_t i = 0; i < m * k; i++)
+                        shiftc_st(x, i, xt, code(&s, xt));
+                    Rq r;
+                    make_rq(&r, n, &s, fast);
+                    int32_t lo = yt == SHIFTC_I8 ? -128 : -32768, hi = yt == SHIFTC_I8 ? 127 : 32767;
+                    emit_mac_pack4(wq, n, k, w);
+                    shiftc_rq rq = {r.mult, r.shift, nomul ? r.nm : NULL, 0, lo, hi, fast};
+                    if (nomul)
+                        shiftc_dense_nomul_q(x, xt, wq, r.bias, r.nm, 0, lo, hi, y0, yt, m, k, n);
+                    else
+                        shiftc_dense_q(x, xt, wq, r.bias, r.mult, r.shift, 0, lo, hi, y0, yt, m, k, n);
+                    shiftc_dense_mac4_q(x, xt, w, r.bias, &rq, y1, yt, m, k, n);
+                    if (memcmp(y0, y1, (size_t)m * n * esize(yt)) != 0)
+                        fail_msg("dense4 %dx%dx%d xt %d yt %d mode %d differs", m, k, n, xt, yt, mode);
+                    free_rq(&r);
+                    free(wq), free(w), free(x), free(y0), free(y1);
+                }
+    /* which layers take it */
+    assert_true(emit_mac_nibbles(OP_DENSE, 0, 784, 0));
+    assert_false(emit_mac_nibbles(OP_DENSE, 0, 784, 1));
+    assert_false(emit_mac_nibbles(OP_DENSE, 1, 784, 0));
+    assert_false(emit_mac_nibbles(OP_CONV, 0, 784, 0));
+    assert_false(emit_mac_nibbles(OP_DENSE, 0, SHIFTC_MAC4_MAX_K + 1, 0));
 }
 
 static void test_conv_kernel(void **state)
@@ -406,6 +451,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernel_names), cmocka_unit_test(test_rq_fast), cmocka_unit_test(test_dense_kernel),
+        cmocka_unit_test(test_dense4_kernel),
         cmocka_unit_test(test_conv_kernel),  cmocka_unit_test(test_runner_8bit),
         cmocka_unit_test(test_runner_16bit), cmocka_unit_test(test_runner_nomul),
     };

@@ -147,7 +147,7 @@ static int run_policy(const char *path, const char *const *params, int nparams, 
     }
     int choice[2][NL] = {{0, 0, 0}, {5, 5, 5}};
     FrontierPoint pts[2] = {{100, 2, 2, choice[0]}, {200, 1, 1, choice[1]}};
-    Frontier f = {COST_BITS, 2, pts};
+    Frontier f = {.kind = COST_BITS, .npoints = 2, .points = pts, .cap_kind = COST_COUNT};
     int pick;
     int rc = policy_choose(p, s, &f, 1000, &pick, errbuf, sizeof errbuf);
     policy_free(p);
@@ -505,7 +505,7 @@ static void test_choose_hook(void **state)
     make_space(&s);
     int choice[3][NL] = {{0, 0, 0}, {2, 2, 2}, {5, 5, 5}};
     FrontierPoint pts[3] = {{100, 3, 3, choice[0]}, {200, 2, 2, choice[1]}, {300, 1, 1, choice[2]}};
-    Frontier f = {COST_FLASH, 3, pts};
+    Frontier f = {.kind = COST_FLASH, .npoints = 3, .points = pts, .cap_kind = COST_COUNT};
     int pick = 7;
 
     /* no hook: -1 */
@@ -671,7 +671,7 @@ static void test_example_knee(void **state)
     /* a sharp knee at point 3 (cost 30), then little gain */
     FrontierPoint pts[6] = {{10, 100, 100, choice}, {20, 50, 50, choice}, {30, 10, 10, choice},
                             {60, 8, 8, choice},     {90, 7, 7, choice},   {200, 6, 6, choice}};
-    Frontier f = {COST_BITS, 6, pts};
+    Frontier f = {.kind = COST_BITS, .npoints = 6, .points = pts, .cap_kind = COST_COUNT};
     char err[4096];
     Policy *p = policy_load("examples/policies/knee.lua", NULL, 0, err, sizeof err);
     assert_non_null(p);

@@ -264,7 +264,7 @@ static void test_one_point(void **state)
     static int choice0[1] = {3};
     static FrontierPoint pt;
     pt = (FrontierPoint){.cost = 1234, .objective = 0.5, .omega = 0.5, .choice = choice0};
-    Frontier f = {COST_FLASH, 1, &pt};
+    Frontier f = {.kind = COST_FLASH, .npoints = 1, .points = &pt, .cap_kind = COST_COUNT};
     ReportInput in = input(x, 0);
     in.frontier = &f;
     in.frontier_accuracy = NULL;
@@ -293,7 +293,7 @@ static void test_degenerate_values(void **state)
         {0, 10, 10, c[1]},
         {0, 0, 0, c[2]},
     };
-    Frontier f = {COST_INSTRUCTIONS, 3, pts};
+    Frontier f = {.kind = COST_INSTRUCTIONS, .npoints = 3, .points = pts, .cap_kind = COST_COUNT};
     ReportInput in = input(x, 2);
     in.frontier = &f;
     in.float_accuracy = 0.9;
@@ -357,7 +357,7 @@ static void test_bad_inputs(void **state)
     space_init(x, 2, NULL);
     int c0[2] = {0, 0}, bad[2] = {0, 99};
     FrontierPoint pts[2] = {{100, 2, 2, c0}, {200, 1, 1, bad}};
-    Frontier f = {COST_FLASH, 2, pts};
+    Frontier f = {.kind = COST_FLASH, .npoints = 2, .points = pts, .cap_kind = COST_COUNT};
     ReportInput in = input(x, 7);
     in.frontier = &f;
     write_ok("bad1", &in);
@@ -411,7 +411,7 @@ static void test_errors(void **state)
     space_init(x, 1, NULL);
     int c0[1] = {0};
     FrontierPoint pt = {1, 1, 1, c0};
-    Frontier f = {COST_FLASH, 1, &pt};
+    Frontier f = {.kind = COST_FLASH, .npoints = 1, .points = &pt, .cap_kind = COST_COUNT};
     ReportInput in = input(x, 0);
     in.frontier = &f;
     char err[512] = "";

@@ -1,5 +1,6 @@
 /* Unit tests of the precision search (compiler/search.c): the frontier is
- * exact (brute force over every assignment agrees at every budget), ties
+ * exact (brute force over every assignment agrees at every budget, also
+ * with a cap on a second cost), ties
  * make layers choose alike, disallowed candidates are never chosen, and
  * budgets parse with their units and fail clearly.  On a real graph (Conv,
  * depthwise Conv, Dense): search_build offers the mac kernel style only when
@@ -58,8 +59,9 @@ static void make_space(SearchSpace *s, int nl, int nc)
 }
 
 /* Least objective over every assignment with total cost <= limit (or
- * INFINITY); honours ties and allowed. */
-static double brute(const SearchSpace *s, CostKind k, double limit)
+ * INFINITY) and total cost of cap_kind <= cap (COST_COUNT: no cap);
+ * honours ties and allowed. */
+static double brute_capped(const SearchSpace *s, CostKind k, double limit, CostKind cap_kind, double cap)
 {
     int nl = s->nlayers, nc = s->layers[0].ncand;
     int *idx = xcalloc((size_t)nl, sizeof *idx);
@@ -67,13 +69,15 @@ static double brute(const SearchSpace *s, CostKind k, double limit)
     for (;;) {
         int ok = 1;
         double cost = k == COST_FLASH ? s->base.flash : k == COST_INSTRUCTIONS ? s->base.instructions : 0, obj = 0;
+        double capped = cap_kind == COST_FLASH ? s->base.flash : 0;
         for (int i = 0; i < nl && ok; i++) {
             const Candidate *c = &s->layers[i].cand[idx[i]];
             ok = c->allowed && idx[i] == idx[s->layers[i].group];
             cost += c->cost[k];
+            capped += cap_kind < COST_COUNT ? c->cost[cap_kind] : 0;
             obj += c->objective;
         }
-        if (ok && cost <= limit && obj < best)
+        if (ok && cost <= limit && capped <= cap && obj < best)
             best = obj;
         int i = 0;
         while (i < nl && ++idx[i] == nc)
@@ -83,6 +87,11 @@ static double brute(const SearchSpace *s, CostKind k, double limit)
     }
     free(idx);
     return best;
+}
+
+static double brute(const SearchSpace *s, CostKind k, double limit)
+{
+    return brute_capped(s, k, limit, COST_COUNT, INFINITY);
 }
 
 static void check_exact(SearchSpace *s, CostKind k)
@@ -130,6 +139,62 @@ static void test_frontier_exact(void **state)
     }
 }
 
+/* With a cap on a second cost (the budget "bits=...,flash=..."): every
+ * point keeps the cap and at every cost the pick equals brute force over
+ * the assignments within the cap; a cap below every assignment fails. */
+static void test_frontier_capped(void **state)
+{
+    (void)state;
+    for (int trial = 0; trial < 24; trial++) {
+        SearchSpace s;
+        char err[256];
+        make_space(&s, 2 + trial % 4, 2 + trial % 5);
+        if (trial % 3 == 1)
+            assert_int_equal(search_tie(&s, 0, 1, err, sizeof err), 0);
+        if (trial % 3 == 2)
+            s.layers[1].cand[0].allowed = 0;
+        /* caps from below the least flash to above the most */
+        double hi = s.base.flash;
+        for (int i = 0; i < s.nlayers; i++) {
+            double m = 0;
+            for (int j = 0; j < s.layers[i].ncand; j++)
+                m = s.layers[i].cand[j].cost[COST_FLASH] > m ? s.layers[i].cand[j].cost[COST_FLASH] : m;
+            hi += m;
+        }
+        for (int q = 0; q <= 8; q++) {
+            double cap = s.base.flash + (hi - s.base.flash) * q / 8.0;
+            Frontier f;
+            int rc = search_frontier_capped(&s, COST_BITS, COST_FLASH, cap, &f, err, sizeof err);
+            if (isinf(brute_capped(&s, COST_BITS, INFINITY, COST_FLASH, cap))) {
+                assert_int_equal(rc, -1); /* nothing fits */
+                assert_non_null(strstr(err, "flash"));
+                continue;
+            }
+            assert_int_equal(rc, 0);
+            assert_true(f.npoints >= 1);
+            for (int p = 0; p < f.npoints; p++) {
+                double cost[COST_COUNT], omega;
+                search_totals(&s, f.points[p].choice, cost, &omega);
+                assert_true(cost[COST_FLASH] <= cap + 1e-9); /* base included */
+                assert_true(fabs(cost[COST_BITS] - f.points[p].cost) < 1e-9);
+                if (p > 0)
+                    assert_true(f.points[p].cost >= f.points[p - 1].cost &&
+                                f.points[p].objective < f.points[p - 1].objective);
+                double limits[2] = {f.points[p].cost, f.points[p].cost + 5};
+                for (int l = 0; l < 2; l++) {
+                    int pick = frontier_pick(&f, limits[l]);
+                    assert_true(pick >= 0);
+                    assert_true(fabs(f.points[pick].objective -
+                                     brute_capped(&s, COST_BITS, limits[l], COST_FLASH, cap)) < 1e-12);
+                }
+            }
+            assert_true(isinf(brute_capped(&s, COST_BITS, f.points[0].cost - 1, COST_FLASH, cap)));
+            frontier_free(&f);
+        }
+        search_free(&s);
+    }
+}
+
 static void test_frontier_ties_and_allowed(void **state)
 {
     (void)state;
@@ -170,11 +235,16 @@ static void test_budget_parse(void **state)
     assert_int_equal(budget_parse("bops=2G", &b, err, sizeof err), 0);
     assert_true(b.value == 2e9);
     assert_int_equal(budget_parse("flash=1000B", &b, err, sizeof err), 0);
-    assert_true(b.value == 1000);
+    assert_true(b.value == 1000 && b.cap_kind == COST_COUNT);
+    /* a second summed cost is a cap */
+    assert_int_equal(budget_parse("instructions=380K,flash=11KiB,ram=4KiB", &b, err, sizeof err), 0);
+    assert_true(b.kind == COST_INSTRUCTIONS && b.value == 380e3 && b.cap_kind == COST_FLASH &&
+                b.cap_value == 11 * 1024.0 && b.ram == 4096);
     static const char *const bad[][2] = {
         {"flash", "KIND=AMOUNT"},           {"speed=3", "unknown kind 'speed'"},
         {"flash=-3", "not a positive"},     {"flash=12XB", "not a positive"},
-        {"bits=3,flash=2K", "one summed"},  {"flash=0", "not a positive"},
+        {"bits=3,flash=2K,bops=1G", "at most two summed"},  {"flash=0", "not a positive"},
+        {"flash=3K,flash=2K", "flash is given twice"},
         {"bits=nan", "not a positive"},     {"flash=", "not a positive"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -186,6 +256,9 @@ static void test_budget_parse(void **state)
     make_space(&s, 2, 2);
     assert_int_equal(budget_parse("bits=3", &b, err, sizeof err), 0);
     assert_true(budget_limit(&s, &b) == 3.0 * (double)s.params);
+    assert_true(isinf(budget_cap_limit(&s, &b)));
+    assert_int_equal(budget_parse("flash=2K,bits=3", &b, err, sizeof err), 0);
+    assert_true(budget_cap_limit(&s, &b) == 3.0 * (double)s.params);
     search_free(&s);
 }
 
@@ -314,11 +387,20 @@ static void test_build_kernel_styles(void **state)
             /* unrolled costs as before */
             assert_true(u->cost[COST_FLASH] == a.layers[i].cand[j / 2].cost[COST_FLASH]);
             assert_true(u->cost[COST_INSTRUCTIONS] == a.layers[i].cand[j / 2].cost[COST_INSTRUCTIONS]);
-            LayerCost lc = cost_layer(t, g, n, KS_TABLE, NULL, fmt_bits(m->weights), 8, 8);
+            FmtCount cnt = {0, 0, 0, 0, 0};
+            sens_node_qerr2(g, n, m->weights, &cnt);
+            LayerCost lc = cost_layer(t, g, n, KS_TABLE, &cnt, fmt_bits(m->weights), 8, 8);
             assert_true(m->cost[COST_FLASH] == lc.flash && m->cost[COST_INSTRUCTIONS] == lc.instructions);
-            /* the mac style's cost does not depend on the format */
-            assert_true(m->cost[COST_FLASH] == L->cand[1].cost[COST_FLASH]);
-            assert_true(m->cost[COST_INSTRUCTIONS] == L->cand[1].cost[COST_INSTRUCTIONS]);
+            /* the mac style's cost depends on the format only where a
+               Dense table packs 4-bit codes (int4, ternary) two to a byte */
+            int packs = n->op == OP_DENSE && m->weights != WF_INT8;
+            assert_int_equal(cnt.over4 == 0, m->weights != WF_INT8);
+            if (!packs) {
+                assert_true(m->cost[COST_FLASH] == L->cand[1].cost[COST_FLASH]);
+                assert_true(m->cost[COST_INSTRUCTIONS] == L->cand[1].cost[COST_INSTRUCTIONS]);
+            } else {
+                assert_true(m->cost[COST_FLASH] < 0.7 * L->cand[1].cost[COST_FLASH]);
+            }
             assert_true(m->cost[COST_BITS] == u->cost[COST_BITS] && m->cost[COST_BOPS] == u->cost[COST_BOPS]);
         }
     }
@@ -364,6 +446,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_frontier_exact),
+        cmocka_unit_test(test_frontier_capped),
         cmocka_unit_test(test_frontier_ties_and_allowed),
         cmocka_unit_test(test_budget_parse),
         cmocka_unit_test(test_budget_ram),

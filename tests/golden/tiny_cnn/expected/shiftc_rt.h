@@ -1542,6 +1542,139 @@ SHIFTC_MAC_INLINE void shiftc_dense_mac_q(const void *x, int xt, const int8_t *w
                           r * n, 1);
 }
 
+/* ---- nibble-packed Dense tables ----
+ * A Dense layer whose codes all lie in [-8, 7] (int2..int4, ternary, ttq),
+ * with 8-bit inputs and k <= SHIFTC_MAC4_MAX_K, stores two codes per byte:
+ * half the flash of the int8 table.  Each row's k codes are taken in
+ * groups of 8 (the last one zero-filled), a group as 4 bytes, byte j
+ * holding code j in its low nibble and code j + 4 in its high one.  Rows
+ * come in blocks of 4, group by group (16 bytes: row 0's 4 bytes, row
+ * 1's, ...), the n % 4 last rows after the blocks, one row at a time.
+ * On ARMv7E-M a group's word gives its 8 codes as 16 x code in four
+ * SXTB16 halfword pairs ((v << 4) & 0xf0f0f0f0 for codes 0-3, v &
+ * 0xf0f0f0f0 for codes 4-7, each at ROR #0 and #8), which SMLAD pairs with
+ * the inputs (0, 2), (1, 3), (4, 6), (5, 7); the sums are 16 times the
+ * dot product, exact in int32 while 16 * 8 * 255 * k < 2^31, and divided
+ * by 16 at the end.  Other targets unpack the nibbles in plain C. */
+enum { SHIFTC_MAC4_MAX_K = 65536 };
+
+/* Byte of code (o, i) of n rows of k codes; the code is its high nibble
+ * when (i >> 2) & 1. */
+static inline int32_t shiftc_mac4_index(int32_t o, int32_t i, int32_t k, int32_t n)
+{
+    int32_t rb = 4 * ((k + 7) >> 3), g = i >> 3;
+    if (o >= (n & ~3))
+        return o * rb + 4 * g + (i & 3);
+    return (o & ~3) * rb + 16 * g + 4 * (o & 3) + (i & 3);
+}
+
+/* the low and high nibble of b as signed codes */
+static inline int32_t shiftc_nib_lo(uint32_t b) { return (int32_t)((b & 15u) ^ 8u) - 8; }
+static inline int32_t shiftc_nib_hi(uint32_t b) { return (int32_t)(((b >> 4) & 15u) ^ 8u) - 8; }
+
+#ifdef SHIFTC_MAC_DSP
+/* s += 16 x (codes 0-3 (sh = 4) or 4-7 (sh = 0) of the group word at p)
+ * . (xe, xo), xe and xo the inputs (0, 2) and (1, 3) of that half */
+#define SHIFTC_MAC4_HALF(s, p, sh)                                                                       \
+    do {                                                                                                 \
+        uint32_t v_ = (shiftc_ld32u(p) << (sh)) & 0xf0f0f0f0u;                                           \
+        s = __smlad(__sxtb16((int32_t)v_), xe, s);                                                       \
+        s = __smlad(shiftc_sxtb16_r8(v_), xo, s);                                                        \
+    } while (0)
+/* the 4 inputs at xh as the halfword pairs (0, 2) and (1, 3) */
+#define SHIFTC_MAC4_X(xh)                                                                                \
+    do {                                                                                                 \
+        uint32_t xv_ = shiftc_ld32u(xh);                                                                 \
+        xe = xt == SHIFTC_U8 ? (int32_t)__uxtb16(xv_) : __sxtb16((int32_t)xv_);                          \
+        xo = xt == SHIFTC_U8 ? shiftc_uxtb16_r8(xv_) : shiftc_sxtb16_r8(xv_);                            \
+    } while (0)
+#endif
+
+/* codes j and j + 4 of the group byte b times inputs xa and xb, added to a */
+#define SHIFTC_MAC4_PAIR(a, b) (a += shiftc_nib_lo(b) * xa + shiftc_nib_hi(b) * xb)
+
+/* Dense over a nibble-packed table: y[r][o] = requant(bias[o] + sum_i
+ * w[o][i] * x[r][i]), m rows of k 8-bit inputs, n outputs. */
+SHIFTC_MAC_INLINE void shiftc_dense_mac4_q(const void *x, int xt, const uint8_t *w, const int32_t *bias,
+                                           const shiftc_rq *rq, void *y, int yt, int32_t m, int32_t k, int32_t n)
+{
+    int32_t rb = 4 * ((k + 7) >> 3), k8 = k & ~7, n4 = n & ~3;
+    for (int32_t r = 0; r < m; r++) {
+        const uint8_t *xr = (const uint8_t *)x + (size_t)r * k;
+        const uint8_t *wrow = w;
+        int32_t o = 0, yo = r * n;
+        for (; o < n4; o += 4, wrow += 4 * rb, yo += 4) {
+            const uint8_t *wg = wrow;
+            int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, i = 0;
+#ifdef SHIFTC_MAC_DSP
+            int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, xe, xo;
+            for (; i < k8; i += 8, wg += 16) {
+                /* codes 0-3, then 4-7, each word loaded again: held over,
+                   the four words and eight input pairs would not fit the
+                   registers with the four sums (the barrier keeps gcc from
+                   merging the two loads) */
+                SHIFTC_MAC4_X(xr + i);
+                SHIFTC_MAC4_HALF(s0, wg, 4);
+                SHIFTC_MAC4_HALF(s1, wg + 4, 4);
+                SHIFTC_MAC4_HALF(s2, wg + 8, 4);
+                SHIFTC_MAC4_HALF(s3, wg + 12, 4);
+                __asm__ volatile("" ::: "memory");
+                SHIFTC_MAC4_X(xr + i + 4);
+                SHIFTC_MAC4_HALF(s0, wg, 0);
+                SHIFTC_MAC4_HALF(s1, wg + 4, 0);
+                SHIFTC_MAC4_HALF(s2, wg + 8, 0);
+                SHIFTC_MAC4_HALF(s3, wg + 12, 0);
+            }
+            a0 = s0 / 16, a1 = s1 / 16, a2 = s2 / 16, a3 = s3 / 16;
+#endif
+            for (; i < k8; i += 8, wg += 16)
+                for (int32_t j = 0; j < 4; j++) {
+                    int32_t xa = shiftc_ld(xr, i + j, xt), xb = shiftc_ld(xr, i + j + 4, xt);
+                    SHIFTC_MAC4_PAIR(a0, wg[j]), SHIFTC_MAC4_PAIR(a1, wg[4 + j]);
+                    SHIFTC_MAC4_PAIR(a2, wg[8 + j]), SHIFTC_MAC4_PAIR(a3, wg[12 + j]);
+                }
+            for (int32_t j = 0; i + j < k; j++) { /* the last group's k % 8 codes */
+                int32_t xa = j < 4 ? shiftc_ld(xr, i + j, xt) : 0, xb = j < 4 ? 0 : shiftc_ld(xr, i + j, xt);
+                SHIFTC_MAC4_PAIR(a0, wg[j & 3]), SHIFTC_MAC4_PAIR(a1, wg[4 + (j & 3)]);
+                SHIFTC_MAC4_PAIR(a2, wg[8 + (j & 3)]), SHIFTC_MAC4_PAIR(a3, wg[12 + (j & 3)]);
+            }
+            shiftc_st(y, yo, yt, shiftc_rq_apply(rq, o, bias[o] + a0));
+            shiftc_st(y, yo + 1, yt, shiftc_rq_apply(rq, o + 1, bias[o + 1] + a1));
+            shiftc_st(y, yo + 2, yt, shiftc_rq_apply(rq, o + 2, bias[o + 2] + a2));
+            shiftc_st(y, yo + 3, yt, shiftc_rq_apply(rq, o + 3, bias[o + 3] + a3));
+        }
+        for (; o < n; o++, wrow += rb, yo++) {
+            const uint8_t *wg = wrow;
+            int32_t a = 0, i = 0;
+#ifdef SHIFTC_MAC_DSP
+            int32_t s = 0, xe, xo;
+            for (; i < k8; i += 8, wg += 4) {
+                SHIFTC_MAC4_X(xr + i);
+                SHIFTC_MAC4_HALF(s, wg, 4);
+                SHIFTC_MAC4_X(xr + i + 4);
+                SHIFTC_MAC4_HALF(s, wg, 0);
+            }
+            a = s / 16;
+#endif
+            for (; i < k8; i += 8, wg += 4)
+                for (int32_t j = 0; j < 4; j++) {
+                    int32_t xa = shiftc_ld(xr, i + j, xt), xb = shiftc_ld(xr, i + j + 4, xt);
+                    SHIFTC_MAC4_PAIR(a, wg[j]);
+                }
+            for (int32_t j = 0; i + j < k; j++) {
+                int32_t xa = j < 4 ? shiftc_ld(xr, i + j, xt) : 0, xb = j < 4 ? 0 : shiftc_ld(xr, i + j, xt);
+                SHIFTC_MAC4_PAIR(a, wg[j & 3]);
+            }
+            shiftc_st(y, yo, yt, shiftc_rq_apply(rq, o, bias[o] + a));
+        }
+    }
+}
+#undef SHIFTC_MAC4_PAIR
+#ifdef SHIFTC_MAC_DSP
+#undef SHIFTC_MAC4_HALF
+#undef SHIFTC_MAC4_X
+#endif
+
 /* Conv over the zero-padded input xp (planes of (h+pt+pb) x (w+pl+pr); the
  * input itself when there is no padding), weights [oc][icg*kh*kw] with the
  * rows of each group laid out as n = oc/group rows (layout `blocked`);
