@@ -53,6 +53,8 @@
  */
 #include "cost.h"
 #include "emit_mac.h"
+#include "kernel_args.h"
+#include "shiftc_rt.h"
 
 /* A target without coefficients (the host, whose folder is registered in
  * targets.c) borrows those of the ISA it runs on. */
@@ -158,6 +160,15 @@ LayerCost cost_layer(const Target *t, const Graph *g, const Node *n, KernelStyle
                   m->mac_flash_per_output * (double)channels + fixed;
         double imac = dw ? m->mac_instr_per_mac_dw : nib ? m->mac4_instr_per_mac : m->mac_instr_per_mac;
         double col = n->op == OP_CONV && !dw ? (double)per_out * (double)n->a.group : 0;
+        if (n->op == OP_CONV && !dw && m->mac_instr_per_mac_cols > 0) {
+            shiftc_geom ge;
+            ka_geom(g, n, &ge);
+            int xt = in_bits > 8 ? SHIFTC_I16 : SHIFTC_U8, yt = act_bits > 8 ? SHIFTC_I16 : SHIFTC_U8;
+            if (shiftc_conv_cols_ok(&ge, xt, yt, t->dsp)) {
+                imac = m->mac_instr_per_mac_cols;
+                col = 0;
+            }
+        }
         c.instructions = (double)pixels * (imac * (double)channels * (double)per_out +
                                            m->mac_instr_per_output * (double)channels + m->mac_instr_per_col * col) +
                          m->mac_instr_per_pad * padded_elements(g, n) + m->mac_instr_per_layer;

@@ -59,7 +59,9 @@
  * instr_per_element) is negative.  A Dense layer whose codes all fit 4
  * bits (emit_mac_nibbles: FmtCount.over4 = 0) stores them two to a byte and
  * unpacks them in its loop: mac4_flash_per_weight and mac4_instr_per_mac
- * replace the per-weight and per-MAC coefficients.  Fitted by
+ * replace the per-weight and per-MAC coefficients; a Conv that SSE2
+ * targets vectorise over output columns takes mac_instr_per_mac_cols (no
+ * im2col gather: mac_instr_per_col does not apply).  Fitted by
  * `bench/mac.py --fit` on one-layer models of 21 shapes (bench/costs.md,
  * "The mac style").
  */
@@ -99,6 +101,10 @@ typedef struct CostModel {
     double mac_instr_per_layer, mac_instr_per_pad;
     /* a nibble-packed Dense table's bytes per weight and instructions per MAC */
     double mac4_flash_per_weight, mac4_instr_per_mac;
+    /* instructions per MAC of a Conv the runtime vectorises over output
+       columns (shiftc_conv_cols_ok, SSE2 targets); 0: the target has no
+       such kernel (mac_instr_per_mac prices every Conv) */
+    double mac_instr_per_mac_cols;
     const char *mac_source; /* one line: how the mac_ numbers were obtained */
 } CostModel;
 

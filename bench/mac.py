@@ -127,7 +127,9 @@ FIT_TARGETS = "cortex-m4,rv32imc,rv32i,rv32e,x86_64,aarch64,riscv64"
 MAC_FIELDS = ["mac_flash_per_weight", "mac_flash_per_output", "mac_flash_per_layer", "mac_flash_per_layer_conv",
               "mac_flash_per_layer_dw", "mac_instr_per_mac", "mac_instr_per_mac_dw", "mac_instr_per_output",
               "mac_instr_per_col", "mac_instr_per_layer", "mac_instr_per_pad", "mac4_flash_per_weight",
-              "mac4_instr_per_mac"]
+              "mac4_instr_per_mac", "mac_instr_per_mac_cols"]
+# targets whose runtime vectorises a Conv over output columns (shiftc_conv_cols_ok)
+COLS_TARGETS = {"x86_64", "host"}
 
 
 def fit_model(tmp, rng, name, kind, shape):
@@ -138,7 +140,8 @@ def fit_model(tmp, rng, name, kind, shape):
         k, n = shape
         save_model(p, helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1),
                    [("w", weights(rng, (n, k))), ("b", weights(rng, (n,), 0.1))], [1, k], [1, n])
-        return p, [1, k], dict(kind=kind, pixels=1, channels=n, per_out=k, weights=n * k, pad_elems=0, col=0)
+        return p, [1, k], dict(kind=kind, pixels=1, channels=n, per_out=k, weights=n * k, pad_elems=0, col=0,
+                               cols=False)
     if kind == "conv":
         ic, oc, h, w, kk, st, pd = shape
         group, wshape, c_out = 1, (oc, ic, kk, kk), oc
@@ -151,7 +154,8 @@ def fit_model(tmp, rng, name, kind, shape):
                                    pads=[pd] * 4, group=group),
                [("w", weights(rng, wshape)), ("b", weights(rng, (oc,), 0.1))], [1, ic, h, w], [1, oc, oh, ow])
     per_out = (ic // group) * kk * kk
-    return p, [1, ic, h, w], dict(kind=kind, pixels=oh * ow, channels=c_out, per_out=per_out,
+    cols = kind == "conv" and st == 1 and ow >= 8 and per_out <= 512  # shiftc_conv_cols_ok
+    return p, [1, ic, h, w], dict(kind=kind, pixels=oh * ow, channels=c_out, per_out=per_out, cols=cols,
                                   weights=oc * per_out, pad_elems=ic * (h + 2 * pd) * (w + 2 * pd) if pd else 0,
                                   col=ic * kk * kk if kind == "conv" else 0)
 
@@ -200,8 +204,10 @@ def mac_predict(cm, r):
     flash = g("mac4_flash_per_weight" if n4 else "mac_flash_per_weight") * r["weights"] \
         + g("mac_flash_per_output") * r["channels"] + g(fl[r["kind"]])
     ipm = g("mac_instr_per_mac_dw") if r["kind"] == "dw" else g("mac4_instr_per_mac") if n4 else g("mac_instr_per_mac")
+    cols = r["cols"] and g("mac_instr_per_mac_cols") > 0
+    ipm = g("mac_instr_per_mac_cols") if cols else ipm
     instr = r["pixels"] * (ipm * r["channels"] * r["per_out"] + g("mac_instr_per_output") * r["channels"]
-                           + g("mac_instr_per_col") * r["col"]) \
+                           + g("mac_instr_per_col") * r["col"] * (not cols)) \
         + g("mac_instr_per_pad") * r["pad_elems"] + g("mac_instr_per_layer")
     return flash, instr
 
@@ -223,8 +229,9 @@ def nnls_rel(A, y, signed=()):
     return c
 
 
-def fit_target(rs, ipe):
+def fit_target(rs, ipe, target):
     cm = {}
+    cols = lambda r: r["cols"] and target in COLS_TARGETS  # noqa: E731
     n4 = lambda r: r["kind"] == "dense4"  # noqa: E731
     A = [[r["weights"] * (not n4(r)), r["channels"], r["kind"] in ("dense", "dense4"), r["kind"] == "conv",
           r["kind"] == "dw", r["weights"] * n4(r)] for r in rs]
@@ -233,16 +240,17 @@ def fit_target(rs, ipe):
         cm[k] = float(v)
     ir = [r for r in rs if r["instructions"] is not None]
     if ir:
-        A = [[r["pixels"] * r["channels"] * r["per_out"] * (r["kind"] in ("dense", "conv")),
+        A = [[r["pixels"] * r["channels"] * r["per_out"] * (r["kind"] in ("dense", "conv") and not cols(r)),
               r["pixels"] * r["channels"] * r["per_out"] * (r["kind"] == "dw"),
-              r["pixels"] * r["channels"], r["pixels"] * r["col"], 1.0, r["pad_elems"],
-              r["pixels"] * r["channels"] * r["per_out"] * n4(r)] for r in ir]
+              r["pixels"] * r["channels"], r["pixels"] * r["col"] * (not cols(r)), 1.0, r["pad_elems"],
+              r["pixels"] * r["channels"] * r["per_out"] * n4(r),
+              r["pixels"] * r["channels"] * r["per_out"] * cols(r)] for r in ir]
         # the padded copy: its cost per element is fitted nonnegative on
         # the whole count, and stored as a correction of the base's price
         # (instr_per_element), which is larger, so the correction is negative
         c = nnls_rel(A, [r["layer_instr"] + ipe * r["pad_elems"] for r in ir])
         c[5] -= ipe
-        for k, v in zip(MAC_FIELDS[5:11] + ["mac4_instr_per_mac"], c):
+        for k, v in zip(MAC_FIELDS[5:11] + ["mac4_instr_per_mac", "mac_instr_per_mac_cols"], c):
             cm[k] = float(v)
     return cm
 
@@ -270,7 +278,7 @@ def fit_main(a):
         for r in rs:
             if r["instructions"] is not None:
                 r["layer_instr"] = r["instructions"] - ipe[t] * r["pad_elems"]
-        cm = {k: rounded(v) for k, v in fit_target(rs, ipe[t]).items()}
+        cm = {k: rounded(v) for k, v in fit_target(rs, ipe[t], t).items()}
         print("/* %s */ %s" % (t, ", ".join(".%s = %g" % (k, v) for k, v in cm.items())))
         for r in rs:
             pf, pi = mac_predict(cm, r)

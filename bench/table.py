@@ -2,7 +2,7 @@
 """One command, one table: every build of the bundled models on every target.
 
     nice -n 10 /usr/bin/python3 bench/table.py [--targets x86_64,aarch64,cortex-m4,rv32imc]
-        [--models cnn,mlp] [--images 600] [--budgets KIND=F:BASE,...] [--samples 4]
+        [--models cnn,mlp] [--images 600] [--budgets KIND=F[+KIND=F][:BASE],...] [--samples 4]
         [--quick] [--shiftc build/shiftc] [--out bench/table.md] [--keep DIR]
 
 Part 1, per model x target x build, compiled with `shiftc compile --target T --json`
@@ -14,9 +14,11 @@ first --samples test images:
   mixed          --budget KIND=V --rounding gptq (--mixed-rounding) for each --budgets
                  entry KIND=F:BASE, V being F times
                  the int8 BASE (mac or unrolled) build's measured value on that target
-                 (instructions per inference, or flash bytes; by default half the unrolled
-                 build's instructions and flash, and the mac build's instructions), with
-                 the Hessian traces of
+                 (instructions per inference, or flash bytes; by default 0.48x the mac
+                 build's instructions; half of them within the mac build's flash,
+                 KIND=F+KIND=F:BASE, a budget with a cap, searched with
+                 --kernel-candidates unrolled,mac; half the unrolled build's
+                 instructions; half its flash), with the Hessian traces of
                  `shiftc sensitivity` computed once per model (--sensitivity)
 Columns: instructions per inference (the target's counter of `shiftc run`; on aarch64
 bench/qemu_count.py's trace count), per MAC (MACs of the Conv and Gemm nodes, from the
@@ -70,7 +72,7 @@ import svgplot  # noqa: E402
 BUILDS = [("float C", ["--float"]), ("int8 mac", ["--kernel", "mac"]), ("int8 unrolled", [])]
 # mixed builds: half the unrolled build's instructions and flash, the mac build's instructions
 # (the mac build's flash is out of reach of unrolled kernels: a table byte per weight)
-DEFAULT_BUDGETS = "instructions=0.48:mac,instructions=0.5:unrolled,flash=0.5:unrolled,instructions=1:mac"
+DEFAULT_BUDGETS = "instructions=0.48:mac,instructions=0.5+flash=1:mac,instructions=0.5:unrolled,flash=0.5:unrolled"
 TERM_FORMATS = ["ternary", "pot", "int8"]
 TERM_GOALS = {"cortex-m4": 1.2, "aarch64": 1.2, "rv32imc": 2.2}
 COLOURS = {"float C": "#7f7f7f", "int8 mac": "#1f77b4", "int8 unrolled": "#d62728", "mixed": "#2ca02c"}
@@ -167,6 +169,11 @@ def same_codes(run_y, eval_q, k):
     return a.dtype == b.dtype and np.array_equal(a.reshape(k, -1), b.reshape(b.shape[0], -1)[:k])
 
 
+def budget_text(items, base):
+    """'0.5x mac instructions, 1x mac flash'"""
+    return ", ".join("%gx %s %s" % (factor, base, kind) for kind, factor in items)
+
+
 def model_rows(b, model, targets, budgets):
     """rows of part 1 for one model"""
     a = b.a
@@ -213,21 +220,25 @@ def model_rows(b, model, targets, budgets):
             return row
 
         fixed = {build: add(build, flags, "", ev.get(build)) for build, flags in BUILDS}
-        for kind, factor, base in budgets:
-            ref = fixed["int8 " + base].get("instr" if kind == "instructions" else "flash")
-            if not ref:
-                rows.append(dict(model=model, target=t, build="mixed", note="%s=%gx %s" % (kind, factor, base),
-                                 macs=macs, error="no measured %s of the %s build on %s" % (kind, base, t)))
+        for items, base in budgets:
+            refs = [fixed["int8 " + base].get("instr" if kind == "instructions" else "flash") for kind, _ in items]
+            if not all(refs):
+                rows.append(dict(model=model, target=t, build="mixed", note=budget_text(items, base), macs=macs,
+                                 error="no measured %s of the %s build on %s" % (items[0][0], base, t)))
                 continue
-            limit = int(round(factor * ref))
-            flags = ["--budget", "%s=%d" % (kind, limit), "--sensitivity", sens, "--kernel-candidates", a.mixed_kernels,
+            limits = ["%s=%d" % (kind, int(round(factor * ref))) for (kind, factor), ref in zip(items, refs)]
+            # a cap on the mac build's flash needs the mac style among the candidates
+            kernels = "unrolled,mac" if len(items) > 1 else a.mixed_kernels
+            flags = ["--budget", ",".join(limits), "--sensitivity", sens, "--kernel-candidates", kernels,
                      "--rounding", a.mixed_rounding]
-            note = "%s=%d (%gx %s)" % (kind, limit, factor, base)
-            e = b.evaluate(model, flags + ["--target", t], "%s-%s-%s-%d" % (model, t, kind, limit))
+            note = "%s (%s)" % (",".join(limits), budget_text(items, base))
+            if kernels != a.mixed_kernels:
+                note += ", kernels %s" % kernels
+            e = b.evaluate(model, flags + ["--target", t], "%s-%s-%s" % (model, t, "-".join(limits).replace("=", "")))
             row = add("mixed", flags, note, e)
             if row.get("search"):
                 row["note"] += ", %.2f bits: %s" % (row["search"]["average_bits"], ", ".join(
-                    l["weights"] for l in row["search"]["layers"]))
+                    l["weights"] + (" mac" if l["kernel"] == "mac" else "") for l in row["search"]["layers"]))
         return rows
 
     with cf.ThreadPoolExecutor(max_workers=a.jobs) as ex:
@@ -356,7 +367,9 @@ def write_md(a, rows, trows, wall):
           "measured once. A mixed build is chosen per target (its budget and cost model are the target's), "
           "so it is evaluated per target, with the same `--budget`, `--sensitivity` and `--target`." % a.images,
           "- Mixed: `--rounding %s` and `--budget instructions=V` or `flash=V`, V a multiple of the int8 mac or unrolled build's "
-          "measured instructions or flash on that target (the note says which). The budget bounds the cost "
+          "measured instructions or flash on that target (the note says which); `instructions=V,flash=W` is "
+          "the least Omega within both (searched over instructions, flash a cap), with `--kernel-candidates "
+          "unrolled,mac`. The budget bounds the cost "
           "model's prediction, not the measurement, so the measured value may exceed it. The Hessian traces come from one `shiftc sensitivity` per "
           "model (200 calibration images, the float model's own labels). The note lists the average weight "
           "bits and each layer's format." % a.mixed_rounding,
@@ -422,9 +435,9 @@ def main():
     ap.add_argument("--images", type=int, default=None, help="test images for accuracy (default 600; --quick 100)")
     ap.add_argument("--samples", type=int, default=None, help="images whose instructions are counted (default 4)")
     ap.add_argument("--budgets", default=None,
-                    help="mixed builds: KIND=F[:BASE],... with KIND instructions or flash and F a multiple of the "
-                         "measured value of the int8 BASE build, mac (the default) or unrolled (default %s; "
-                         "--quick: the first)" % DEFAULT_BUDGETS)
+                    help="mixed builds: KIND=F[+KIND=F][:BASE],... with KIND instructions or flash and F a "
+                         "multiple of the measured value of the int8 BASE build, mac (the default) or unrolled; a "
+                         "second KIND=F is a cap (default %s; --quick: the first)" % DEFAULT_BUDGETS)
     ap.add_argument("--mixed-kernels", default="unrolled",
                     help="--kernel-candidates of the mixed builds (default unrolled; unrolled,mac lets the search "
                          "pick MAC kernels too)")
@@ -449,10 +462,13 @@ def main():
     a.samples = a.samples or (1 if a.quick else 4)
     budgets = []
     for item in (a.budgets or DEFAULT_BUDGETS).split(","):
-        m = re.fullmatch(r"(instructions|flash)=([0-9.]+)(?::(mac|unrolled))?", item)
-        if not m:
-            ap.error("--budgets: %s is not KIND=F[:BASE] (KIND instructions or flash, BASE mac or unrolled)" % item)
-        budgets.append((m.group(1), float(m.group(2)), m.group(3) or "mac"))
+        m = re.fullmatch(r"(instructions|flash)=([0-9.]+)(?:\+(instructions|flash)=([0-9.]+))?(?::(mac|unrolled))?",
+                         item)
+        if not m or m.group(1) == m.group(3):
+            ap.error("--budgets: %s is not KIND=F[+KIND=F][:BASE] (KIND instructions or flash, BASE mac or unrolled)"
+                     % item)
+        items = [(m.group(1), float(m.group(2)))] + ([(m.group(3), float(m.group(4)))] if m.group(3) else [])
+        budgets.append((items, m.group(5) or "mac"))
     if a.quick and not a.budgets:
         budgets = budgets[:1]
     if not os.access(a.shiftc, os.X_OK):

@@ -233,6 +233,14 @@ static void human(double v, CostKind k, char *buf, size_t len)
         snprintf(buf, len, v >= 1e6 ? "%.3g M" : "%.0f", v >= 1e6 ? v / 1e6 : v);
 }
 
+/* before + "flash" + mid + "11.5 KiB": the frontier's cap, for messages */
+static void cap_text(const Frontier *f, const char *before, const char *mid, char *buf, size_t len)
+{
+    char v[64];
+    human(f->cap, f->cap_kind, v, sizeof v);
+    snprintf(buf, len, "%s%s%s%s", before, cost_kind_name(f->cap_kind), mid, v);
+}
+
 int mixed_choose(Mixed *m, Graph *g, const Target *t, const float *calib, int ncalib)
 {
     if (!m->active)
@@ -298,11 +306,8 @@ int mixed_choose(Mixed *m, Graph *g, const Target *t, const float *calib, int nc
         char have[64];
         human(p0->cost, m->budget.kind, have, sizeof have);
         char within[96] = "every layer at its cheapest candidate";
-        if (m->frontier.cap_kind < COST_COUNT) {
-            char v[64];
-            human(m->frontier.cap, m->frontier.cap_kind, v, sizeof v);
-            snprintf(within, sizeof within, "within the %s cap of %s", cost_kind_name(m->frontier.cap_kind), v);
-        }
+        if (m->frontier.cap_kind < COST_COUNT)
+            cap_text(&m->frontier, "within the ", " cap of ", within, sizeof within);
         fprintf(stderr, "shiftc: %s: budget %s cannot be met on %s: the smallest %s any allowed assignment needs is "
                         "%s (%s); the smallest feasible budget is %s\n",
                 m->model, m->budget_text, t->name, cost_kind_name(m->budget.kind), have, within, need);
@@ -449,11 +454,8 @@ void mixed_print(const Mixed *m, FILE *out, int json)
     if (isfinite(m->limit))
         human(m->limit, m->frontier.kind, lim, sizeof lim);
     char cap[96] = "";
-    if (m->frontier.cap_kind < COST_COUNT) {
-        char v[64];
-        human(m->frontier.cap, m->frontier.cap_kind, v, sizeof v);
-        snprintf(cap, sizeof cap, ", %s cap %s", cost_kind_name(m->frontier.cap_kind), v);
-    }
+    if (m->frontier.cap_kind < COST_COUNT)
+        cap_text(&m->frontier, ", ", " cap ", cap, sizeof cap);
     fprintf(out, "precision search on %s: budget %s (%s limit %s%s)%s%s; frontier of %d points over %s; chosen: %s "
                  "(by %s)\n",
             s->target->name, m->budget_text ? m->budget_text : "none", cost_kind_name(m->frontier.kind), lim, cap,

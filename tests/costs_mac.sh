@@ -8,10 +8,14 @@
 #     TOL (15%) of the measured flash (`compile --kernel mac --json`
 #     flash_bytes) and instructions (`run --json` instructions_per_inference)
 #     on Cortex-M4 (SysTick) and RV32IMC (minstret);
+#     (and the MLP at int4: nibble-packed Dense tables);
 #  2. the CNN at --budget flash=60KiB --kernel-candidates unrolled,mac on
 #     Cortex-M4: compiled, run under QEMU on 20 test images and compared byte
 #     for byte with `eval --quant-output` of the same options; the kernel
-#     style of each layer is printed.
+#     style of each layer is printed;
+#  3. the CNN at a budget with a cap, instructions=half the mac build's,
+#     flash=the mac build's: both predicted totals and the measured flash
+#     within it, bit-exact.
 # Prints "ok - ..." / "not ok - ..." per check and a final "N passed, N
 # failed" line; exits 1 on a failure.
 #
@@ -78,12 +82,13 @@ else
     skip "rv32imc" "riscv64-unknown-elf-gcc or qemu-system-riscv32 missing"
 fi
 
-# 1. predicted vs measured, every layer mac
+# 1. predicted vs measured, every layer mac (the MLP at int4 too: nibble-packed tables)
 for t in "${targets[@]}"; do
-    for m in cnn mlp; do
-        p=$OUT/pred-$t-$m o=$OUT/mac-$t-$m
+    for spec in cnn:int8 mlp:int8 mlp:int4; do
+        m=${spec%%:*} f=${spec#*:}
+        p=$OUT/pred-$t-$m-$f o=$OUT/mac-$t-$m-$f
         if ! "$SHIFTC" compile "$FIX/$m.onnx" --calib "$FIX/calib.npy" --target "$t" -o "$p" --json --no-verify \
-            --budget flash=1G --candidates int8 --kernel-candidates mac --refine 0 "${SENS[@]}" \
+            --budget flash=1G --candidates "$f" --kernel-candidates mac --refine 0 "${SENS[@]}" \
             >"$p.json" 2>"$p.log"; then
             not_ok "$t: $m search with --kernel-candidates mac" "$(tail_of "$p.log")"
             continue
@@ -92,26 +97,26 @@ for t in "${targets[@]}"; do
         pf=$(jget "$p.json" 'd["search"]["cost"]["flash"]')
         pi=$(jget "$p.json" 'd["search"]["cost"]["instructions"]')
         if ! "$SHIFTC" compile "$FIX/$m.onnx" --calib "$FIX/calib.npy" --target "$t" -o "$o" --json --no-verify \
-            --kernel mac >"$o.json" 2>"$o.log" ||
+            --kernel mac --weights "$f" >"$o.json" 2>"$o.log" ||
             ! "$SHIFTC" run "$o" --input "$OUT/x2.npy" --output "$o-y.npy" --target "$t" --json \
                 >"$o-run.json" 2>"$o-run.log"; then
-            not_ok "$t: $m --kernel mac compiles and runs" "$(tail_of "$o.log")" "$(tail_of "$o-run.log")"
+            not_ok "$t: $m --weights $f --kernel mac compiles and runs" "$(tail_of "$o.log")" "$(tail_of "$o-run.log")"
             continue
         fi
         mf=$(jget "$o.json" 'd["flash_bytes"]')
         mi=$(jget "$o-run.json" 'd["instructions_per_inference"]')
         if [ "$kinds" != mac ]; then
-            not_ok "$t: $m: the search picks mac for every layer" "kernels: $kinds"
+            not_ok "$t: $m $f: the search picks mac for every layer" "kernels: $kinds"
         fi
         if e=$(within "$pf" "$mf"); then
-            ok "$t: $m mac flash predicted $(printf %.0f "$pf") vs measured $mf ($e)"
+            ok "$t: $m $f mac flash predicted $(printf %.0f "$pf") vs measured $mf ($e)"
         else
-            not_ok "$t: $m mac flash predicted $(printf %.0f "$pf") vs measured $mf ($e)"
+            not_ok "$t: $m $f mac flash predicted $(printf %.0f "$pf") vs measured $mf ($e)"
         fi
         if e=$(within "$pi" "$mi"); then
-            ok "$t: $m mac instructions predicted $(printf %.0f "$pi") vs measured $(printf %.0f "$mi") ($e)"
+            ok "$t: $m $f mac instructions predicted $(printf %.0f "$pi") vs measured $(printf %.0f "$mi") ($e)"
         else
-            not_ok "$t: $m mac instructions predicted $(printf %.0f "$pi") vs measured $(printf %.0f "$mi") ($e)"
+            not_ok "$t: $m $f mac instructions predicted $(printf %.0f "$pi") vs measured $(printf %.0f "$mi") ($e)"
         fi
     done
 done
@@ -137,6 +142,41 @@ if [[ " ${targets[*]} " == *" cortex-m4 "* ]]; then
             fi
         else
             not_ok "cortex-m4: cnn with mixed kernel styles evaluates and runs" "$(tail_of "$o-eval.log")" \
+                "$(tail_of "$o-run.log")"
+        fi
+    fi
+fi
+
+# 3. a budget with a cap: half the int8 mac build's instructions within its
+# flash (the mac build measured in 1), searched over both styles; the choice
+# keeps both predicted totals, its measured flash stays within the cap, and
+# it is bit-exact with the simulator
+if [[ " ${targets[*]} " == *" cortex-m4 "* ]] && [ -f "$OUT/mac-cortex-m4-cnn-int8-run.json" ]; then
+    bi=$(jget "$OUT/mac-cortex-m4-cnn-int8-run.json" 'int(d["instructions_per_inference"] / 2)')
+    bf=$(jget "$OUT/mac-cortex-m4-cnn-int8.json" 'd["flash_bytes"]')
+    B=(--budget "instructions=$bi,flash=$bf" --kernel-candidates unrolled,mac "${SENS[@]}")
+    o=$OUT/capped-cnn
+    if ! "$SHIFTC" compile "$FIX/cnn.onnx" --calib "$FIX/calib.npy" --target cortex-m4 -o "$o" --json "${B[@]}" \
+        >"$o.json" 2>"$o.log"; then
+        not_ok "cortex-m4: cnn compiles with ${B[*]}" "$(tail_of "$o.log")"
+    else
+        styles=$(jget "$o.json" '" ".join("%s=%s/%s" % (l["name"], l["weights"], l["kernel"]) for l in d["search"]["layers"])')
+        pf=$(jget "$o.json" 'd["search"]["cost"]["flash"]')
+        pi=$(jget "$o.json" 'd["search"]["cost"]["instructions"]')
+        mf=$(jget "$o.json" 'd["flash_bytes"]')
+        if awk -v pf="$pf" -v pi="$pi" -v mf="$mf" -v bf="$bf" -v bi="$bi" 'BEGIN { exit !(pf <= bf && pi <= bi && mf <= bf) }'; then
+            ok "cortex-m4: cnn at instructions=$bi,flash=$bf: $styles; predicted $(printf %.0f "$pi") instructions, $(printf %.0f "$pf") bytes; measured flash $mf"
+        else
+            not_ok "cortex-m4: cnn at instructions=$bi,flash=$bf keeps both" \
+                "$styles; predicted $pi instructions, $pf bytes; measured flash $mf"
+        fi
+        if "$SHIFTC" eval "$FIX/cnn.onnx" --calib "$FIX/calib.npy" --data "$OUT/x20.npy" --labels "$OUT/y20.npy" \
+            --target cortex-m4 "${B[@]}" --quant-output "$OUT/q-capped.npy" >"$o-eval.log" 2>&1 &&
+            "$SHIFTC" run "$o" --input "$OUT/x20.npy" --output "$o-y.npy" --target cortex-m4 --json \
+                >"$o-run.json" 2>"$o-run.log" && cmp -s "$o-y.npy" "$OUT/q-capped.npy"; then
+            ok "cortex-m4: cnn at instructions=$bi,flash=$bf == simulator, bit-exact (20 images, $(jget "$o-run.json" '"%.0f" % d["instructions_per_inference"]') instructions)"
+        else
+            not_ok "cortex-m4: cnn at instructions=$bi,flash=$bf == simulator" "$(tail_of "$o-eval.log")" \
                 "$(tail_of "$o-run.log")"
         fi
     fi

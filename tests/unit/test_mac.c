@@ -227,6 +227,8 @@ static void test_conv_kernel(void **state)
         {1, 8, 5, 5, 6, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 2},    /* 1x1 grouped */
         {1, 2, 1, 12, 5, 1, 5, 1, 3, 1, 2, 0, 2, 0, 2, 1},   /* 1-D, dilation 2 */
         {1, 4, 6, 6, 4, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 4},    /* depthwise dilated */
+        {1, 3, 9, 10, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},   /* column-vectorised: odd rows, 6 channels */
+        {1, 5, 6, 12, 8, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1},   /* column-vectorised: 45 taps, no pad */
     };
     for (size_t c = 0; c < sizeof geo / sizeof *geo; c++)
         for (int xt = 0; xt < 4; xt++)
@@ -270,6 +272,25 @@ static void test_conv_kernel(void **state)
                 shiftc_conv_mac_q(pad ? xp : x, xt, w, blocked, r.bias, &rq, y1, yt, &g, col, pad);
                 if (memcmp(y0, y1, (size_t)ny * esize(yt)) != 0)
                     fail_msg("conv case %zu xt %d blocked %d nomul %d fast %d differs", c, xt, blocked, nomul, fast);
+#ifdef SHIFTC_MAC_SIMD
+#ifdef __SSE2__
+                /* both column-vectorised kernels, whichever the dispatch takes */
+                if (shiftc_conv_cols_ok(&g, xt, yt, blocked)) {
+                    memset(y1, 0, (size_t)ny * esize(yt));
+                    shiftc_conv_cols_q(pad ? xp : x, xt, w, r.bias, &rq, y1, yt, &g, 0);
+                    if (memcmp(y0, y1, (size_t)ny * esize(yt)) != 0)
+                        fail_msg("conv cols case %zu xt %d nomul %d fast %d differs", c, xt, nomul, fast);
+#ifdef SHIFTC_AVX2
+                    if (__builtin_cpu_supports("avx2")) {
+                        memset(y1, 0, (size_t)ny * esize(yt));
+                        shiftc_conv_cols_avx2(pad ? xp : x, xt, w, r.bias, &rq, y1, yt, &g, 0);
+                        if (memcmp(y0, y1, (size_t)ny * esize(yt)) != 0)
+                            fail_msg("conv cols avx2 case %zu xt %d nomul %d fast %d differs", c, xt, nomul, fast);
+                    }
+#endif
+                }
+#endif
+#endif
                 free_rq(&r);
                 free(wq), free(w), free(x), free(xp), free(col), free(y0), free(y1);
             }

@@ -1181,6 +1181,16 @@ static inline int32_t shiftc_mac_blocked_index(int32_t o, int32_t i, int32_t k, 
     return base + 4 * k4 + (o & 3) * (k - k4) + (i - k4);
 }
 
+/* Whether a (non-depthwise) Conv takes the column-vectorised kernel of
+ * SSE2 targets (shiftc_conv_cols_q, below); plain C, so that the cost
+ * model can ask it on any machine. */
+enum { SHIFTC_WPAIRS = 256 };
+static inline int shiftc_conv_cols_ok(const shiftc_geom *g, int xt, int yt, int blocked)
+{
+    return !blocked && !shiftc_is16(xt) && !shiftc_is16(yt) && g->sw == 1 && g->dw == 1 && g->ow >= 8 &&
+           g->c / g->group * g->kh * g->kw <= 2 * SHIFTC_WPAIRS;
+}
+
 /* SIMD dot products for the row-major layout of 8-bit inputs, on the
  * 128-bit vector units every x86-64 (SSE2) and AArch64 (NEON) core has:
  * shiftc_mac_dot(x, xt, w, k, rows, a) adds to a[r] (r < rows, 1 or 4) the
@@ -1279,11 +1289,23 @@ static inline __m128i shiftc_rq_fast_x4(__m128i acc, const int32_t m[3])
  * same values), so no read passes the row's last tap.  Room for
  * K <= 2 * SHIFTC_WPAIRS taps: the weight pairs of four channels,
  * broadcast, are 16 KiB of stack (SSE2 targets only: x86-64 Linux). */
-enum { SHIFTC_WPAIRS = 256 };
-static inline int shiftc_conv_cols_ok(const shiftc_geom *g, int xt, int yt, int blocked)
+
+/* the input offset of every tap of a group, and at [K] the zero-weight
+ * partner of an odd last tap */
+static inline void shiftc_cols_offsets(const shiftc_geom *g, int32_t pw, int32_t plane, int32_t *off)
 {
-    return !blocked && !shiftc_is16(xt) && !shiftc_is16(yt) && g->sw == 1 && g->dw == 1 && g->ow >= 8 &&
-           g->c / g->group * g->kh * g->kw <= 2 * SHIFTC_WPAIRS;
+    int32_t t = 0;
+    for (int32_t i = 0; i < g->c / g->group; i++)
+        for (int32_t ky = 0; ky < g->kh; ky++)
+            for (int32_t kx = 0; kx < g->kw; kx++)
+                off[t++] = i * plane + ky * g->dh * pw + kx;
+    off[t] = off[0];
+}
+
+/* taps 2p and 2p + 1 of the K-tap row wr as the int16 pair PMADDWD takes */
+static inline int32_t shiftc_cols_wpair(const int8_t *wr, int32_t p, int32_t K)
+{
+    return (int32_t)((uint32_t)(uint16_t)wr[2 * p] | (uint32_t)(uint16_t)(2 * p + 1 < K ? wr[2 * p + 1] : 0) << 16);
 }
 
 /* the 8 outputs of accumulators lo (columns 0..3) and hi (4..7) at dst */
@@ -1327,13 +1349,9 @@ SHIFTC_MAC_INLINE void shiftc_conv_cols_q(const uint8_t *xp, int xt, const int8_
 {
     int32_t icg = g->c / g->group, ocg = g->oc / g->group, kk = g->kh * g->kw, K = icg * kk, np = (K + 1) / 2;
     int32_t pw = g->w + g->pl + g->pr, plane = (g->h + g->pt + g->pb) * pw, sx = xt == SHIFTC_I8;
-    int32_t off[2 * SHIFTC_WPAIRS], t = 0, ohw = g->oh * g->ow;
+    int32_t off[2 * SHIFTC_WPAIRS], ohw = g->oh * g->ow;
     __m128i wp[SHIFTC_WPAIRS][4];
-    for (int32_t i = 0; i < icg; i++)
-        for (int32_t ky = 0; ky < g->kh; ky++)
-            for (int32_t kx = 0; kx < g->kw; kx++)
-                off[t++] = i * plane + ky * g->dh * pw + kx;
-    off[K] = off[0]; /* the zero-weight partner of an odd last tap */
+    shiftc_cols_offsets(g, pw, plane, off);
     for (int32_t o = 0; o < g->oc;) {
         /* a block of nb = 4 channels of one group, or 1 */
         int32_t nb = o % ocg + 4 <= ocg ? 4 : 1, m[4][3];
@@ -1342,8 +1360,7 @@ SHIFTC_MAC_INLINE void shiftc_conv_cols_q(const uint8_t *xp, int xt, const int8_
         for (int32_t j = 0; j < nb; j++) {
             const int8_t *wr = w + (size_t)(o + j) * K;
             for (int32_t p = 0; p < np; p++)
-                wp[p][j] = _mm_set1_epi32((int32_t)((uint32_t)(uint16_t)wr[2 * p] |
-                                                    (uint32_t)(uint16_t)(2 * p + 1 < K ? wr[2 * p + 1] : 0) << 16));
+                wp[p][j] = _mm_set1_epi32(shiftc_cols_wpair(wr, p, K));
             shiftc_rq_load(rq, o + j, m[j]);
         }
         for (int32_t oy = 0; oy < g->oh; oy++) {
@@ -1386,6 +1403,130 @@ SHIFTC_MAC_INLINE void shiftc_conv_cols_q(const uint8_t *xp, int xt, const int8_
 }
 #undef SHIFTC_COLS_MAC
 #undef SHIFTC_COLS_TAPS
+
+/* The same convolution with 256-bit vectors where the running core has
+ * AVX2 (checked at run time, so an x86-64 build still runs on any x86-64):
+ * two output rows at once, row oy in the low 128-bit lane and row oy + 1
+ * in the high one, each lane computing exactly what shiftc_conv_cols_q
+ * computes for its row (the same PMADDWD pairs and requantization, lane
+ * by lane); an odd last row is computed in both lanes.  Not inlined (a
+ * function for another instruction set cannot be); gcc clones it per
+ * layer with the constant geometry. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(SHIFTC_NO_AVX2)
+#include <immintrin.h>
+#define SHIFTC_AVX2 1
+#define SHIFTC_AVX2_FN static inline __attribute__((target("avx2")))
+
+/* shiftc_rq_fast_x4 on both lanes */
+SHIFTC_AVX2_FN __m256i shiftc_rq_fast_x8(__m256i acc, const int32_t m[3])
+{
+    __m256i neg = _mm256_srai_epi32(acc, 31), mult = _mm256_set1_epi32(m[0]);
+    __m256i lo =
+        _mm256_or_si256(_mm256_set1_epi32(0x40000000), _mm256_and_si256(neg, _mm256_set1_epi32(INT32_MIN)));
+    __m256i hi = _mm256_sub_epi32(_mm256_set1_epi32(m[1]),
+                                  _mm256_and_si256(neg, _mm256_set1_epi32((int32_t)((uint32_t)m[0] + 1u))));
+    lo = _mm256_shuffle_epi32(lo, 0xd8);
+    hi = _mm256_shuffle_epi32(hi, 0xd8);
+    __m256i pe = _mm256_add_epi64(_mm256_mul_epu32(acc, mult), _mm256_unpacklo_epi32(lo, hi));
+    __m256i po = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(acc, 32), mult), _mm256_unpackhi_epi32(lo, hi));
+    __m256i h = _mm256_or_si256(_mm256_srli_epi64(pe, 32),
+                                _mm256_and_si256(po, _mm256_set_epi32(-1, 0, -1, 0, -1, 0, -1, 0)));
+    return _mm256_sra_epi32(h, _mm_cvtsi32_si128(m[2]));
+}
+
+/* shiftc_rq_store8 of the low lanes of lo, hi at d0 and the high ones at d1 */
+SHIFTC_AVX2_FN void shiftc_rq_store8x2(const shiftc_rq *rq, const int32_t m[3], __m256i lo, __m256i hi, int yt,
+                                       uint8_t *d0, uint8_t *d1)
+{
+    if (rq->fast && !rq->nm) {
+        __m256i q = _mm256_packs_epi32(shiftc_rq_fast_x8(lo, m), shiftc_rq_fast_x8(hi, m));
+        q = _mm256_adds_epi16(q, _mm256_set1_epi16((int16_t)rq->zero));
+        q = _mm256_min_epi16(_mm256_max_epi16(q, _mm256_set1_epi16((int16_t)rq->lo)),
+                             _mm256_set1_epi16((int16_t)rq->hi));
+        q = yt == SHIFTC_U8 ? _mm256_packus_epi16(q, q) : _mm256_packs_epi16(q, q);
+        _mm_storel_epi64((__m128i *)(void *)d0, _mm256_castsi256_si128(q));
+        _mm_storel_epi64((__m128i *)(void *)d1, _mm256_extracti128_si256(q, 1));
+    } else {
+        shiftc_rq_store8(rq, m, _mm256_castsi256_si128(lo), _mm256_castsi256_si128(hi), yt, d0);
+        shiftc_rq_store8(rq, m, _mm256_extracti128_si256(lo, 1), _mm256_extracti128_si256(hi, 1), yt, d1);
+    }
+}
+
+/* tap pair p's 8 + 8 inputs of both rows, widened and interleaved */
+#define SHIFTC_COLS2_TAPS()                                                                              \
+    __m256i u = _mm256_inserti128_si256(                                                                 \
+        _mm256_castsi128_si256(_mm_loadl_epi64((const __m128i *)(const void *)(px0 + off[2 * p]))),      \
+        _mm_loadl_epi64((const __m128i *)(const void *)(px1 + off[2 * p])), 1);                          \
+    __m256i v = _mm256_inserti128_si256(                                                                 \
+        _mm256_castsi128_si256(_mm_loadl_epi64((const __m128i *)(const void *)(px0 + off[2 * p + 1]))),  \
+        _mm_loadl_epi64((const __m128i *)(const void *)(px1 + off[2 * p + 1])), 1);                      \
+    u = _mm256_unpacklo_epi8(u, sx ? _mm256_cmpgt_epi8(z, u) : z);                                       \
+    v = _mm256_unpacklo_epi8(v, sx ? _mm256_cmpgt_epi8(z, v) : z);                                       \
+    __m256i il = _mm256_unpacklo_epi16(u, v), ih = _mm256_unpackhi_epi16(u, v)
+
+#define SHIFTC_COLS2_MAC(j)                                                                              \
+    do {                                                                                                 \
+        lo##j = _mm256_add_epi32(lo##j, _mm256_madd_epi16(il, wp[p][j]));                                \
+        hi##j = _mm256_add_epi32(hi##j, _mm256_madd_epi16(ih, wp[p][j]));                                \
+    } while (0)
+
+SHIFTC_AVX2_FN void shiftc_conv_cols_avx2(const uint8_t *xp, int xt, const int8_t *w, const int32_t *bias,
+                                          const shiftc_rq *rq, void *y, int yt, const shiftc_geom *g, int32_t b)
+{
+    int32_t icg = g->c / g->group, ocg = g->oc / g->group, kk = g->kh * g->kw, K = icg * kk, np = (K + 1) / 2;
+    int32_t pw = g->w + g->pl + g->pr, plane = (g->h + g->pt + g->pb) * pw, sx = xt == SHIFTC_I8;
+    int32_t off[2 * SHIFTC_WPAIRS], ohw = g->oh * g->ow;
+    __m256i wp[SHIFTC_WPAIRS][4];
+    shiftc_cols_offsets(g, pw, plane, off);
+    for (int32_t o = 0; o < g->oc;) {
+        int32_t nb = o % ocg + 4 <= ocg ? 4 : 1, m[4][3];
+        const uint8_t *xg = xp + (size_t)(b * g->c + o / ocg * icg) * plane;
+        uint8_t *yo = (uint8_t *)y + (size_t)(b * g->oc + o) * ohw;
+        for (int32_t j = 0; j < nb; j++) {
+            const int8_t *wr = w + (size_t)(o + j) * K;
+            for (int32_t p = 0; p < np; p++)
+                wp[p][j] = _mm256_set1_epi32(shiftc_cols_wpair(wr, p, K));
+            shiftc_rq_load(rq, o + j, m[j]);
+        }
+        for (int32_t oy = 0; oy < g->oh; oy += 2) {
+            int32_t oy1 = oy + 1 < g->oh ? oy + 1 : oy;
+            const uint8_t *row0 = xg + oy * g->sh * pw, *row1 = xg + oy1 * g->sh * pw;
+            for (int32_t ox0 = 0;; ox0 += 8) {
+                int32_t ox = ox0 + 8 <= g->ow ? ox0 : g->ow - 8, y0 = oy * g->ow + ox, y1 = oy1 * g->ow + ox;
+                const uint8_t *px0 = row0 + ox, *px1 = row1 + ox;
+                __m256i z = _mm256_setzero_si256(), lo0 = _mm256_set1_epi32(bias[o]), hi0 = lo0;
+                __m256i lo1 = z, hi1 = z, lo2 = z, hi2 = z, lo3 = z, hi3 = z;
+                if (nb == 4) {
+                    lo1 = hi1 = _mm256_set1_epi32(bias[o + 1]);
+                    lo2 = hi2 = _mm256_set1_epi32(bias[o + 2]);
+                    lo3 = hi3 = _mm256_set1_epi32(bias[o + 3]);
+                    for (int32_t p = 0; p < np; p++) {
+                        SHIFTC_COLS2_TAPS();
+                        SHIFTC_COLS2_MAC(0);
+                        SHIFTC_COLS2_MAC(1);
+                        SHIFTC_COLS2_MAC(2);
+                        SHIFTC_COLS2_MAC(3);
+                    }
+                } else
+                    for (int32_t p = 0; p < np; p++) {
+                        SHIFTC_COLS2_TAPS();
+                        SHIFTC_COLS2_MAC(0);
+                    }
+                for (int32_t j = 0; j < nb; j++) {
+                    __m256i l = j == 0 ? lo0 : j == 1 ? lo1 : j == 2 ? lo2 : lo3;
+                    __m256i h = j == 0 ? hi0 : j == 1 ? hi1 : j == 2 ? hi2 : hi3;
+                    shiftc_rq_store8x2(rq, m[j], l, h, yt, yo + j * ohw + y0, yo + j * ohw + y1);
+                }
+                if (ox0 + 8 >= g->ow)
+                    break;
+            }
+        }
+        o += nb;
+    }
+}
+#undef SHIFTC_COLS2_MAC
+#undef SHIFTC_COLS2_TAPS
+#endif
 #elif defined(__ARM_NEON) && defined(__aarch64__) && !defined(SHIFTC_NO_SIMD)
 #include <arm_neon.h>
 #define SHIFTC_MAC_SIMD 1
@@ -1761,6 +1902,12 @@ SHIFTC_MAC_INLINE void shiftc_conv_mac_q(const void *xp, int xt, const int8_t *w
         }
 #if defined(SHIFTC_MAC_SIMD) && defined(__SSE2__)
         if (shiftc_conv_cols_ok(g, xt, yt, blocked)) {
+#ifdef SHIFTC_AVX2
+            if (__builtin_cpu_supports("avx2")) {
+                shiftc_conv_cols_avx2((const uint8_t *)xp, xt, w, bias, rq, y, yt, g, b);
+                continue;
+            }
+#endif
             shiftc_conv_cols_q((const uint8_t *)xp, xt, w, bias, rq, y, yt, g, b);
             continue;
         }
