@@ -847,8 +847,12 @@ int policy_choose(Policy *p, const SearchSpace *s, const Frontier *f, double lim
     int hook = lua_gettop(L);
     fill_layers(p, s);
     lua_pushvalue(L, hook);
-    lua_createtable(L, f->npoints, 2);
+    lua_createtable(L, f->npoints, 4);
     set_str(L, "kind", cost_kind_name(f->kind));
+    if (f->cap_kind < COST_COUNT) { /* every point is within it */
+        set_str(L, "cap_kind", cost_kind_name(f->cap_kind));
+        set_num(L, "cap", f->cap);
+    }
     for (int i = 0; i < f->npoints; i++) {
         const FrontierPoint *pt = &f->points[i];
         lua_createtable(L, 0, 6);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The precision search (compile/eval --budget, compiler/search.c, mixed.c):
-#   - the chosen assignment respects the budget (bits, flash, instructions)
+#   - the chosen assignment respects the budget (bits, flash, instructions,
+#     and a second summed cost as a cap)
 #     and is printed per layer in --json;
 #   - an impossible budget is an error naming the smallest feasible one; bad
 #     budgets and conflicting options are usage errors;
@@ -41,7 +42,7 @@ jget() { # FILE PYTHON-EXPR over d
 }
 
 # ---- budgets are met, the table is complete
-for spec in "mlp bits=3" "cnn bits=2.5" "cnn flash=60KiB" "mlp instructions=300k"; do
+for spec in "mlp bits=3" "cnn bits=2.5" "cnn flash=60KiB" "mlp instructions=300k" "cnn bits=4,flash=30KiB"; do
     set -- $spec
     m=$1 b=$2
     out=$TMP/${m}_${b//=/_}.json
@@ -50,6 +51,8 @@ for spec in "mlp bits=3" "cnn bits=2.5" "cnn flash=60KiB" "mlp instructions=300k
         verdict=$(jget "$out" '"ok" if (
             (d["search"]["kind"] != "bits" or d["search"]["average_bits"] <= d["search"]["limit"] / sum(l["params"] for l in d["search"]["layers"]) + 1e-9)
             and d["search"]["cost"][d["search"]["kind"]] <= d["search"]["limit"] + 1e-6
+            and ("cap_kind" not in d["search"] or d["search"]["cost"][d["search"]["cap_kind"]] <= d["search"]["cap"] + 1e-6)
+            and ("," not in d["search"]["budget"] or d["search"].get("cap_kind") == "flash")
             and all(set(l) >= {"name","op","weights","act_bits","kernel","omega","cost"} for l in d["search"]["layers"])
             and len(d["search"]["layers"]) >= 2 and d["weights"] in ("mixed",) + tuple(l["weights"] for l in d["search"]["layers"])
             and d["quant_accuracy"] > 0.5) else "bad"')
@@ -85,6 +88,9 @@ expect_error "impossible budget names the smallest feasible one" 1 "smallest fea
     eval "$FIX/cnn.onnx" "${DATA[@]}" "${FAST[@]}" --budget flash=2KiB
 expect_error "impossible bits budget" 1 "smallest feasible budget is bits=" \
     eval "$FIX/mlp.onnx" "${DATA[@]}" "${FAST[@]}" --budget bits=1 --candidates int4,int8
+expect_error "impossible cap names the least it allows" 1 "no assignment keeps flash within 2048" \
+    eval "$FIX/cnn.onnx" "${DATA[@]}" "${FAST[@]}" --budget bits=4,flash=2KiB
+expect_error "a cost given twice" 2 "flash is given twice" eval "$FIX/mlp.onnx" "${DATA[@]}" --budget flash=9K,flash=2K
 expect_error "unknown budget kind" 2 "unknown kind 'speed'" eval "$FIX/mlp.onnx" "${DATA[@]}" --budget speed=3
 expect_error "malformed amount" 2 "not a positive amount" eval "$FIX/mlp.onnx" "${DATA[@]}" --budget flash=lots
 expect_error "--weights with --budget" 2 "use --candidates" eval "$FIX/mlp.onnx" "${DATA[@]}" --budget bits=3 --weights int4

@@ -529,6 +529,17 @@ static void test_choose_hook(void **state)
     assert_int_equal(pick, -1);
     policy_free(p);
 
+    /* no cap: no cap fields; a capped frontier names its cap */
+    p = load_text("return { choose = function(fr) assert(fr.cap_kind == nil and fr.cap == nil) return 1 end }");
+    assert_int_equal(policy_choose(p, &s, &f, 250, &pick, errbuf, sizeof errbuf), 0);
+    policy_free(p);
+    Frontier fc = {.kind = COST_INSTRUCTIONS, .npoints = 3, .points = pts, .cap_kind = COST_FLASH, .cap = 4096};
+    p = load_text("return { choose = function(fr)\n"
+                  "  assert(fr.kind == 'instructions' and fr.cap_kind == 'flash' and fr.cap == 4096) return 1 end }");
+    assert_int_equal(policy_choose(p, &s, &fc, 250, &pick, errbuf, sizeof errbuf), 0);
+    assert_int_equal(pick, 0);
+    policy_free(p);
+
     static const struct {
         const char *text, *expect;
     } bad[] = {
