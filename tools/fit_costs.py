@@ -496,7 +496,7 @@ def c_initialiser(cname, cm):
         g("instr_per_shift"), g("instr_per_output"), g("instr_per_pixel"),
         g("instr_per_layer"), g("flash_base"), g("flash_per_node"), g("instr_per_element"), cm["source"])
     # the mac style's fields (bench/mac.py --fit), kept as committed
-    mac = "".join("\n    .%s = %s," % (k, g(k)) for k in cm if k.startswith(("mac_instr", "mac_flash")))
+    mac = "".join("\n    .%s = %s," % (k, g(k)) for k in cm if k.startswith(("mac_instr", "mac_flash", "mac4_")))
     if "mac_source" in cm:
         mac += "\n    .mac_source = \"%s\"," % cm["mac_source"]
     return text.replace("\n};\n", mac + "\n};\n")
@@ -543,7 +543,7 @@ def committed_models(root):
 def update_sources(root, models):
     committed = committed_models(root)
     for t, cm in models.items():
-        cm = dict(cm, **{k: v for k, v in (committed.get(t) or {}).items() if k.startswith("mac_")})
+        cm = dict(cm, **{k: v for k, v in (committed.get(t) or {}).items() if k.startswith(("mac_", "mac4_"))})
         path, cname = SOURCES[t]
         p = os.path.join(root, path)
         text = open(p).read()

@@ -8,11 +8,11 @@ static const char *const clang_args[] = {"-target", "aarch64-linux-gnu", "-isyst
 static const char *const emulator[] = {"qemu-aarch64", NULL};
 
 static const CostModel cost_aarch64 = {
-    .flash_per_load = 0.227, .flash_per_term = 5.957, .flash_per_shift = 0.282,
-    .flash_per_output = 78.6, .flash_per_output_dense = 63.4, .flash_per_layer = 0,
-    .instr_per_load = 1.1, .instr_per_term = 1.052, .instr_per_shift = 0,
-    .instr_per_output = 4.923, .instr_per_pixel = 7.967, .instr_per_layer = 749,
-    .flash_base = 704, .flash_per_node = 170, .instr_per_element = 9.97,
+    .flash_per_load = 3.858, .flash_per_term = 4.106, .flash_per_shift = 1.221,
+    .flash_per_output = 40.1, .flash_per_output_dense = 20.9, .flash_per_layer = 418,
+    .instr_per_load = 2.124, .instr_per_term = 0.994, .instr_per_shift = 0,
+    .instr_per_output = 2.495, .instr_per_pixel = 9.044, .instr_per_layer = 367,
+    .flash_base = 704, .flash_per_node = 170, .instr_per_element = 9.988,
     .source = "tools/fit_costs.py: least squares (relative) over 30 layers of 2 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); no instruction count under qemu-user: instruction coefficients of cortex-m4",
     .mac_flash_per_weight = 1.021,
     .mac_flash_per_output = 3.741,
@@ -24,7 +24,7 @@ static const CostModel cost_aarch64 = {
     .mac_instr_per_output = 25,
     .mac_instr_per_col = 2.998,
     .mac_instr_per_layer = 395,
-    .mac_instr_per_pad = -7.519,
+    .mac_instr_per_pad = -7.537,
     .mac4_flash_per_weight = 0.513,
     .mac4_instr_per_mac = 6.612,
     .mac_source = "bench/mac.py --fit: flash of 21 one-layer models (Dense, nibble-packed Dense, Conv, depthwise); no instruction count under qemu-user: mac_instr_ coefficients of cortex-m4, mac4_instr_per_mac of x86_64 (the plain-C unpacking on a 64-bit core)",

@@ -43,11 +43,11 @@ static const char *const emu_e[] = {"qemu-system-riscv32", "-M", "virt", "-bios"
     .run_packages = "qemu-system-misc"
 
 static const CostModel cost_rv32imc = {
-    .flash_per_load = 4.436, .flash_per_term = 2.601, .flash_per_shift = 2.434,
-    .flash_per_output = 87.9, .flash_per_output_dense = 80, .flash_per_layer = 57.8,
-    .instr_per_load = 2.098, .instr_per_term = 0.81, .instr_per_shift = 0.67,
-    .instr_per_output = 11.1, .instr_per_pixel = 9.609, .instr_per_layer = 253,
-    .flash_base = 660, .flash_per_node = 128, .instr_per_element = 9.995,
+    .flash_per_load = 5.158, .flash_per_term = 2.731, .flash_per_shift = 2.213,
+    .flash_per_output = 67.5, .flash_per_output_dense = 59.7, .flash_per_layer = 212,
+    .instr_per_load = 3.35, .instr_per_term = 0.774, .instr_per_shift = 0.658,
+    .instr_per_output = 7.149, .instr_per_pixel = 9.458, .instr_per_layer = 269,
+    .flash_base = 660, .flash_per_node = 128, .instr_per_element = 9.994,
     .source = "tools/fit_costs.py: least squares (relative) over 30 layers of 2 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from minstret",
     .mac_flash_per_weight = 0.998,
     .mac_flash_per_output = 5.384,
@@ -59,7 +59,7 @@ static const CostModel cost_rv32imc = {
     .mac_instr_per_output = 36.6,
     .mac_instr_per_col = 2.464,
     .mac_instr_per_layer = 350,
-    .mac_instr_per_pad = -2.7,
+    .mac_instr_per_pad = -2.699,
     .mac4_flash_per_weight = 0.55,
     .mac4_instr_per_mac = 6.344,
     .mac_source = "bench/mac.py --fit: least squares (relative) over 21 one-layer models (7 Dense, 4 nibble-packed Dense, 6 Conv, 4 depthwise); instructions from minstret (the padded copy fitted as its own nonnegative cost, stored relative to instr_per_element)",
@@ -77,11 +77,11 @@ const Target target_rv32imc = {
 };
 
 static const CostModel cost_rv32i = {
-    .flash_per_load = 7.226, .flash_per_term = 2.746, .flash_per_shift = 3.355,
-    .flash_per_output = 123, .flash_per_output_dense = 77.2, .flash_per_layer = 148,
-    .instr_per_load = 2.144, .instr_per_term = 0.788, .instr_per_shift = 0.663,
-    .instr_per_output = 17.9, .instr_per_pixel = 9.818, .instr_per_layer = 243,
-    .flash_base = 916, .flash_per_node = 152, .instr_per_element = 9.997,
+    .flash_per_load = 6.621, .flash_per_term = 3.436, .flash_per_shift = 2.643,
+    .flash_per_output = 89.7, .flash_per_output_dense = 46.7, .flash_per_layer = 391,
+    .instr_per_load = 3.376, .instr_per_term = 0.765, .instr_per_shift = 0.657,
+    .instr_per_output = 13.7, .instr_per_pixel = 9.672, .instr_per_layer = 255,
+    .flash_base = 916, .flash_per_node = 152, .instr_per_element = 9.996,
     .source = "tools/fit_costs.py: least squares (relative) over 30 layers of 2 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from minstret",
     .mac_flash_per_weight = 0.997,
     .mac_flash_per_output = 8.696,
@@ -93,7 +93,7 @@ static const CostModel cost_rv32i = {
     .mac_instr_per_output = 91.4,
     .mac_instr_per_col = 0,
     .mac_instr_per_layer = 3899,
-    .mac_instr_per_pad = -9.997,
+    .mac_instr_per_pad = -9.996,
     .mac4_flash_per_weight = 0.56,
     .mac4_instr_per_mac = 116,
     .mac_source = "bench/mac.py --fit: least squares (relative) over 21 one-layer models (7 Dense, 4 nibble-packed Dense, 6 Conv, 4 depthwise); instructions from minstret (the padded copy fitted as its own nonnegative cost, stored relative to instr_per_element)",
@@ -111,11 +111,11 @@ const Target target_rv32i = {
 };
 
 static const CostModel cost_rv32e = {
-    .flash_per_load = 3.487, .flash_per_term = 4.495, .flash_per_shift = 3.764,
-    .flash_per_output = 69.4, .flash_per_output_dense = 27, .flash_per_layer = 584,
-    .instr_per_load = 0.985, .instr_per_term = 1.285, .instr_per_shift = 0.78,
-    .instr_per_output = 17.1, .instr_per_pixel = 9.184, .instr_per_layer = 447,
-    .flash_base = 900, .flash_per_node = 152, .instr_per_element = 9.988,
+    .flash_per_load = 6.169, .flash_per_term = 3.351, .flash_per_shift = 4.812,
+    .flash_per_output = 110, .flash_per_output_dense = 60.1, .flash_per_layer = 281,
+    .instr_per_load = 2.832, .instr_per_term = 0.793, .instr_per_shift = 1.198,
+    .instr_per_output = 18.8, .instr_per_pixel = 9.522, .instr_per_layer = 349,
+    .flash_base = 900, .flash_per_node = 152, .instr_per_element = 9.993,
     .source = "tools/fit_costs.py: least squares (relative) over 30 layers of 2 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from minstret",
     .mac_flash_per_weight = 0.999,
     .mac_flash_per_output = 8.679,
@@ -127,7 +127,7 @@ static const CostModel cost_rv32e = {
     .mac_instr_per_output = 111,
     .mac_instr_per_col = 0,
     .mac_instr_per_layer = 3958,
-    .mac_instr_per_pad = -9.988,
+    .mac_instr_per_pad = -9.993,
     .mac4_flash_per_weight = 0.569,
     .mac4_instr_per_mac = 119,
     .mac_source = "bench/mac.py --fit: least squares (relative) over 21 one-layer models (7 Dense, 4 nibble-packed Dense, 6 Conv, 4 depthwise); instructions from minstret (the padded copy fitted as its own nonnegative cost, stored relative to instr_per_element)",

@@ -8,11 +8,11 @@ static const char *const clang_args[] = {"-target", "x86_64-linux-gnu", NULL};
 static const char *const emulator[] = {"qemu-x86_64", NULL};
 
 static const CostModel cost_x86_64 = {
-    .flash_per_load = 4.749, .flash_per_term = 4.022, .flash_per_shift = 2.491,
-    .flash_per_output = 25.1, .flash_per_output_dense = 6.709, .flash_per_layer = 486,
-    .instr_per_load = 1.535, .instr_per_term = 1.02, .instr_per_shift = 0.756,
-    .instr_per_output = 4.059, .instr_per_pixel = 32, .instr_per_layer = 62.1,
-    .flash_base = 650, .flash_per_node = 187, .instr_per_element = 8.151,
+    .flash_per_load = 7.757, .flash_per_term = 3.091, .flash_per_shift = 2.5,
+    .flash_per_output = 43.8, .flash_per_output_dense = 25.9, .flash_per_layer = 417,
+    .instr_per_load = 3.426, .instr_per_term = 0.871, .instr_per_shift = 0.687,
+    .instr_per_output = 0, .instr_per_pixel = 66.4, .instr_per_layer = 38.9,
+    .flash_base = 650, .flash_per_node = 187, .instr_per_element = 6.113,
     .source = "tools/fit_costs.py: least squares (relative) over 30 layers of 2 models x 6 formats (int2, int4, int8, nhot2, pot, ternary); instructions from callgrind, per layer and totals",
     .mac_flash_per_weight = 0.992,
     .mac_flash_per_output = 4.757,
@@ -24,10 +24,10 @@ static const CostModel cost_x86_64 = {
     .mac_instr_per_output = 10,
     .mac_instr_per_col = 5.599,
     .mac_instr_per_layer = 719,
-    .mac_instr_per_pad = -3.466,
+    .mac_instr_per_pad = -1.428,
+    .mac_instr_per_mac_cols = 0.446,
     .mac4_flash_per_weight = 0.482,
     .mac4_instr_per_mac = 6.612,
-    .mac_instr_per_mac_cols = 0.446,
     .mac_source = "bench/mac.py --fit: least squares (relative) over 21 one-layer models (7 Dense, 4 nibble-packed Dense, 6 Conv, 4 depthwise); instructions from callgrind on a core with AVX2, which the column-vectorised Convs use (the padded copy fitted as its own nonnegative cost, stored relative to instr_per_element)",
 };
 

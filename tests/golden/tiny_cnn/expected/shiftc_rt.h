@@ -314,14 +314,17 @@ static inline void shiftc_dense_q(const void *x, int xt, const int32_t *wq, cons
 }
 
 /* The unrolled kernels end each input's line with SHIFTC_KEEPn(a0, ...):
- * on 32-bit ARM and RISC-V an empty asm that takes the accumulators in
- * registers.  Without it gcc hoists the loads of later inputs above the
- * adds of earlier ones and, with eight accumulators live in 13 or 14 free
- * registers, spills (algorithms.md section 7, lesson 3).  The asm emits no
- * instruction; on the bundled CNN (int4/int3/int6) it saves 7 % of the
- * instructions on Cortex-M4, 17 % on RV32IMC and 28 % on RV32E.  x86-64
- * measured 2 % slower with it, so elsewhere it is nothing. */
-#if defined(__GNUC__) && (defined(__arm__) || (defined(__riscv) && __riscv_xlen == 32))
+ * an empty asm that takes the accumulators in registers.  Without it gcc
+ * hoists the loads of later inputs above the adds of earlier ones and,
+ * with eight accumulators live, spills (algorithms.md section 7, lesson
+ * 3).  The asm emits no instruction.  On the bundled CNN (int4/int3/int6)
+ * it saves 7 % of the instructions on Cortex-M4, 17 % on RV32IMC and 28 %
+ * on RV32E; with functions of 8-row blocks of a 784-input Dense layer
+ * (the MLP, int8) 32 % of the flash and 7 % of the instructions on
+ * AArch64, 63 % of the flash on RV64, 6 % of the instructions on x86-64
+ * (the CNN: int8 -10 %, int4 +2 %).  Elsewhere (i386: too few registers
+ * for eight "+r" operands) it is nothing. */
+#if defined(__GNUC__) && (defined(__arm__) || defined(__aarch64__) || defined(__riscv) || defined(__x86_64__))
 #define SHIFTC_KEEP1(a) __asm__ volatile("" : "+r"(a))
 #define SHIFTC_KEEP2(a, b) __asm__ volatile("" : "+r"(a), "+r"(b))
 #define SHIFTC_KEEP3(a, b, c) __asm__ volatile("" : "+r"(a), "+r"(b), "+r"(c))
@@ -346,7 +349,7 @@ static inline void shiftc_dense_q(const void *x, int xt, const int32_t *wq, cons
 /* Max pool: same type and scale in and out; padding never wins.  Always
  * inlined: the geometry is a constant of the call, so one of the two paths
  * and every product of the other fold away (rv32i has no multiply). */
-#if defined(__GNUC__)
+#if defined(__GNUC__) && (defined(__arm__) || defined(__aarch64__) || defined(__riscv) || defined(__x86_64__))
 __attribute__((always_inline))
 #endif
 static inline void shiftc_maxpool_q(const void *x, void *y, int t, const shiftc_geom *g)
@@ -1011,7 +1014,7 @@ static inline void shiftc_pad16_q(const void *xv, void *yv, int32_t planes, int3
  * inlined: the emitted call passes constants, so the geometry, the types
  * and the requantization mode fold away. */
 
-#if defined(__GNUC__)
+#if defined(__GNUC__) && (defined(__arm__) || defined(__aarch64__) || defined(__riscv) || defined(__x86_64__))
 #define SHIFTC_MAC_INLINE static inline __attribute__((always_inline))
 #else
 #define SHIFTC_MAC_INLINE static inline
