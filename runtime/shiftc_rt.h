@@ -346,10 +346,59 @@ static inline void shiftc_dense_q(const void *x, int xt, const int32_t *wq, cons
 #define SHIFTC_KEEP8(a, b, c, d, e, f, g, h) ((void)0)
 #endif
 
+#if defined(__SSE2__) && !defined(SHIFTC_NO_SIMD)
+#include <emmintrin.h>
+#endif
+
+/* One output row of the 2x2 / 2 max pool of 8-bit codes with SSE2, from
+ * input rows xr and xr + w to outputs yo..: 8 outputs a step (16 bytes of
+ * each row; the last step starts at ow - 8, recomputing some outputs with
+ * the same values), or 4 (8 bytes) when the row is narrower; signed codes
+ * are flipped to unsigned (x ^ 0x80 keeps their order) for PMAXUB.
+ * Returns the outputs done: all of them, or 0 (16-bit codes, rows under
+ * 4 outputs, no SSE2), which the caller's plain loop then computes. */
+static inline int32_t shiftc_maxpool2_row(const void *x, void *y, int t, int32_t xr, int32_t w, int32_t yo,
+                                          int32_t ow)
+{
+#if defined(__SSE2__) && !defined(SHIFTC_NO_SIMD)
+    if (shiftc_is16(t) || ow < 4)
+        return 0;
+    const uint8_t *r0 = (const uint8_t *)x + xr, *r1 = r0 + w;
+    uint8_t *out = (uint8_t *)y + yo;
+    __m128i flip = _mm_set1_epi8((char)(t == SHIFTC_I8 ? 0x80 : 0)), low = _mm_set1_epi16(0xff);
+    int32_t step = ow >= 8 ? 8 : 4;
+    for (int32_t ox0 = 0;; ox0 += step) {
+        int32_t ox = ox0 + step <= ow ? ox0 : ow - step;
+        __m128i a, b;
+        if (step == 8) {
+            a = _mm_loadu_si128((const __m128i *)(const void *)(r0 + 2 * ox));
+            b = _mm_loadu_si128((const __m128i *)(const void *)(r1 + 2 * ox));
+        } else {
+            a = _mm_loadl_epi64((const __m128i *)(const void *)(r0 + 2 * ox));
+            b = _mm_loadl_epi64((const __m128i *)(const void *)(r1 + 2 * ox));
+        }
+        __m128i v = _mm_max_epu8(_mm_xor_si128(a, flip), _mm_xor_si128(b, flip));
+        v = _mm_max_epu8(_mm_and_si128(v, low), _mm_srli_epi16(v, 8)); /* 16-bit lanes, each < 256 */
+        v = _mm_xor_si128(_mm_packus_epi16(v, v), flip);
+        if (step == 8)
+            _mm_storel_epi64((__m128i *)(void *)(out + ox), v);
+        else {
+            int32_t four = _mm_cvtsi128_si32(v);
+            __builtin_memcpy(out + ox, &four, 4);
+        }
+        if (ox0 + step >= ow)
+            return ow;
+    }
+#else
+    (void)x, (void)y, (void)t, (void)xr, (void)w, (void)yo, (void)ow;
+    return 0;
+#endif
+}
+
 /* Max pool: same type and scale in and out; padding never wins.  Always
  * inlined: the geometry is a constant of the call, so one of the two paths
  * and every product of the other fold away (rv32i has no multiply). */
-#if defined(__GNUC__) && (defined(__arm__) || defined(__aarch64__) || defined(__riscv) || defined(__x86_64__))
+#if defined(__GNUC__)
 __attribute__((always_inline))
 #endif
 static inline void shiftc_maxpool_q(const void *x, void *y, int t, const shiftc_geom *g)
@@ -361,8 +410,9 @@ static inline void shiftc_maxpool_q(const void *x, void *y, int t, const shiftc_
         int32_t xr = 0, yo = 0;
         for (int32_t n = 0; n < g->n; n++)
             for (int32_t c = 0; c < g->c; c++) {
-                for (int32_t oy = 0; oy < g->oh; oy++, xr += 2 * g->w)
-                    for (int32_t ox = 0; ox < g->ow; ox++, yo++) {
+                for (int32_t oy = 0; oy < g->oh; oy++, xr += 2 * g->w) {
+                    int32_t ox = shiftc_maxpool2_row(x, y, t, xr, g->w, yo, g->ow);
+                    for (yo += ox; ox < g->ow; ox++, yo++) {
                         int32_t i = xr + 2 * ox, j = i + g->w;
                         int32_t a = shiftc_ld(x, i, t), b = shiftc_ld(x, i + 1, t);
                         int32_t d = shiftc_ld(x, j, t), e = shiftc_ld(x, j + 1, t);
@@ -370,6 +420,7 @@ static inline void shiftc_maxpool_q(const void *x, void *y, int t, const shiftc_
                         d = d > e ? d : e;
                         shiftc_st(y, yo, t, a > d ? a : d);
                     }
+                }
                 if (2 * g->oh < g->h) /* an odd last row no window reads */
                     xr += g->w;
             }
@@ -1014,7 +1065,7 @@ static inline void shiftc_pad16_q(const void *xv, void *yv, int32_t planes, int3
  * inlined: the emitted call passes constants, so the geometry, the types
  * and the requantization mode fold away. */
 
-#if defined(__GNUC__) && (defined(__arm__) || defined(__aarch64__) || defined(__riscv) || defined(__x86_64__))
+#if defined(__GNUC__)
 #define SHIFTC_MAC_INLINE static inline __attribute__((always_inline))
 #else
 #define SHIFTC_MAC_INLINE static inline

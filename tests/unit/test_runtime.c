@@ -260,6 +260,39 @@ static void test_lut_and_pools(void **state)
     assert_int_equal(q[1], 4);  /* 3.5 */
 }
 
+/* The 2x2 / 2 max pool's fast path (SSE2 rows of 8 or 4 outputs where
+ * the target has them, plain C otherwise) against the windows' maxima,
+ * over every 8- and 16-bit type, odd sizes and rows of 2 to 15 outputs. */
+static void test_maxpool_2x2(void **state)
+{
+    (void)state;
+    static const int32_t shapes[][3] = {{3, 28, 28}, {2, 14, 14}, {1, 9, 9}, {2, 8, 6}, {1, 5, 17}, {1, 4, 31}, {2, 7, 4}};
+    uint32_t seed = 3;
+    for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++)
+        for (int t = 0; t < 4; t++) {
+            int32_t c = shapes[k][0], h = shapes[k][1], w = shapes[k][2], oh = h / 2, ow = w / 2;
+            shiftc_geom g = {.n = 1, .c = c, .h = h, .w = w, .oc = c, .oh = oh, .ow = ow, .kh = 2, .kw = 2,
+                             .sh = 2, .sw = 2, .dh = 1, .dw = 1, .group = 1};
+            int16_t x[3 * 28 * 28 * 2], y[3 * 14 * 14 * 2];
+            for (int32_t i = 0; i < c * h * w; i++) {
+                seed = seed * 1664525u + 1013904223u;
+                int32_t v = (int32_t)(seed >> 8) % 256 - (t == SHIFTC_U8 || t == SHIFTC_U16 ? 0 : 128);
+                shiftc_st(x, i, t, v < 0 && (t == SHIFTC_U8 || t == SHIFTC_U16) ? -v : v);
+            }
+            shiftc_maxpool_q(x, y, t, &g);
+            for (int32_t p = 0; p < c; p++)
+                for (int32_t oy = 0; oy < oh; oy++)
+                    for (int32_t ox = 0; ox < ow; ox++) {
+                        int32_t i = (p * h + 2 * oy) * w + 2 * ox, m = shiftc_ld(x, i, t);
+                        m = shiftc_ld(x, i + 1, t) > m ? shiftc_ld(x, i + 1, t) : m;
+                        m = shiftc_ld(x, i + w, t) > m ? shiftc_ld(x, i + w, t) : m;
+                        m = shiftc_ld(x, i + w + 1, t) > m ? shiftc_ld(x, i + w + 1, t) : m;
+                        if (shiftc_ld(y, (p * oh + oy) * ow + ox, t) != m)
+                            fail_msg("maxpool %dx%dx%d type %d: output (%d, %d, %d) differs", c, h, w, t, p, oy, ox);
+                    }
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,7 +300,7 @@ int main(void)
         cmocka_unit_test(test_asr),          cmocka_unit_test(test_shl_sat),
         cmocka_unit_test(test_quantize_multiplier), cmocka_unit_test(test_requant),
         cmocka_unit_test(test_quantize_f32), cmocka_unit_test(test_div_round),
-        cmocka_unit_test(test_lut_and_pools),
+        cmocka_unit_test(test_lut_and_pools), cmocka_unit_test(test_maxpool_2x2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
